@@ -1,0 +1,168 @@
+"""The `rag` command line: thin commands over the same services as the HTTP API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingest.loaders import is_supported
+from ingest.pipeline import FileResult, IngestPipeline, Source
+from ingest.service import build_pipeline
+from rag.components import build_components
+from rag.config import get_settings
+from rag.errors import RagError
+
+app = typer.Typer(help="RAG question answering over your documents.", no_args_is_help=True)
+docs_app = typer.Typer(help="Documents of a collection.", no_args_is_help=True)
+collections_app = typer.Typer(help="Collections.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+app.add_typer(collections_app, name="collections")
+
+console = Console()
+err_console = Console(stderr=True)
+
+CollectionOption = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _pipeline() -> IngestPipeline:
+    return build_pipeline(build_components(get_settings()))
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def collect_sources(paths: list[Path], recursive: bool) -> list[Source]:
+    """Files named explicitly are always tried; inside folders only supported types are taken.
+
+    Inside a folder the document id is the path relative to it, so equal names in subfolders stay apart.
+    A `.ragignore` file in a folder lists glob patterns (relative paths) to leave out.
+    """
+    sources: list[Source] = []
+    for path in paths:
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            ignore_file = path / ".ragignore"
+            ignored = ignore_file.read_text().split() if ignore_file.is_file() else []
+            for file in sorted(p for p in path.glob(pattern) if p.is_file() and not p.name.startswith(".")):
+                relative = file.relative_to(path).as_posix()
+                if is_supported(file) and not any(fnmatch(relative, pat) for pat in ignored):
+                    sources.append(Source.from_path(file, document_id=relative))
+        elif path.is_file():
+            sources.append(Source.from_path(path))
+        else:
+            raise _fail(f"no such file or directory: {path}", 2)
+    return sources
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    collection: CollectionOption = "default",
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest files into a collection; unchanged files are skipped, changed ones replaced."""
+    sources = collect_sources(paths, recursive)
+    if not sources:
+        raise _fail("no supported files found", 2)
+    try:
+        pipeline = _pipeline()
+        with Progress(
+            TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[last]}"), console=err_console, disable=as_json,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("ingest", total=len(sources), last="")
+
+            def advance(result: FileResult) -> None:
+                progress.update(task, advance=1, last=f"{result.filename}: {result.status}")
+
+            results = pipeline.ingest(sources, collection, progress=advance)
+    except RagError as exc:
+        raise _fail(exc.message) from exc
+    if as_json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        _print_summary(results)
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+def _print_summary(results: list[FileResult]) -> None:
+    counts = {s: sum(r.status == s for r in results) for s in ("ingested", "unchanged", "failed")}
+    chunks = sum(r.chunks for r in results if r.status == "ingested")
+    console.print(
+        f"[green]{counts['ingested']} ingested[/green] ({chunks} chunks), "
+        f"{counts['unchanged']} unchanged, [red]{counts['failed']} failed[/red]"
+    )
+    for r in results:
+        if r.status == "failed":
+            console.print(f"  [red]✗[/red] {r.filename}: {r.reason}")
+
+
+@docs_app.command("list")
+def docs_list(collection: CollectionOption, as_json: JsonOption = False) -> None:
+    """List the documents of a collection."""
+    records = _pipeline().registry.documents(collection)
+    if as_json:
+        print(json.dumps([r.public() for r in records], indent=2))
+        return
+    table = Table("document_id", "filename", "pages", "chunks", "size", "updated_at")
+    for r in records:
+        table.add_row(r.document_id, r.filename, str(r.pages or ""), str(r.chunk_count), f"{r.size:,}", r.updated_at)
+    console.print(table)
+
+
+@docs_app.command("delete")
+def docs_delete(document_id: str, collection: CollectionOption) -> None:
+    """Delete a document: its chunks, keyword entries and registry row."""
+    try:
+        _pipeline().delete_document(collection, document_id)
+    except RagError as exc:
+        raise _fail(exc.message) from exc
+    console.print(f"deleted {document_id} from {collection}")
+
+
+@collections_app.command("list")
+def collections_list(as_json: JsonOption = False) -> None:
+    """List collections with their document and chunk counts."""
+    records = _pipeline().registry.collections()
+    if as_json:
+        print(json.dumps([asdict(r) for r in records], indent=2))
+        return
+    table = Table("name", "documents", "chunks", "created_at")
+    for r in records:
+        table.add_row(r.name, str(r.documents), str(r.chunks), r.created_at)
+    console.print(table)
+
+
+@collections_app.command("delete")
+def collections_delete(name: str) -> None:
+    """Delete a collection with all its documents."""
+    try:
+        _pipeline().delete_collection(name)
+    except RagError as exc:
+        raise _fail(exc.message) from exc
+    console.print(f"deleted collection {name}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""One loader per file type; `load_document` picks it by extension and checks the basics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ingest.loaders.base import LoadedDocument, Page
+from ingest.loaders.docx import load_docx
+from ingest.loaders.html import load_html
+from ingest.loaders.pdf import load_pdf
+from ingest.loaders.text import load_text
+from rag.errors import InvalidInput, TooLarge, UnsupportedType
+
+LOADERS: dict[str, Callable[[bytes], LoadedDocument]] = {
+    ".pdf": load_pdf,
+    ".txt": load_text,
+    ".md": load_text,
+    ".markdown": load_text,
+    ".html": load_html,
+    ".htm": load_html,
+    ".docx": load_docx,
+}
+
+__all__ = ["LOADERS", "LoadedDocument", "Page", "is_supported", "load_bytes"]
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in LOADERS
+
+
+def load_bytes(filename: str, data: bytes, max_bytes: int) -> LoadedDocument:
+    """Parse one file's bytes; raise a RagError with a reason a person can act on."""
+    loader = LOADERS.get(Path(filename).suffix.lower())
+    if loader is None:
+        supported = ", ".join(sorted(LOADERS))
+        raise UnsupportedType(f"unsupported file type '{Path(filename).suffix or filename}' (supported: {supported})")
+    if not data:
+        raise InvalidInput("empty file (0 bytes)")
+    if len(data) > max_bytes:
+        raise TooLarge(f"file is {len(data):,} bytes, over the limit of {max_bytes:,} bytes")
+    document = loader(data)
+    if not any(page.text.strip() for page in document.pages):
+        raise InvalidInput("no extractable text")
+    return document

@@ -1,0 +1,303 @@
+"""The ingestion pipeline: file bytes → pages → chunks → embeddings → Chroma + keyword index + registry.
+
+Parsing and chunking run in a reader thread and storage in a writer thread, so both hide behind
+the encoder, which is the bottleneck on a CPU. Each document becomes visible in one step (the
+keyword index transaction, see rag/keyword.py); a crash leaves a pending registry row that
+`recover()` cleans up at the next start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.chunking import Chunker
+from ingest.loaders import LoadedDocument, load_bytes
+from ingest.registry import Registry, now
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.errors import NotFound, RagError, TooLarge
+from rag.keyword import KeywordIndex
+from rag.models import Chunk, check_collection_name
+from rag.store import VectorStore
+
+log = logging.getLogger(__name__)
+
+# Chunks gathered across documents before one encode call: big batches keep the encoder busy.
+ENCODE_GROUP_CHUNKS = 256
+_RESERVED_KEYS = {"document_id", "collection", "filename", "page", "chunk_index", "start_char", "end_char",
+                  "sha256", "document_sha256", "version", "ingested_at"}  # fmt: skip
+
+
+@dataclass
+class Source:
+    """One file (or raw text) to ingest."""
+
+    filename: str
+    read: Callable[[], bytes]
+    size: int
+    document_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_path(cls, path: Path, document_id: str | None = None) -> Source:
+        return cls(path.name, path.read_bytes, path.stat().st_size, document_id)
+
+    @classmethod
+    def from_bytes(cls, filename: str, data: bytes, **kwargs: Any) -> Source:
+        return cls(filename, lambda: data, len(data), **kwargs)
+
+
+@dataclass
+class FileResult:
+    filename: str
+    document_id: str
+    status: str  # ingested | unchanged | failed
+    chunks: int = 0
+    pages: int | None = None
+    reason: str | None = None
+    status_code: int | None = None  # the HTTP status of a failure
+
+
+@dataclass
+class _Prepared:
+    source: Source
+    document_id: str
+    data_sha: str
+    version: str
+    document: LoadedDocument
+    chunks: list[Chunk]
+
+
+ProgressCallback = Callable[[FileResult], None]
+
+
+class IngestPipeline:
+    def __init__(
+        self, settings: Settings, embedder: Embedder, store: VectorStore, keyword: KeywordIndex, registry: Registry
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.keyword = keyword
+        self.registry = registry
+        tokenize = embedder.tokenize
+        self.chunker = Chunker(
+            tokenize, embedder.max_seq_length, settings.chunk_size_tokens, settings.chunk_overlap_tokens
+        )
+        model_name = str(getattr(embedder, "model_path", "embedder"))
+        recipe = f"{Path(model_name).name}|{settings.chunk_size_tokens}|{settings.chunk_overlap_tokens}"
+        self._recipe = recipe.encode()
+        self._doc_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # Public API ------------------------------------------------------------------------------
+
+    def ingest(
+        self, sources: Iterable[Source], collection: str, progress: ProgressCallback | None = None
+    ) -> list[FileResult]:
+        """Ingest every source; a failing one fails alone. Results come back in input order."""
+        check_collection_name(collection)
+        self.registry.ensure_collection(collection)
+        sources = list(sources)
+        results: dict[int, FileResult] = {}
+        done = threading.Lock()
+
+        def report(index: int, result: FileResult) -> None:
+            with done:
+                results[index] = result
+            if progress:
+                progress(result)
+
+        prepared: queue.Queue[tuple[int, _Prepared] | None] = queue.Queue(maxsize=64)
+        reader = threading.Thread(target=self._read_all, args=(sources, collection, prepared, report), daemon=True)
+        written: queue.Queue[list[tuple[int, _Prepared, np.ndarray]] | None] = queue.Queue(maxsize=2)
+        writer = threading.Thread(target=self._write_all, args=(written, report), daemon=True)
+        reader.start()
+        writer.start()
+        try:
+            for group in self._groups(prepared):
+                vectors = self.embedder.embed_documents([c.text for _, p in group for c in p.chunks])
+                items, offset = [], 0
+                for index, item in group:
+                    items.append((index, item, vectors[offset : offset + len(item.chunks)]))
+                    offset += len(item.chunks)
+                written.put(items)
+        finally:
+            written.put(None)
+            writer.join()
+            reader.join()
+        return [results[i] for i in sorted(results)]
+
+    def delete_document(self, collection: str, document_id: str) -> None:
+        if self.registry.get(collection, document_id) is None:
+            raise NotFound(f"document {document_id!r} not found in collection {collection!r}")
+        with self._lock_for(collection, document_id):
+            self.keyword.delete_document(collection, document_id)
+            self.store.delete_document(collection, document_id)
+            self.registry.delete(collection, document_id)
+
+    def delete_collection(self, collection: str) -> None:
+        if self.registry.collection(collection) is None:
+            raise NotFound(f"collection {collection!r} not found")
+        self.keyword.delete_collection(collection)
+        self.store.delete_collection(collection)
+        self.registry.delete_collection(collection)
+
+    def recover(self) -> int:
+        """Finish or undo documents a crash left half-written; returns how many were repaired."""
+        repaired = 0
+        for record in self.registry.pending():
+            live = self.keyword.document_version(record.collection, record.document_id)
+            if live is not None and live == record.pending_version:
+                self.registry.finish(
+                    record.collection, record.document_id, filename=record.filename, size=record.size,
+                    sha256=record.sha256, version=live, pages=record.pages, metadata=record.metadata,
+                    chunk_count=self.keyword.count(record.collection, record.document_id),
+                )  # fmt: skip
+            else:
+                self.registry.abandon(record.collection, record.document_id)
+            # Chunks of any version that is not live are invisible already; now remove them.
+            if live is None:
+                self.store.delete_document(record.collection, record.document_id)
+            else:
+                self.store.delete_document(record.collection, record.document_id, keep_version=live)
+            repaired += 1
+        if repaired:
+            log.warning("recovered %d interrupted document(s)", repaired)
+        return repaired
+
+    # Stages ----------------------------------------------------------------------------------
+
+    def _read_all(
+        self,
+        sources: list[Source],
+        collection: str,
+        out: queue.Queue[tuple[int, _Prepared] | None],
+        report: Callable[[int, FileResult], None],
+    ) -> None:
+        try:
+            for index, source in enumerate(sources):
+                document_id = source.document_id or source.filename
+                try:
+                    item = self._prepare(source, collection, document_id)
+                except RagError as exc:
+                    report(index, _failed(source.filename, document_id, exc.message, exc.status_code))
+                    continue
+                except Exception as exc:  # a parser bug must not take the batch down
+                    log.exception("unexpected error reading %s", source.filename)
+                    report(index, _failed(source.filename, document_id, f"{type(exc).__name__}: {exc}", 500))
+                    continue
+                if isinstance(item, FileResult):
+                    report(index, item)
+                else:
+                    out.put((index, item))
+        finally:
+            out.put(None)
+
+    def _prepare(self, source: Source, collection: str, document_id: str) -> _Prepared | FileResult:
+        if source.size > self.settings.max_file_bytes:
+            limit = self.settings.max_file_bytes
+            raise TooLarge(f"file is {source.size:,} bytes, over the limit of {limit:,} bytes")
+        data = source.read()
+        data_sha = hashlib.sha256(data).hexdigest()
+        version = hashlib.sha256(self._recipe + data_sha.encode()).hexdigest()[:16]
+        existing = self.registry.get(collection, document_id)
+        if existing and existing.version == version and existing.metadata == source.metadata:
+            return FileResult(source.filename, document_id, "unchanged", existing.chunk_count, existing.pages)
+        document = load_bytes(source.filename, data, self.settings.max_file_bytes)
+        chunks = self._chunks(source, collection, document_id, data_sha, version, document)
+        return _Prepared(source, document_id, data_sha, version, document, chunks)
+
+    def _chunks(
+        self, source: Source, collection: str, document_id: str, data_sha: str, version: str, doc: LoadedDocument
+    ) -> list[Chunk]:
+        stamp = now()
+        user_meta = {k: v for k, v in source.metadata.items() if k not in _RESERVED_KEYS}
+        chunks = []
+        for index, piece in enumerate(self.chunker.split(doc)):
+            meta: dict[str, Any] = {
+                **user_meta,
+                "document_id": document_id,
+                "collection": collection,
+                "filename": source.filename,
+                "chunk_index": index,
+                "start_char": piece.start_char,
+                "end_char": piece.end_char,
+                "sha256": hashlib.sha256(piece.text.encode()).hexdigest(),
+                "document_sha256": data_sha,
+                "version": version,
+                "ingested_at": stamp,
+            }
+            if piece.page is not None:
+                meta["page"] = piece.page
+            chunks.append(Chunk(f"{document_id}#{version}#{index}", document_id, collection, piece.text, meta))
+        return chunks
+
+    @staticmethod
+    def _groups(prepared: queue.Queue[tuple[int, _Prepared] | None]) -> Iterator[list[tuple[int, _Prepared]]]:
+        group: list[tuple[int, _Prepared]] = []
+        size = 0
+        while (entry := prepared.get()) is not None:
+            group.append(entry)
+            size += len(entry[1].chunks)
+            if size >= ENCODE_GROUP_CHUNKS or prepared.empty():
+                yield group
+                group, size = [], 0
+        if group:
+            yield group
+
+    def _write_all(
+        self,
+        incoming: queue.Queue[list[tuple[int, _Prepared, np.ndarray]] | None],
+        report: Callable[[int, FileResult], None],
+    ) -> None:
+        while (items := incoming.get()) is not None:
+            for index, item, vectors in items:
+                try:
+                    report(index, self._write(item, vectors))
+                except Exception as exc:
+                    log.exception("failed to store %s", item.source.filename)
+                    status = exc.status_code if isinstance(exc, RagError) else 500
+                    report(index, _failed(item.source.filename, item.document_id, f"storage failed: {exc}", status))
+
+    def _write(self, item: _Prepared, vectors: np.ndarray) -> FileResult:
+        source, collection = item.source, item.chunks[0].collection if item.chunks else ""
+        with self._lock_for(collection, item.document_id):
+            existing = self.registry.get(collection, item.document_id)
+            if existing and existing.version == item.version and existing.metadata == source.metadata:
+                return FileResult(source.filename, item.document_id, "unchanged", existing.chunk_count, existing.pages)
+            self.registry.begin(
+                collection, item.document_id, source.filename, source.size, item.data_sha, item.version,
+                source.metadata,
+            )  # fmt: skip
+            try:
+                self.store.upsert(collection, item.chunks, vectors)
+                self.keyword.replace_document(collection, item.document_id, item.version, item.chunks)
+            except BaseException:
+                self.store.delete_document(collection, item.document_id, keep_version=existing and existing.version)
+                self.registry.abandon(collection, item.document_id)
+                raise
+            pages = item.document.page_count
+            self.registry.finish(
+                collection, item.document_id, filename=source.filename, size=source.size, sha256=item.data_sha,
+                version=item.version, chunk_count=len(item.chunks), pages=pages, metadata=source.metadata,
+            )  # fmt: skip
+            self.store.delete_document(collection, item.document_id, keep_version=item.version)
+        return FileResult(source.filename, item.document_id, "ingested", len(item.chunks), pages)
+
+    def _lock_for(self, collection: str, document_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._doc_locks.setdefault((collection, document_id), threading.Lock())
+
+
+def _failed(filename: str, document_id: str, reason: str, status_code: int) -> FileResult:
+    return FileResult(filename, document_id, "failed", reason=reason, status_code=status_code)

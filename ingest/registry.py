@@ -1,0 +1,204 @@
+"""Document registry (SQLite in the data dir): what was ingested, where, and in which state.
+
+States: `ingesting` while a new version is being written (the previous version, if any, stays
+live), `ready` once its chunks are live. Rows left `ingesting` by a crash are repaired at start-up
+by the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS collections (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    collection TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    version TEXT,
+    pending_version TEXT,
+    status TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL DEFAULT 0,
+    pages INTEGER,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (collection, document_id)
+);
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class DocumentRecord:
+    collection: str
+    document_id: str
+    filename: str
+    size: int
+    sha256: str
+    version: str | None
+    pending_version: str | None
+    status: str
+    chunk_count: int
+    pages: int | None
+    created_at: str
+    updated_at: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data.pop("pending_version")
+        return data
+
+
+@dataclass
+class CollectionRecord:
+    name: str
+    description: str
+    created_at: str
+    documents: int
+    chunks: int
+
+
+class Registry:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        self._db().executescript(_SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.db = db
+        return db
+
+    # Collections -----------------------------------------------------------------------------
+
+    def ensure_collection(self, name: str, description: str = "") -> bool:
+        """Create the collection if needed; True when it was created."""
+        cur = self._db().execute(
+            "INSERT OR IGNORE INTO collections (name, description, created_at) VALUES (?, ?, ?)",
+            (name, description, now()),
+        )
+        return cur.rowcount == 1
+
+    def collections(self) -> list[CollectionRecord]:
+        rows = self._db().execute(
+            "SELECT c.name, c.description, c.created_at, count(d.document_id) AS documents,"
+            " coalesce(sum(d.chunk_count), 0) AS chunks FROM collections c"
+            " LEFT JOIN documents d ON d.collection = c.name AND d.version IS NOT NULL"
+            " GROUP BY c.name ORDER BY c.name"
+        )
+        return [CollectionRecord(**dict(r)) for r in rows]
+
+    def collection(self, name: str) -> CollectionRecord | None:
+        return next((c for c in self.collections() if c.name == name), None)
+
+    def delete_collection(self, name: str) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("DELETE FROM documents WHERE collection = ?", (name,))
+        db.execute("DELETE FROM collections WHERE name = ?", (name,))
+        db.execute("COMMIT")
+
+    # Documents -------------------------------------------------------------------------------
+
+    def get(self, collection: str, document_id: str) -> DocumentRecord | None:
+        row = (
+            self._db()
+            .execute("SELECT * FROM documents WHERE collection = ? AND document_id = ?", (collection, document_id))
+            .fetchone()
+        )
+        return _record(row) if row else None
+
+    def documents(self, collection: str, status: str | None = "ready") -> list[DocumentRecord]:
+        sql, args = "SELECT * FROM documents WHERE collection = ?", [collection]
+        if status == "ready":  # a document being replaced keeps its live version meanwhile
+            sql += " AND version IS NOT NULL"
+        elif status:
+            sql, args = sql + " AND status = ?", [*args, status]
+        return [_record(r) for r in self._db().execute(sql + " ORDER BY updated_at DESC, document_id", args)]
+
+    def pending(self) -> list[DocumentRecord]:
+        return [_record(r) for r in self._db().execute("SELECT * FROM documents WHERE status = 'ingesting'")]
+
+    def begin(
+        self,
+        collection: str,
+        document_id: str,
+        filename: str,
+        size: int,
+        sha256: str,
+        version: str,
+        metadata: dict[str, Any],
+    ) -> None:
+        """Record that `version` is being written; an existing live version stays as it is."""
+        stamp = now()
+        self.ensure_collection(collection)
+        self._db().execute(
+            "INSERT INTO documents (collection, document_id, filename, size, sha256, pending_version, status,"
+            " metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'ingesting', ?, ?, ?)"
+            " ON CONFLICT (collection, document_id) DO UPDATE SET pending_version = excluded.pending_version,"
+            " status = 'ingesting', updated_at = excluded.updated_at",
+            (collection, document_id, filename, size, sha256, version, json.dumps(metadata), stamp, stamp),
+        )
+
+    def finish(
+        self,
+        collection: str,
+        document_id: str,
+        *,
+        filename: str,
+        size: int,
+        sha256: str,
+        version: str,
+        chunk_count: int,
+        pages: int | None,
+        metadata: dict[str, Any],
+    ) -> None:
+        self._db().execute(
+            "UPDATE documents SET filename = ?, size = ?, sha256 = ?, version = ?, pending_version = NULL,"
+            " status = 'ready', chunk_count = ?, pages = ?, metadata = ?, updated_at = ?"
+            " WHERE collection = ? AND document_id = ?",
+            (filename, size, sha256, version, chunk_count, pages, json.dumps(metadata), now(), collection, document_id),
+        )
+
+    def abandon(self, collection: str, document_id: str) -> None:
+        """Forget a pending version: back to the live one, or no row at all if there was none."""
+        db = self._db()
+        db.execute(
+            "DELETE FROM documents WHERE collection = ? AND document_id = ? AND version IS NULL",
+            (collection, document_id),
+        )
+        db.execute(
+            "UPDATE documents SET status = 'ready', pending_version = NULL WHERE collection = ? AND document_id = ?",
+            (collection, document_id),
+        )
+
+    def delete(self, collection: str, document_id: str) -> None:
+        self._db().execute("DELETE FROM documents WHERE collection = ? AND document_id = ?", (collection, document_id))
+
+
+def _record(row: sqlite3.Row) -> DocumentRecord:
+    data = dict(row)
+    data["metadata"] = json.loads(data["metadata"])
+    return DocumentRecord(**data)

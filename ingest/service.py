@@ -1,0 +1,15 @@
+"""Wiring: the ingestion pipeline over the shared components; used by the CLI and the API alike."""
+
+from __future__ import annotations
+
+from ingest.pipeline import IngestPipeline
+from ingest.registry import Registry
+from rag.components import Components
+
+
+def build_pipeline(components: Components) -> IngestPipeline:
+    """Build the pipeline and repair anything a previous crash left half-written."""
+    registry = Registry(components.settings.registry_db)
+    pipeline = IngestPipeline(components.settings, components.embedder, components.store, components.keyword, registry)
+    pipeline.recover()
+    return pipeline

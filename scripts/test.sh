@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# One command: set up and run the whole test suite (slow tests included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest -ra "$@"

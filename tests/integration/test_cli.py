@@ -1,0 +1,52 @@
+"""The `rag` CLI as a user runs it: a real process, real files, exit codes and summaries."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from tests.conftest import BIN, make_pdf
+
+
+def rag(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAG_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    return subprocess.run([str(BIN / "rag"), *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_ingest_list_and_delete_from_the_command_line(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "guide.pdf").write_bytes(make_pdf(["Page one about kayaks.", "Page two about paddles."]))
+    (docs / "notes.md").write_text("# Notes\nKayaks float.")
+    (docs / "sub" / "deep.txt").write_text("Deep file about canoes.")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7 not really")
+    data = tmp_path / "data"
+
+    first = rag(["ingest", str(docs), "--collection", "boats", "--recursive"], data)
+    assert first.returncode == 1, first.stderr  # one file failed
+    assert "3 ingested" in first.stdout and "1 failed" in first.stdout
+    assert "broken.pdf" in first.stdout and "PDF" in first.stdout
+
+    again = rag(["ingest", str(docs / "guide.pdf"), str(docs / "notes.md"), "-c", "boats"], data)
+    assert again.returncode == 0 and "2 unchanged" in again.stdout
+
+    listed = json.loads(rag(["docs", "list", "--collection", "boats", "--json"], data).stdout)
+    assert {d["document_id"] for d in listed} == {"guide.pdf", "notes.md", "sub/deep.txt"}
+    assert next(d for d in listed if d["document_id"] == "guide.pdf")["pages"] == 2
+
+    assert rag(["docs", "delete", "sub/deep.txt", "--collection", "boats"], data).returncode == 0
+    assert rag(["docs", "delete", "nope", "--collection", "boats"], data).returncode == 1
+    collections = json.loads(rag(["collections", "list", "--json"], data).stdout)
+    assert collections == [
+        {"name": "boats", "description": "", "created_at": collections[0]["created_at"], "documents": 2,
+         "chunks": collections[0]["chunks"]}
+    ]  # fmt: skip
+    assert rag(["collections", "delete", "boats"], data).returncode == 0
+    assert json.loads(rag(["collections", "list", "--json"], data).stdout) == []
+
+
+def test_missing_path_exits_with_status_2(tmp_path: Path) -> None:
+    result = rag(["ingest", str(tmp_path / "nope"), "-c", "x1x"], tmp_path / "data")
+    assert result.returncode == 2 and "no such file" in result.stderr

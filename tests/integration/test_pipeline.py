@@ -1,0 +1,138 @@
+"""The ingestion pipeline on real Chroma, the real embedder and real PDFs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import IngestPipeline, Source
+from ingest.service import build_pipeline
+from rag.components import Components
+from tests.conftest import ROOT, SAMPLE_DOCS, make_encrypted_pdf, make_pdf, make_scanned_pdf
+
+MANUAL = make_pdf(
+    [
+        "Charging. The RX-9 charges its battery in four hours. " * 20,
+        "Cleaning. Empty the dust bin after every run and wash the filter monthly. " * 20,
+        "Errors. Error E42 means the wheel is blocked; lift the robot and free the wheel. " * 20,
+    ]
+)
+
+
+def dense_ids(components: Components, collection: str, query: str, document_id: str | None = None) -> list[str]:
+    vector = components.embedder.embed_query(query)
+    filters = {"document_id": document_id} if document_id else None
+    return [h.chunk_id for h in components.store.query(collection, vector, 100, filters)]
+
+
+def test_ingests_a_pdf_with_pages_and_full_metadata(pipeline: IngestPipeline, components: Components) -> None:
+    [result] = pipeline.ingest([Source.from_bytes("manual.pdf", MANUAL)], "docs")
+    assert (result.status, result.pages) == ("ingested", 3)
+    assert result.chunks >= 3
+    hits = components.keyword.search("docs", "wheel blocked E42", 3)
+    assert hits[0].metadata["page"] == 3
+    meta = hits[0].metadata
+    assert {"document_id", "collection", "filename", "page", "chunk_index", "start_char", "end_char", "sha256",
+            "ingested_at"} <= set(meta)  # fmt: skip
+    dense = components.store.query("docs", components.embedder.embed_query("how long to charge"), 1)
+    assert dense[0].metadata["page"] == 1 and dense[0].metadata["filename"] == "manual.pdf"
+    record = pipeline.registry.get("docs", "manual.pdf")
+    assert record and record.status == "ready" and record.chunk_count == result.chunks and record.pages == 3
+
+
+def test_same_content_again_is_a_no_op(pipeline: IngestPipeline, components: Components) -> None:
+    first = pipeline.ingest([Source.from_bytes("manual.pdf", MANUAL)], "docs")[0]
+    before = dense_ids(components, "docs", "charging")
+    again = pipeline.ingest([Source.from_bytes("manual.pdf", MANUAL)], "docs")[0]
+    assert again.status == "unchanged" and again.chunks == first.chunks
+    assert dense_ids(components, "docs", "charging") == before
+
+
+def test_changed_content_replaces_the_old_chunks(pipeline: IngestPipeline, components: Components) -> None:
+    pipeline.ingest([Source.from_bytes("notes.txt", b"The office plant is a ficus.")], "docs")
+    pipeline.ingest([Source.from_bytes("notes.txt", b"The office plant is a cactus now.")], "docs")
+    texts = [h.text for h in components.store.query("docs", components.embedder.embed_query("plant"), 10)]
+    assert texts == ["The office plant is a cactus now."]
+    assert components.keyword.search("docs", "ficus", 5) == []
+    assert len(pipeline.registry.documents("docs")) == 1
+
+
+def test_a_broken_file_fails_alone(pipeline: IngestPipeline) -> None:
+    sources = [
+        Source.from_bytes("good.txt", b"Our support line opens at 8am."),
+        Source.from_bytes("empty.txt", b""),
+        Source.from_bytes("locked.pdf", make_encrypted_pdf()),
+        Source.from_bytes("scan.pdf", make_scanned_pdf()),
+        Source.from_bytes("corrupt.pdf", MANUAL[: len(MANUAL) // 3]),
+        Source.from_bytes("image.png", b"\x89PNG...."),
+        Source.from_bytes("manual.pdf", MANUAL),
+    ]
+    results = pipeline.ingest(sources, "docs")
+    assert [r.status for r in results] == ["ingested", "failed", "failed", "failed", "failed", "failed", "ingested"]
+    assert all(r.reason for r in results if r.status == "failed")
+    assert {d.document_id for d in pipeline.registry.documents("docs")} == {"good.txt", "manual.pdf"}
+
+
+def test_delete_removes_chunks_keyword_entries_and_registry_row(
+    pipeline: IngestPipeline, components: Components
+) -> None:
+    pipeline.ingest([Source.from_bytes("manual.pdf", MANUAL), Source.from_bytes("b.txt", b"wheel")], "docs")
+    pipeline.delete_document("docs", "manual.pdf")
+    assert dense_ids(components, "docs", "wheel", "manual.pdf") == []
+    assert {h.document_id for h in components.keyword.search("docs", "wheel", 10)} == {"b.txt"}
+    assert pipeline.registry.get("docs", "manual.pdf") is None
+    pipeline.delete_collection("docs")
+    assert pipeline.registry.collection("docs") is None and dense_ids(components, "docs", "wheel") == []
+
+
+def test_a_storage_failure_mid_document_leaves_the_old_version(
+    pipeline: IngestPipeline, components: Components, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.ingest([Source.from_bytes("notes.txt", b"Version one of the notes.")], "docs")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(components.keyword, "replace_document", broken)
+    [result] = pipeline.ingest([Source.from_bytes("notes.txt", b"Version two, never stored.")], "docs")
+    assert result.status == "failed" and "disk full" in (result.reason or "")
+    texts = [h.text for h in components.store.query("docs", components.embedder.embed_query("notes"), 10)]
+    assert texts == ["Version one of the notes."]
+    record = pipeline.registry.get("docs", "notes.txt")
+    assert record and record.status == "ready"
+
+
+def test_a_crash_mid_document_is_invisible_and_cleaned_up_at_next_start(components: Components, tmp_path: Path) -> None:
+    """A real process dies between writing vectors and making them live; the next start repairs it."""
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from rag.config import Settings
+        from rag.components import build_components
+        from ingest.service import build_pipeline
+        from ingest.pipeline import Source
+        c = build_components(Settings(_env_file=None, data_dir={str(components.settings.data_dir)!r}))
+        p = build_pipeline(c)
+        c.keyword.replace_document = lambda *a, **k: os._exit(9)  # power cut at the worst moment
+        p.ingest([Source.from_bytes("crash.txt", b"half written zebra facts")], "docs")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert proc.returncode == 9, proc.stderr.decode()[-2000:]
+    pipeline = build_pipeline(components)  # the next start runs recovery
+    assert pipeline.registry.get("docs", "crash.txt") is None
+    assert dense_ids(components, "docs", "zebra", "crash.txt") == []
+    assert components.keyword.search("docs", "zebra", 5) == []
+
+
+def test_sample_docs_ingest_cleanly(pipeline: IngestPipeline) -> None:
+    from cli import collect_sources
+
+    results = pipeline.ingest(collect_sources([SAMPLE_DOCS], recursive=False), "sample")
+    assert results and all(r.status == "ingested" for r in results), [r for r in results if r.reason]
+    assert sum(r.pages or 0 for r in results if r.filename.endswith(".pdf")) >= 9

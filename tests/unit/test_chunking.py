@@ -1,0 +1,44 @@
+"""Chunks are sized in the embedder's own tokens and never exceed what it can encode."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.chunking import Chunker
+from ingest.loaders.base import LoadedDocument, Page
+from rag.errors import InvalidInput
+
+LONG_PAGE = " ".join(f"Sentence number {i} talks about robots, vacuum cleaners and batteries." for i in range(300))
+
+
+@pytest.fixture
+def chunker(embedder) -> Chunker:  # type: ignore[no-untyped-def]
+    return Chunker(embedder.tokenize, embedder.max_seq_length, 200, 30)
+
+
+def test_no_chunk_exceeds_the_token_budget(chunker: Chunker, embedder) -> None:  # type: ignore[no-untyped-def]
+    chunks = chunker.split(LoadedDocument([Page(LONG_PAGE, 1), Page("short second page", 2)]))
+    assert len(chunks) > 10
+    assert max(embedder.count_tokens(c.text) for c in chunks) <= 200
+    assert chunks[-1].page == 2
+
+
+def test_offsets_point_into_the_page_text(chunker: Chunker) -> None:
+    chunks = chunker.split(LoadedDocument([Page(LONG_PAGE, 1)]))
+    for chunk in chunks:
+        assert LONG_PAGE[chunk.start_char : chunk.end_char] == chunk.text
+
+
+def test_neighbouring_chunks_overlap(chunker: Chunker) -> None:
+    first, second = chunker.split(LoadedDocument([Page(LONG_PAGE, 1)]))[:2]
+    assert second.start_char < first.end_char
+
+
+def test_one_giant_word_is_still_split_within_budget(chunker: Chunker, embedder) -> None:  # type: ignore[no-untyped-def]
+    chunks = chunker.split(LoadedDocument([Page("x" * 5000)]))
+    assert chunks and all(embedder.count_tokens(c.text) <= 200 for c in chunks)
+
+
+def test_chunk_size_above_the_encoder_limit_is_refused(embedder) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match="max_seq_length"):
+        Chunker(embedder.tokenize, embedder.max_seq_length, 400, 30)

@@ -1,0 +1,71 @@
+"""Loaders: text per page, visible HTML text only, and a clear reason for every kind of bad file."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from ingest.loaders import load_bytes
+from rag.errors import InvalidInput, TooLarge, UnsupportedType
+from tests.conftest import make_encrypted_pdf, make_pdf, make_scanned_pdf
+
+LIMIT = 10_000_000
+
+
+def test_pdf_keeps_text_and_page_numbers() -> None:
+    doc = load_bytes("a.pdf", make_pdf(["alpha page one", "beta page two", "gamma page three"]), LIMIT)
+    assert [p.number for p in doc.pages] == [1, 2, 3]
+    assert "beta" in doc.pages[1].text
+    assert doc.page_count == 3
+
+
+def test_html_yields_visible_text_only() -> None:
+    html = (
+        b"<html><head><title>Hours</title><style>.x{color:red}</style></head>"
+        b"<body><script>var secret = 1;</script><h1>Opening</h1><p>We open at 9.</p></body></html>"
+    )
+    text = load_bytes("page.html", html, LIMIT).pages[0].text
+    assert "We open at 9." in text and "Opening" in text and "Hours" in text
+    assert "secret" not in text and "color" not in text
+
+
+def test_markdown_and_text_are_read_as_utf8() -> None:
+    assert "Grüße" in load_bytes("n.md", "# Grüße\nhallo".encode(), LIMIT).pages[0].text
+    assert load_bytes("n.txt", "\ufeffplain".encode(), LIMIT).pages[0].text == "plain"
+
+
+def test_docx_paragraphs_and_tables() -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Refunds take five days.")
+    table = document.add_table(rows=1, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "E07", "Brush jammed"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    text = load_bytes("policy.docx", buffer.getvalue(), LIMIT).pages[0].text
+    assert "Refunds take five days." in text and "E07 | Brush jammed" in text
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "error", "reason"),
+    [
+        ("photo.png", b"\x89PNG", UnsupportedType, "unsupported file type"),
+        ("empty.txt", b"", InvalidInput, "empty file"),
+        ("latin1.txt", "café".encode("latin-1"), InvalidInput, "not valid UTF-8"),
+        ("broken.pdf", b"%PDF-1.4\n garbage without xref", InvalidInput, "PDF"),
+        ("truncated.pdf", make_pdf(["some text"])[:200], InvalidInput, "PDF"),
+        ("locked.pdf", make_encrypted_pdf(), InvalidInput, "encrypted PDF"),
+        ("scan.pdf", make_scanned_pdf(), InvalidInput, "no extractable text"),
+        ("blank.md", b"   \n\n  ", InvalidInput, "no extractable text"),
+    ],
+)
+def test_bad_input_gets_a_clear_reason(filename: str, data: bytes, error: type, reason: str) -> None:
+    with pytest.raises(error, match=reason):
+        load_bytes(filename, data, LIMIT)
+
+
+def test_file_over_the_size_limit_is_refused() -> None:
+    with pytest.raises(TooLarge, match="over the limit"):
+        load_bytes("big.txt", b"x" * 101, 100)
