@@ -157,6 +157,22 @@ def collections_delete(name: str) -> None:
     console.print(f"deleted collection {name}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default RAG_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default RAG_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes; each loads its own models.")] = 1,
+) -> None:
+    """Start the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.app:app_from_env", factory=True, host=host or settings.host, port=port or settings.port,
+        workers=workers, log_level="info",
+    )  # fmt: skip
+
+
 def main() -> None:
     try:
         app()

@@ -17,9 +17,7 @@ class Settings(BaseSettings):
 
     # Storage
     data_dir: Path = Field(Path("./data"), description="Where Chroma, the keyword index and the registry live.")
-    chroma_url: str | None = Field(
-        None, description="Chroma server URL, e.g. http://127.0.0.1:8000; unset = embedded."
-    )
+    chroma_url: str | None = Field(None, description="Chroma server URL, e.g. http://127.0.0.1:8000; unset = embedded.")
 
     # Embeddings and chunking
     embedding_model: str | None = Field(

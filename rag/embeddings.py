@@ -60,7 +60,7 @@ class SentenceTransformerEmbedder:
         return self.embed_documents([text])[0]
 
     def tokenize(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False)
+        return self.tokenizer.encode(text, add_special_tokens=False, verbose=False)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))

@@ -118,3 +118,29 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+KNOWLEDGE = {
+    "leave.txt": "Annual leave: full-time employees receive 25 days of paid annual leave per year. "
+    "Leave requests are made in PeopleHub.",
+    "robot.md": "# RX-200 errors\nError E09 means a charging fault: clean the charging contacts on the robot and dock.",
+    "security.txt": "Passwords must be at least 14 characters long and are never reused.",
+}
+
+
+def ingest_knowledge(settings: Settings, collection: str = "kb1") -> None:
+    """A small collection for API tests, ingested through the real pipeline."""
+    from ingest.pipeline import Source
+
+    pipeline = build_pipeline(build_components(settings))
+    results = pipeline.ingest([Source.from_bytes(n, t.encode()) for n, t in KNOWLEDGE.items()], collection)
+    assert all(r.status == "ingested" for r in results)
+
+
+def api_client(settings: Settings):  # type: ignore[no-untyped-def]
+    """A TestClient over the real app; use it as a context manager so start-up runs."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    return TestClient(create_app(settings), raise_server_exceptions=False)

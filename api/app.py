@@ -1,0 +1,44 @@
+"""The FastAPI app factory: `create_app(settings)`; services are built once, at start-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from api.deps import build_services, require_api_key
+from api.errors import TraceMiddleware, install_error_handlers
+from api.routes import health, query, search
+from rag.backends import ChatBackend
+from rag.config import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, backend: ChatBackend | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = build_services(settings, backend)
+        yield
+
+    app = FastAPI(
+        title="rag-service",
+        version="0.1.0",
+        description="Question answering over your documents, with sources.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(TraceMiddleware)
+    app.include_router(health.router)
+    protected = [Depends(require_api_key)]
+    app.include_router(search.router, dependencies=protected)
+    app.include_router(query.router, dependencies=protected)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Entry point for uvicorn workers (`--factory`)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return create_app()

@@ -1,0 +1,71 @@
+"""Wiring: the shared services, built once per process, and the request dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ingest.pipeline import IngestPipeline
+from ingest.service import build_pipeline
+from rag.answer import AnswerService
+from rag.backends import ChatBackend, build_backend
+from rag.components import Components, build_components
+from rag.config import Settings
+from rag.errors import NotFound, Unauthorized
+from rag.rerank import build_reranker
+from rag.retrieval import Retriever
+
+
+@dataclass
+class Services:
+    settings: Settings
+    components: Components
+    pipeline: IngestPipeline
+    retriever: Retriever
+    backend: ChatBackend
+    answers: AnswerService
+
+    def require_collection(self, name: str) -> str:
+        if self.pipeline.registry.collection(name) is None:
+            raise NotFound(f"collection {name!r} not found")
+        return name
+
+
+def build_services(settings: Settings, backend: ChatBackend | None = None) -> Services:
+    components = build_components(settings)
+    retriever = Retriever(components, build_reranker(settings.reranker_model))
+    backend = backend or build_backend(settings)
+    return Services(
+        settings=settings,
+        components=components,
+        pipeline=build_pipeline(components),
+        retriever=retriever,
+        backend=backend,
+        answers=AnswerService(retriever, backend, settings.abstain_threshold),
+    )
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_api_key(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    keys = request.app.state.services.settings.api_key_set
+    if not keys:
+        return
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <key>'")
+    if credentials.credentials not in keys:
+        raise Unauthorized("invalid API key")
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

@@ -1,0 +1,21 @@
+"""POST /v1/search: hybrid retrieval and re-ranking, no LLM involved."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+
+from api.deps import ServicesDep
+from api.schemas import ERROR_RESPONSES, SearchRequest, SearchResponse, SearchResult
+
+router = APIRouter(tags=["search"])
+
+
+@router.post("/v1/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
+async def search(body: SearchRequest, services: ServicesDep) -> SearchResponse:
+    services.require_collection(body.collection)
+    retrieval = await asyncio.to_thread(
+        services.retriever.search, body.collection, body.query, body.top_k, body.filters, body.rerank
+    )
+    return SearchResponse(results=[SearchResult.model_validate(hit, from_attributes=True) for hit in retrieval.hits])

@@ -1,0 +1,121 @@
+"""Request and response models: what /docs shows is the real contract."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from rag.backends.base import SamplingParams
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+FilterValue = str | int | float | bool | list[str | int | float | bool]
+Filters = dict[str, FilterValue]
+
+
+class ErrorBody(BaseModel):
+    code: int = Field(examples=[404])
+    message: str = Field(examples=["collection 'hr' not found"])
+    traceId: str = Field(examples=["4bf92f3577b34da6a3ce929d0e0e4736"])
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 422, 500, 502, 504)
+}
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: NonEmpty = Field(examples=["How many days of annual leave do I get?"])
+    collection: str = Field(examples=["sample"])
+    top_k: int = Field(5, ge=1, le=50)
+    filters: Filters | None = Field(None, description="document_id, filename or any metadata key; a list = any of")
+    rerank: bool = True
+
+
+class SearchResult(BaseModel):
+    chunk_id: str
+    document_id: str
+    filename: str
+    page: int | None
+    text: str
+    score: float
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchResult]
+
+
+class RetrievalSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    top_k: int = Field(5, ge=1, le=50)
+    filters: Filters | None = None
+    rerank: bool = True
+
+
+class SamplingFields(BaseModel):
+    """The sampling parameters of the Llama chat APIs, with their documented ranges."""
+
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    top_k: int | None = Field(None, ge=0, lt=1000)
+    min_p: float | None = Field(None, ge=0, le=1)
+    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    stop: str | Annotated[list[str], Field(max_length=16)] | None = Field(None, description="Up to 16 stop sequences")
+    seed: int | None = Field(None, ge=0, lt=2**63)
+    repetition_penalty: float | None = Field(None, ge=0.01, le=5)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+
+    def sampling(self, default_max_tokens: int) -> SamplingParams:
+        stop = [self.stop] if isinstance(self.stop, str) else self.stop
+        return SamplingParams(
+            max_tokens=self.max_tokens or default_max_tokens, temperature=self.temperature, top_p=self.top_p,
+            top_k=self.top_k, min_p=self.min_p, stop=stop, seed=self.seed,
+            repetition_penalty=self.repetition_penalty, presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
+        )  # fmt: skip
+
+
+class QueryRequest(SamplingFields):
+    model_config = ConfigDict(extra="forbid")
+
+    question: NonEmpty = Field(examples=["What does error E09 mean?"])
+    collection: str = Field(examples=["sample"])
+    retrieval: RetrievalSpec = Field(default_factory=RetrievalSpec)
+    stream: bool = False
+
+
+class Source(SearchResult):
+    n: int = Field(description="The number the answer cites as [n]")
+
+
+class UsageModel(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class QueryResponse(BaseModel):
+    id: str
+    answer: str
+    sources: list[Source]
+    abstained: bool
+    usage: UsageModel
+    model: str
+    finish_reason: str
+
+
+class HealthResponse(BaseModel):
+    status: str = Field(examples=["ok"])
+    store: bool
+    embedder: bool
+    backend: bool
+    backend_name: str
+    model: str
