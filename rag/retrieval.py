@@ -38,10 +38,11 @@ class Retriever:
         self.components = components
         self.reranker = reranker
 
-    def candidates(self, collection: str, query: str, filters: dict[str, Any] | None = None) -> list[Candidate]:
+    def candidates(
+        self, collection: str, query: str, vector: np.ndarray, filters: dict[str, Any] | None = None
+    ) -> list[Candidate]:
         """Dense and keyword candidates, fused by rank, each carrying both raw scores when known."""
         limit = self.components.settings.candidates
-        vector = self.components.embedder.embed_query(query)
         dense = self.components.store.query(collection, vector, limit, filters)
         # Dense hits of a version that is not live (mid-replacement or crashed) are never shown.
         live = self.components.keyword.live(collection, [h.chunk_id for h in dense])
@@ -59,11 +60,10 @@ class Retriever:
             by_id[chunk_id].fused_score = score
         return sorted(by_id.values(), key=lambda c: c.fused_score, reverse=True)
 
-    def fill_scores(self, collection: str, query: str, candidates: list[Candidate]) -> None:
+    def fill_scores(self, collection: str, query: str, vector: np.ndarray, candidates: list[Candidate]) -> None:
         """Give every candidate both raw scores: stored vectors for dense, bm25 over the ids for keyword."""
         missing_dense = [c.chunk_id for c in candidates if c.dense_score is None]
         if missing_dense:
-            vector = self.components.embedder.embed_query(query)
             vectors = self.components.store.embeddings(collection, missing_dense)
             for c in candidates:
                 if c.chunk_id in vectors:
@@ -83,11 +83,12 @@ class Retriever:
         filters: dict[str, Any] | None = None,
         rerank: bool = True,
     ) -> Retrieval:
-        candidates = self.candidates(collection, query, filters)
+        vector = self.components.embedder.embed_query(query)
+        candidates = self.candidates(collection, query, vector, filters)
         best = max((c.dense_score for c in candidates if c.dense_score is not None), default=0.0)
         if rerank and candidates:
             if self.reranker.needs_scores:
-                self.fill_scores(collection, query, candidates)
+                self.fill_scores(collection, query, vector, candidates)
             ranked = self.reranker.rerank(query, candidates)
         else:
             ranked = [(c, c.fused_score) for c in candidates]

@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/rag ingest sample_docs --collection sample
-.venv/bin/rag collections list
-.venv/bin/rag docs list --collection sample
+echo "Ask away:  curl -s localhost:${RAG_PORT:-8000}/v1/query -H 'content-type: application/json' \\"
+echo "             -d '{\"question\": \"How many days of annual leave do I get?\", \"collection\": \"sample\"}'"
+exec .venv/bin/rag serve

@@ -46,8 +46,9 @@ def assert_contract(response, status: int) -> dict:  # type: ignore[no-untyped-d
 def test_answer_cites_numbered_sources_and_reports_usage(kb_settings: Settings) -> None:
     with fake_openai_server(reply="Full-time employees get 25 days [1].") as fake:
         with api_client(with_backend(kb_settings, fake.base_url, chat_model="llama-test")) as client:
-            body = {**QUESTION, "temperature": 0.2, "top_k": 40, "min_p": 0.05, "max_tokens": 64, "seed": 7,
-                    "stop": ["\n\n"], "repetition_penalty": 1.1, "presence_penalty": 0.1, "frequency_penalty": 0.2}  # fmt: skip
+            sampling = {"temperature": 0.2, "top_k": 40, "min_p": 0.05, "max_tokens": 64, "seed": 7, "stop": ["\n\n"]}
+            penalties = {"repetition_penalty": 1.1, "presence_penalty": 0.1, "frequency_penalty": 0.2}
+            body = {**QUESTION, **sampling, **penalties}
             response = client.post("/v1/query", json=body)
     assert response.status_code == 200, response.text
     data = response.json()

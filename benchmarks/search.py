@@ -1,0 +1,171 @@
+"""Search latency and throughput over HTTP with >= 100k chunks, and time to first token of /v1/query.
+
+    .venv/bin/python benchmarks/search.py [--chunks 100000] [--requests 400] [--data-dir DIR]
+
+Stores synthetic chunks (Zipf-distributed words, random unit vectors) straight into Chroma, the
+keyword index and the registry, starts the real service (`rag serve`) and measures `/v1/search`
+p50/p95 latency and requests/s at 1 and 8 concurrent clients. Then ingests sample_docs/ and
+measures time to the first answer token of a streamed `/v1/query` with the local backend.
+Targets on a 2-core machine: p95 <= 30 ms at 1 client, >= 100 req/s at 8, first token <= 2 s.
+The load generator shares the machine with the server, so the figures are conservative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ingest.registry import Registry  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.keyword import KeywordIndex  # noqa: E402
+from rag.models import Chunk  # noqa: E402
+from rag.store import ChromaStore  # noqa: E402
+
+COLLECTION = "bench-100k"
+CHUNKS_PER_DOC = 100
+
+
+def vocabulary(size: int, rng: np.random.Generator) -> list[str]:
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    return ["".join(rng.choice(letters, rng.integers(3, 10))) for _ in range(size)]
+
+
+def build_corpus(data_dir: Path, n_chunks: int, dim: int = 384) -> list[str]:
+    """Write synthetic chunks; returns the vocabulary (for queries). Reuses a finished corpus."""
+    rng = np.random.default_rng(7)
+    words = vocabulary(20_000, rng)
+    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    keyword = KeywordIndex(settings.keyword_db)
+    if keyword.count(COLLECTION) >= n_chunks:
+        return words
+    store, registry = ChromaStore(path=str(settings.chroma_dir)), Registry(settings.registry_db)
+    weights = 1.0 / np.arange(1, len(words) + 1)
+    weights /= weights.sum()
+    started = time.perf_counter()
+    for doc in range(n_chunks // CHUNKS_PER_DOC):
+        doc_id = f"doc-{doc:05d}.txt"
+        texts = [" ".join(rng.choice(words, 120, p=weights)) for _ in range(CHUNKS_PER_DOC)]
+        vectors = rng.standard_normal((CHUNKS_PER_DOC, dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        meta = {"document_id": doc_id, "collection": COLLECTION, "filename": doc_id, "version": "v1"}
+        chunks = [Chunk(f"{doc_id}#v1#{i}", doc_id, COLLECTION, t, {**meta, "chunk_index": i}) for i, t in
+                  enumerate(texts)]  # fmt: skip
+        registry.begin(COLLECTION, doc_id, doc_id, 0, "x", "v1", {})
+        store.upsert(COLLECTION, chunks, vectors)
+        keyword.replace_document(COLLECTION, doc_id, "v1", chunks)
+        registry.finish(COLLECTION, doc_id, filename=doc_id, size=0, sha256="x", version="v1",
+                        chunk_count=len(chunks), pages=None, metadata={})  # fmt: skip
+        if doc % 100 == 99:
+            print(f"  stored {(doc + 1) * CHUNKS_PER_DOC:,} chunks ({time.perf_counter() - started:.0f}s)")
+    return words
+
+
+async def load(url: str, bodies: list[dict], concurrency: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[dict] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            t0 = time.perf_counter()
+            response = await client.post(f"{url}/v1/search", json=body)
+            latencies.append(time.perf_counter() - t0)
+            response.raise_for_status()
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
+        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+def time_to_first_token(url: str, question: str) -> float:
+    body = {"question": question, "collection": "sample", "stream": True, "max_tokens": 64}
+    t0 = time.perf_counter()
+    with httpx.stream("POST", f"{url}/v1/query", json=body, timeout=120) as response:
+        for line in response.iter_lines():
+            if line.startswith("data:") and '"type": "delta"' in line:
+                return time.perf_counter() - t0
+    raise RuntimeError("no delta received")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--data-dir", type=Path, default=None, help="keep the corpus here between runs")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    print(f"corpus: {args.chunks:,} synthetic chunks in {data_dir}")
+    words = build_corpus(data_dir, args.chunks)
+    env = {**os.environ, "RAG_DATA_DIR": str(data_dir)}
+    subprocess.run([str(ROOT / ".venv/bin/rag"), "ingest", str(ROOT / "sample_docs"), "-c", "sample"], env=env,
+                   check=True, capture_output=True)  # fmt: skip
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/rag"), "serve", "--port", str(args.port)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        rng = np.random.default_rng(11)
+        common = words[:2000]  # queries use the frequent end of the vocabulary: the expensive case
+        bodies = [{"query": " ".join(rng.choice(common, 5)), "collection": COLLECTION, "top_k": 5}
+                  for _ in range(args.requests)]  # fmt: skip
+        asyncio.run(load(url, bodies[:50], 2))  # warm-up
+        results = {}
+        for concurrency in (1, 8):
+            latencies, elapsed = asyncio.run(load(url, bodies, concurrency))
+            ms = sorted(x * 1000 for x in latencies)
+            results[concurrency] = {
+                "p50_ms": round(statistics.median(ms), 1),
+                "p95_ms": round(ms[int(len(ms) * 0.95) - 1], 1),
+                "req_per_s": round(len(ms) / elapsed, 1),
+            }
+        time_to_first_token(url, "warm up")
+        ttft = [time_to_first_token(url, q) for q in (
+            "How many days of annual leave do full-time employees get?",
+            "What does error E09 mean?",
+            "What is the minimum password length?",
+        )]  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    report = {"chunks": args.chunks, "search": results, "ttft_s": [round(t, 2) for t in ttft]}
+    print(f"\n/v1/search over {args.chunks:,} chunks ({args.requests} requests per run)")
+    for c, r in results.items():
+        print(f"  {c} client(s): p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  {r['req_per_s']} req/s")
+    print(f"  target: p95 <= 30 ms at 1 client ({'PASS' if results[1]['p95_ms'] <= 30 else 'FAIL'}), "
+          f">= 100 req/s at 8 ({'PASS' if results[8]['req_per_s'] >= 100 else 'FAIL'})")  # fmt: skip
+    print(f"/v1/query time to first token (local SmolLM2): {', '.join(f'{t:.2f}s' for t in ttft)}"
+          f"  target <= 2 s ({'PASS' if max(ttft) <= 2 else 'FAIL'})")  # fmt: skip
+    if args.json:
+        print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
