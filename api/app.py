@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
-from api.routes import health, query, search
+from api.routes import collections, documents, health, query, search
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
 
@@ -35,6 +35,8 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     protected = [Depends(require_api_key)]
     app.include_router(search.router, dependencies=protected)
     app.include_router(query.router, dependencies=protected)
+    app.include_router(collections.router, dependencies=protected)
+    app.include_router(documents.router, dependencies=protected)
     return app
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ingest.jobs import JobQueue
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
 from rag.answer import AnswerService
@@ -27,6 +28,7 @@ class Services:
     retriever: Retriever
     backend: ChatBackend
     answers: AnswerService
+    jobs: JobQueue
 
     def require_collection(self, name: str) -> str:
         if self.pipeline.registry.collection(name) is None:
@@ -38,13 +40,17 @@ def build_services(settings: Settings, backend: ChatBackend | None = None) -> Se
     components = build_components(settings)
     retriever = Retriever(components, build_reranker(settings.reranker_model))
     backend = backend or build_backend(settings)
+    pipeline = build_pipeline(components)
+    jobs = JobQueue(pipeline, settings.registry_db, settings.data_dir / "uploads")
+    jobs.resume()
     return Services(
         settings=settings,
         components=components,
-        pipeline=build_pipeline(components),
+        pipeline=pipeline,
         retriever=retriever,
         backend=backend,
         answers=AnswerService(retriever, backend, settings.abstain_threshold),
+        jobs=jobs,
     )
 
 

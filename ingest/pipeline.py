@@ -46,6 +46,7 @@ class Source:
     size: int
     document_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    kind: str | None = None  # a file name whose extension picks the loader, when `filename` cannot
 
     @classmethod
     def from_path(cls, path: Path, document_id: str | None = None) -> Source:
@@ -213,7 +214,7 @@ class IngestPipeline:
         existing = self.registry.get(collection, document_id)
         if existing and existing.version == version and existing.metadata == source.metadata:
             return FileResult(source.filename, document_id, "unchanged", existing.chunk_count, existing.pages)
-        document = load_bytes(source.filename, data, self.settings.max_file_bytes)
+        document = load_bytes(source.kind or source.filename, data, self.settings.max_file_bytes)
         chunks = self._chunks(source, collection, document_id, data_sha, version, document)
         return _Prepared(source, document_id, data_sha, version, document, chunks)
 

@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     chunk_size_tokens: int = Field(200, ge=16, description="Chunk size in the embedder's own tokens.")
     chunk_overlap_tokens: int = Field(30, ge=0, description="Token overlap between neighbouring chunks.")
     max_file_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Files above this size are refused.")
+    max_upload_bytes: int = Field(
+        500 * 1024 * 1024, ge=1, description="HTTP upload bodies above this are refused (413)."
+    )
+    sync_upload_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=0,
+        description="Uploads up to this size ingest before the response; bigger: a job.",
+    )
+    sync_upload_files: int = Field(10, ge=0, description="Uploads with more files than this become jobs.")
 
     # Retrieval
     reranker_model: str | None = Field(None, description="Local CrossEncoder path; unset = offline default re-ranker.")

@@ -17,6 +17,12 @@ class InvalidInput(RagError):
     status_code = 400
 
 
+class Unprocessable(RagError):
+    """Well-formed but invalid, e.g. a collection name that breaks the naming rules."""
+
+    status_code = 422
+
+
 class NotFound(RagError):
     status_code = 404
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.errors import InvalidInput
+from rag.errors import Unprocessable
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
 def check_collection_name(name: str) -> str:
     """Collection names map 1:1 to Chroma collections, so they follow Chroma's rules."""
     if not _COLLECTION_NAME.match(name) or ".." in name:
-        raise InvalidInput(
+        raise Unprocessable(
             f"invalid collection name {name!r}: 3-63 characters, letters, digits, '.', '_' or '-',"
             " starting and ending with a letter or digit"
         )

@@ -144,3 +144,32 @@ def api_client(settings: Settings):  # type: ignore[no-untyped-def]
     from api.app import create_app
 
     return TestClient(create_app(settings), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, embedder: SentenceTransformerEmbedder):  # type: ignore[no-untyped-def]
+    """Start the real app under uvicorn on a free port; yields a function (settings changes) -> base URL."""
+    import threading
+
+    import uvicorn
+
+    from api.app import create_app
+
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(**changes: object) -> str:
+        fields = {"data_dir": tmp_path / "data", "chat_base_url": "http://127.0.0.1:9/v1", **changes}
+        settings = Settings(_env_file=None, **fields)  # type: ignore[arg-type]
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/openapi.json")
+        return url
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=30)

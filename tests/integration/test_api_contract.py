@@ -102,7 +102,11 @@ def test_every_route_is_covered_by_the_contract_tests(kb_settings: Settings) -> 
     from api.app import create_app
 
     paths = set(create_app(kb_settings).openapi()["paths"])
-    assert paths == {"/health", "/v1/search", "/v1/query"}
+    assert paths == {
+        "/health", "/v1/search", "/v1/query", "/v1/collections", "/v1/collections/{name}",
+        "/v1/collections/{name}/documents", "/v1/collections/{name}/documents/{document_id}",
+        "/v1/collections/{name}/documents/{document_id}/chunks", "/v1/jobs/{job_id}",
+    }  # fmt: skip
 
 
 def test_trace_id_is_in_the_header_and_the_log_line(kb_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:

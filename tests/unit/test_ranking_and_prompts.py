@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import fit_to_budget
-from rag.errors import InvalidInput
+from rag.errors import Unprocessable
 from rag.models import SearchHit, check_collection_name
 from rag.prompts import answer_user_message
 from rag.rerank import Candidate, HybridScoreReranker
@@ -50,7 +50,7 @@ def test_context_is_numbered_labelled_and_cannot_be_closed_by_a_document() -> No
 
 @pytest.mark.parametrize("name", ["ab", "-abc", "abc-", "a" * 64, "has space", "a..b", "../etc"])
 def test_invalid_collection_names_are_refused(name: str) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Unprocessable):
         check_collection_name(name)
 
 

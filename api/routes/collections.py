@@ -1,0 +1,42 @@
+"""Collections: create, list, inspect, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+
+from fastapi import APIRouter, Response
+
+from api.deps import ServicesDep
+from api.schemas import ERROR_RESPONSES, CollectionCreate, CollectionList, CollectionOut
+from rag.errors import Conflict, NotFound
+from rag.models import check_collection_name
+
+router = APIRouter(tags=["collections"])
+
+
+@router.post("/v1/collections", status_code=201, response_model=CollectionOut, responses=ERROR_RESPONSES)
+async def create_collection(body: CollectionCreate, services: ServicesDep) -> CollectionOut:
+    registry = services.pipeline.registry
+    if not registry.ensure_collection(check_collection_name(body.name), body.description):
+        raise Conflict(f"collection {body.name!r} already exists")
+    return await get_collection(body.name, services)
+
+
+@router.get("/v1/collections", response_model=CollectionList, responses=ERROR_RESPONSES)
+async def list_collections(services: ServicesDep) -> CollectionList:
+    return CollectionList(collections=[CollectionOut(**asdict(c)) for c in services.pipeline.registry.collections()])
+
+
+@router.get("/v1/collections/{name}", response_model=CollectionOut, responses=ERROR_RESPONSES)
+async def get_collection(name: str, services: ServicesDep) -> CollectionOut:
+    record = services.pipeline.registry.collection(name)
+    if record is None:
+        raise NotFound(f"collection {name!r} not found")
+    return CollectionOut(**asdict(record))
+
+
+@router.delete("/v1/collections/{name}", status_code=204, responses=ERROR_RESPONSES)
+async def delete_collection(name: str, services: ServicesDep) -> Response:
+    await asyncio.to_thread(services.pipeline.delete_collection, name)
+    return Response(status_code=204)

@@ -1,0 +1,201 @@
+"""Documents of a collection: upload (multipart files or JSON text), list, inspect, chunks, delete; jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from api.deps import Services, ServicesDep
+from api.schemas import (
+    ERROR_RESPONSES,
+    ChunkOut,
+    ChunkPage,
+    DocumentOut,
+    DocumentPage,
+    FileResultOut,
+    JobAccepted,
+    JobOut,
+    TextDocument,
+    UploadResult,
+)  # fmt: skip
+from ingest.jobs import StagedFile, display_filename, stage
+from ingest.loaders import LOADERS
+from ingest.pipeline import FileResult, Source
+from rag.errors import InvalidInput, NotFound, RagError, TooLarge, Unprocessable, UnsupportedType
+
+router = APIRouter(tags=["documents"])
+UPLOAD_DOC = """Either `multipart/form-data` with one or many `files` (optionally a `document_id` and a JSON
+`metadata` object per file, in the same order; one `metadata` applies to all), or JSON
+`{text, filename, metadata, document_id}`. Small uploads answer 201 with a result per file; bigger ones
+(see `RAG_SYNC_UPLOAD_BYTES` / `RAG_SYNC_UPLOAD_FILES`) answer 202 with a job to follow at `/v1/jobs/{id}`."""
+
+
+def _metadata(raw: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError as exc:
+        raise Unprocessable(f"metadata is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict) or not all(isinstance(v, (str, int, float, bool)) for v in value.values()):
+        raise Unprocessable("metadata must be a JSON object of strings, numbers or booleans")
+    return value
+
+
+def _answer(results: list[FileResult]) -> JSONResponse:
+    """201 with a result per file; a lone file that failed answers with its own status instead."""
+    if len(results) == 1 and results[0].status == "failed":
+        error = RagError(results[0].reason or "ingestion failed")
+        error.status_code = results[0].status_code or 400
+        raise error
+    body = UploadResult(results=[FileResultOut.model_validate(r, from_attributes=True) for r in results])
+    return JSONResponse(body.model_dump(), status_code=201)
+
+
+async def _upload_text(collection: str, request: Request, services: Services) -> JSONResponse:
+    try:
+        doc = TextDocument.model_validate(await request.json())
+    except (ValidationError, ValueError) as exc:
+        raise Unprocessable(f"invalid text document: {exc}") from exc
+    filename = display_filename(doc.filename)
+    kind = filename if filename.lower().endswith((".txt", ".md", ".markdown")) else "text.txt"
+    source = Source.from_bytes(filename, doc.text.encode(), document_id=doc.document_id, metadata=doc.metadata)
+    source.kind = kind
+    return _answer(await asyncio.to_thread(services.pipeline.ingest, [source], collection))
+
+
+async def _upload_files(collection: str, request: Request, services: Services, length: int) -> Response:
+    form = await request.form(max_files=10_000, max_fields=10_000)
+    uploads = [f for f in [*form.getlist("files"), *form.getlist("file")] if isinstance(f, UploadFile)]
+    if not uploads:
+        raise InvalidInput("no files: send them in the multipart field 'files'")
+    ids = [str(v) for v in form.getlist("document_id")]
+    metas = [_metadata(v) for v in form.getlist("metadata")]
+    if len(metas) == 1:
+        metas *= len(uploads)
+    if (ids and len(ids) != len(uploads)) or (metas and len(metas) != len(uploads)):
+        raise Unprocessable("give document_id and metadata once per file, in the order of the files")
+    job_id, directory = services.jobs.new_upload_dir()
+
+    def stage_all() -> list[StagedFile]:
+        return [
+            stage(
+                directory,
+                i,
+                display_filename(u.filename),
+                u.file,
+                document_id=ids[i] if ids else None,
+                metadata=metas[i] if metas else {},
+            )  # fmt: skip
+            for i, u in enumerate(uploads)
+        ]
+
+    staged = await asyncio.to_thread(stage_all)
+    settings = services.settings
+    if length > settings.sync_upload_bytes or len(staged) > settings.sync_upload_files:
+        job = services.jobs.submit(job_id, collection, staged)
+        body = JobAccepted(job_id=job.id, status=job.status, files_total=job.files_total)
+        return JSONResponse(body.model_dump(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+    try:
+        results = await asyncio.to_thread(services.pipeline.ingest, [f.source() for f in staged], collection)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return _answer(results)
+
+
+@router.post(
+    "/v1/collections/{name}/documents",
+    status_code=201,
+    response_model=UploadResult,
+    responses={**ERROR_RESPONSES, 202: {"model": JobAccepted}, 413: {}, 415: {}},
+    description=UPLOAD_DOC,
+)
+async def upload_documents(name: str, request: Request, services: ServicesDep) -> Response:
+    services.require_collection(name)
+    length = int(request.headers.get("content-length") or 0)
+    if length > services.settings.max_upload_bytes:
+        raise TooLarge(f"upload of {length:,} bytes is over the limit of {services.settings.max_upload_bytes:,}")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        return await _upload_text(name, request, services)
+    if content_type.startswith("multipart/form-data"):
+        return await _upload_files(name, request, services, length)
+    raise UnsupportedType(f"send multipart/form-data files ({', '.join(sorted(LOADERS))}) or a JSON text document")
+
+
+def _document(services: Services, collection: str, document_id: str) -> DocumentOut:
+    services.require_collection(collection)
+    record = services.pipeline.registry.get(collection, document_id)
+    if record is None or record.version is None:
+        raise NotFound(f"document {document_id!r} not found in collection {collection!r}")
+    return DocumentOut(**record.public())
+
+
+@router.get("/v1/collections/{name}/documents", response_model=DocumentPage, responses=ERROR_RESPONSES)
+async def list_documents(
+    name: str,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    sort: Literal["updated_at", "created_at"] = "updated_at",
+    order: Literal["desc", "asc"] = "desc",
+) -> DocumentPage:
+    services.require_collection(name)
+    records = sorted(
+        services.pipeline.registry.documents(name), key=lambda r: (getattr(r, sort), r.document_id),
+        reverse=order == "desc",
+    )  # fmt: skip
+    page = [DocumentOut(**r.public()) for r in records[offset : offset + limit]]
+    return DocumentPage(documents=page, total=len(records), limit=limit, offset=offset)
+
+
+@router.get(
+    "/v1/collections/{name}/documents/{document_id:path}/chunks", response_model=ChunkPage, responses=ERROR_RESPONSES
+)
+async def list_chunks(
+    name: str,
+    document_id: str,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ChunkPage:
+    _document(services, name, document_id)
+    chunks = services.components.keyword.document_chunks(name, document_id)
+    page = [
+        ChunkOut(chunk_id=c.chunk_id, chunk_index=c.metadata.get("chunk_index", i), page=c.metadata.get("page"),
+                 start_char=c.metadata.get("start_char", 0), end_char=c.metadata.get("end_char", 0), text=c.text)
+        for i, c in enumerate(chunks)
+    ][offset : offset + limit]  # fmt: skip
+    return ChunkPage(chunks=page, total=len(chunks), limit=limit, offset=offset)
+
+
+@router.get(
+    "/v1/collections/{name}/documents/{document_id:path}", response_model=DocumentOut, responses=ERROR_RESPONSES
+)
+async def get_document(name: str, document_id: str, services: ServicesDep) -> DocumentOut:
+    return _document(services, name, document_id)
+
+
+@router.delete("/v1/collections/{name}/documents/{document_id:path}", status_code=204, responses=ERROR_RESPONSES)
+async def delete_document(name: str, document_id: str, services: ServicesDep) -> Response:
+    _document(services, name, document_id)
+    await asyncio.to_thread(services.pipeline.delete_document, name, document_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/jobs/{job_id}", response_model=JobOut, responses=ERROR_RESPONSES)
+async def get_job(job_id: str, services: ServicesDep) -> JobOut:
+    job = services.jobs.get(job_id)
+    if job is None:
+        raise NotFound(f"job {job_id!r} not found")
+    results = [FileResultOut(**r) for r in job.results]
+    return JobOut(
+        id=job.id, collection=job.collection, status=job.status, files_total=job.files_total,
+        files_done=job.files_done, chunks_done=job.chunks_done, failures=[r for r in results if r.status == "failed"],
+        results=results, error=job.error, created_at=job.created_at, updated_at=job.updated_at,
+    )  # fmt: skip
