@@ -7,7 +7,7 @@ import sys
 from dataclasses import asdict
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -155,6 +155,100 @@ def collections_delete(name: str) -> None:
     except RagError as exc:
         raise _fail(exc.message) from exc
     console.print(f"deleted collection {name}")
+
+
+def _answering() -> tuple[Any, Any]:
+    """The answer and chat services, in-process: no server needed."""
+    from rag.answer import AnswerService
+    from rag.backends import build_backend
+    from rag.chat import ChatService
+    from rag.rerank import build_reranker
+    from rag.retrieval import Retriever
+
+    settings = get_settings()
+    components = build_components(settings)
+    answers = AnswerService(
+        Retriever(components, build_reranker(settings.reranker_model)), build_backend(settings),
+        settings.abstain_threshold,
+    )  # fmt: skip
+    return answers, ChatService(answers)
+
+
+async def _stream_reply(answers: Any, prepared: Any, messages: list[Any] | None = None) -> str:
+    """Print the answer as it streams, then its sources; returns the full text."""
+    from rag.backends import SamplingParams
+
+    params = SamplingParams(max_tokens=get_settings().max_tokens)
+    deltas = answers.stream(prepared, params) if messages is None else answers.backend.stream(messages, params)
+    parts = []
+    async for delta in deltas:
+        parts.append(delta.text)
+        console.print(delta.text, end="", markup=False, highlight=False)
+    console.print()
+    for n, hit in enumerate(prepared.sources, start=1):
+        where = f", page {hit.page}" if hit.page is not None else ""
+        console.print(f"  [dim][{n}] {hit.filename}{where} (score {hit.score:.3f})[/dim]")
+    return "".join(parts)
+
+
+@app.command()
+def ask(question: str, collection: CollectionOption = "sample") -> None:
+    """Ask one question: the answer streams, then its sources are listed."""
+    import asyncio
+
+    from rag.answer import RetrievalOptions
+
+    async def run() -> None:
+        answers, _ = _answering()
+        check_collection(collection)
+        prepared = await answers.prepare(question, collection, RetrievalOptions(), get_settings().max_tokens)
+        await _stream_reply(answers, prepared)
+
+    try:
+        asyncio.run(run())
+    except RagError as exc:
+        raise _fail(exc.message) from exc
+
+
+@app.command()
+def chat(collection: CollectionOption = "sample") -> None:
+    """Talk with your documents: multi-turn, streaming; an empty line or Ctrl-D ends it."""
+    import asyncio
+
+    from rag.answer import RetrievalOptions
+    from rag.backends import Message
+
+    async def run() -> None:
+        # One event loop for the whole conversation: the backend's HTTP client belongs to it.
+        answers, chat_service = _answering()
+        check_collection(collection)
+        history: list[Message] = []
+        while True:
+            try:
+                question = (await asyncio.to_thread(console.input, "[bold]you>[/bold] ")).strip()
+            except EOFError:
+                return
+            if not question:
+                return
+            history.append(Message("user", question))
+            try:
+                max_tokens = get_settings().max_tokens
+                prepared = await chat_service.prepare(history, collection, RetrievalOptions(), max_tokens)
+                answer = prepared.answer
+                abstained = answer is not None and answer.abstained
+                reply = await _stream_reply(answers, answer, None if abstained else prepared.messages)
+            except RagError as exc:
+                err_console.print(f"[red]error:[/red] {exc.message}")
+                history.pop()
+                continue
+            history.append(Message("assistant", reply))
+
+    asyncio.run(run())
+
+
+def check_collection(name: str) -> None:
+    if _pipeline().registry.collection(name) is None:
+        raise _fail(f"collection {name!r} not found (ingest into it first: rag ingest PATH -c {name})")
 
 
 @app.command()

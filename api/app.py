@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
-from api.routes import collections, documents, health, query, search
+from api.routes import chat, collections, documents, health, query, search
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
 
@@ -37,10 +37,16 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     app.include_router(query.router, dependencies=protected)
     app.include_router(collections.router, dependencies=protected)
     app.include_router(documents.router, dependencies=protected)
+    app.include_router(chat.router, dependencies=protected)
     return app
 
 
 def app_from_env() -> FastAPI:
     """Entry point for uvicorn workers (`--factory`)."""
+    import torch
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return create_app()
+    settings = get_settings()
+    # One intra-op thread per request: on a few cores, torch's thread pools fight when requests overlap.
+    torch.set_num_threads(settings.serve_torch_threads)
+    return create_app(settings)

@@ -13,6 +13,7 @@ from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
 from rag.answer import AnswerService
 from rag.backends import ChatBackend, build_backend
+from rag.chat import ChatService
 from rag.components import Components, build_components
 from rag.config import Settings
 from rag.errors import NotFound, Unauthorized
@@ -28,6 +29,7 @@ class Services:
     retriever: Retriever
     backend: ChatBackend
     answers: AnswerService
+    chat: ChatService
     jobs: JobQueue
 
     def require_collection(self, name: str) -> str:
@@ -43,13 +45,15 @@ def build_services(settings: Settings, backend: ChatBackend | None = None) -> Se
     pipeline = build_pipeline(components)
     jobs = JobQueue(pipeline, settings.registry_db, settings.data_dir / "uploads")
     jobs.resume()
+    answers = AnswerService(retriever, backend, settings.abstain_threshold)
     return Services(
         settings=settings,
         components=components,
         pipeline=pipeline,
         retriever=retriever,
         backend=backend,
-        answers=AnswerService(retriever, backend, settings.abstain_threshold),
+        answers=answers,
+        chat=ChatService(answers),
         jobs=jobs,
     )
 

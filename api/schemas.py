@@ -73,13 +73,13 @@ class SamplingFields(BaseModel):
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
 
-    def sampling(self, default_max_tokens: int) -> SamplingParams:
+    def sampling(self, default_max_tokens: int, response_format: dict[str, Any] | None = None) -> SamplingParams:
         stop = [self.stop] if isinstance(self.stop, str) else self.stop
         return SamplingParams(
             max_tokens=self.max_tokens or default_max_tokens, temperature=self.temperature, top_p=self.top_p,
             top_k=self.top_k, min_p=self.min_p, stop=stop, seed=self.seed,
             repetition_penalty=self.repetition_penalty, presence_penalty=self.presence_penalty,
-            frequency_penalty=self.frequency_penalty,
+            frequency_penalty=self.frequency_penalty, response_format=response_format,
         )  # fmt: skip
 
 
@@ -220,3 +220,63 @@ class ChunkPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class ContentPart(BaseModel):
+    type: str
+    text: str | None = None
+
+
+class ChatMessageIn(BaseModel):
+    role: str
+    content: str | list[ContentPart] | None = None
+
+
+class ChatRequest(SamplingFields):
+    """OpenAI's chat completions request, plus `collection`, `use_context` and `retrieval`."""
+
+    model_config = ConfigDict(extra="ignore")  # OpenAI clients send fields we do not use (user, logprobs...)
+
+    messages: list[ChatMessageIn] = Field(min_length=1)
+    model: str | None = None
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    n: int = Field(1, ge=1, le=8)
+    response_format: dict[str, Any] | None = None
+    max_completion_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    collection: str | None = Field(None, description="Defaults to RAG_DEFAULT_COLLECTION")
+    use_context: bool = Field(True, description="false: a plain chat with the backend, no retrieval")
+    retrieval: RetrievalSpec = Field(default_factory=RetrievalSpec)
+
+
+class ChatChoiceMessage(BaseModel):
+    role: str = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatChoiceMessage
+    finish_reason: str
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: str = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: UsageModel
+    sources: list[Source]
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: str = "model"
+    created: int
+    owned_by: str = "rag-service"
+
+
+class ModelList(BaseModel):
+    object: str = "list"
+    data: list[ModelCard]

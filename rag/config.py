@@ -24,6 +24,9 @@ class Settings(BaseSettings):
         None, description="Local sentence-transformers model path; unset = packaged all-MiniLM-L6-v2."
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
+    serve_torch_threads: int = Field(
+        1, ge=1, description="PyTorch threads in `rag serve`: 1 keeps query latency low when requests overlap."
+    )
     chunk_size_tokens: int = Field(200, ge=16, description="Chunk size in the embedder's own tokens.")
     chunk_overlap_tokens: int = Field(30, ge=0, description="Token overlap between neighbouring chunks.")
     max_file_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Files above this size are refused.")
@@ -38,6 +41,7 @@ class Settings(BaseSettings):
     sync_upload_files: int = Field(10, ge=0, description="Uploads with more files than this become jobs.")
 
     # Retrieval
+    default_collection: str = Field("sample", description="Collection /v1/chat/completions uses when none is given.")
     reranker_model: str | None = Field(None, description="Local CrossEncoder path; unset = offline default re-ranker.")
     candidates: int = Field(50, ge=1, description="Dense and keyword candidates fetched before fusion.")
     abstain_threshold: float = Field(

@@ -23,7 +23,7 @@ from rag.models import Chunk
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY,
-    chunk_id TEXT NOT NULL UNIQUE,
+    chunk_id TEXT NOT NULL,
     collection TEXT NOT NULL,
     document_id TEXT NOT NULL,
     version TEXT NOT NULL,
@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     metadata TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks (collection, document_id);
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_by_id ON chunks (collection, chunk_id);
 """
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -166,43 +167,57 @@ class KeywordIndex:
         )
         return [Chunk(cid, document_id, collection, text, json.loads(meta)) for cid, text, meta in rows]
 
-    def scores(self, collection: str, query: str, chunk_ids: Sequence[str]) -> dict[str, float]:
-        """bm25 of the given chunks for `query` (absent: no query term matches the chunk)."""
-        expression = match_expression(query)
-        table = _fts_table(collection)
-        db = self._connect()
-        if expression is None or not chunk_ids or not self._has_table(db, table):
-            return {}
-        marks = ",".join("?" * len(chunk_ids))
-        rows = db.execute(
-            f"SELECT c.chunk_id, bm25({table}) FROM {table} JOIN chunks c ON c.rowid = {table}.rowid"
-            f" WHERE {table} MATCH ? AND {table}.rowid IN (SELECT rowid FROM chunks WHERE chunk_id IN ({marks}))",
-            [expression, *chunk_ids],
-        )
-        return {cid: -score for cid, score in rows}
-
     @staticmethod
     def _has_table(db: sqlite3.Connection, table: str) -> bool:
         return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone() is not None
 
-    def search(
-        self, collection: str, query: str, limit: int, filters: dict[str, Any] | None = None
-    ) -> list[KeywordHit]:
+    def ranked(
+        self, collection: str, query: str, depth: int, filters: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """The best `depth` (chunk_id, bm25) pairs, best first. Reads no chunk text, so a deep list is cheap."""
         expression = match_expression(query)
         db = self._connect()
         table = _fts_table(collection)
         if expression is None or not self._has_table(db, table):
             return []
-        sql = (
-            f"SELECT c.chunk_id, c.document_id, c.text, c.metadata, bm25({table}) AS s"
-            f" FROM {table} JOIN chunks c ON c.rowid = {table}.rowid WHERE {table} MATCH ?"
-        )
-        args: list[Any] = [expression]
-        for key, value in (filters or {}).items():
-            values = value if isinstance(value, list) else [value]
-            sql += f" AND json_extract(c.metadata, ?) IN ({','.join('?' * len(values))})"
-            args += [f'$."{key}"', *values]
-        sql += " ORDER BY s LIMIT ?"
-        rows = db.execute(sql, [*args, limit]).fetchall()
+        if not filters:
+            # Rank inside FTS5 first and join only the winners: reading every match's row is the cost.
+            sql = (
+                f"SELECT c.chunk_id, m.s FROM (SELECT rowid, bm25({table}) AS s FROM {table} WHERE {table} MATCH ?"
+                " ORDER BY s LIMIT ?) m JOIN chunks c ON c.rowid = m.rowid ORDER BY m.s"
+            )
+            rows = db.execute(sql, [expression, depth]).fetchall()
+        else:
+            sql = (
+                f"SELECT c.chunk_id, bm25({table}) AS s FROM {table} JOIN chunks c ON c.rowid = {table}.rowid"
+                f" WHERE {table} MATCH ?"
+            )
+            args: list[Any] = [expression]
+            for key, value in filters.items():
+                values = value if isinstance(value, list) else [value]
+                sql += f" AND json_extract(c.metadata, ?) IN ({','.join('?' * len(values))})"
+                args += [f'$."{key}"', *values]
+            rows = db.execute(sql + " ORDER BY s LIMIT ?", [*args, depth]).fetchall()
         # SQLite's bm25() is negated so that smaller sorts first; flip it back.
-        return [KeywordHit(cid, doc, text, json.loads(meta), -s) for cid, doc, text, meta, s in rows]
+        return [(chunk_id, -score) for chunk_id, score in rows]
+
+    def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._connect().execute(
+            f"SELECT chunk_id, document_id, text, metadata FROM chunks WHERE collection = ? AND chunk_id IN ({marks})",
+            [collection, *chunk_ids],
+        )
+        return {cid: Chunk(cid, doc, collection, text, json.loads(meta)) for cid, doc, text, meta in rows}
+
+    def search(
+        self, collection: str, query: str, limit: int, filters: dict[str, Any] | None = None
+    ) -> list[KeywordHit]:
+        ranked = self.ranked(collection, query, limit, filters)
+        chunks = self.fetch(collection, [chunk_id for chunk_id, _ in ranked])
+        return [
+            KeywordHit(cid, chunks[cid].document_id, chunks[cid].text, chunks[cid].metadata, score)
+            for cid, score in ranked
+            if cid in chunks
+        ]

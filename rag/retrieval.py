@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,47 +34,58 @@ class Retrieval:
     candidates: list[Candidate] = field(default_factory=list)
 
 
+# bm25 scores are kept this deep, so dense-only candidates get their exact keyword score without a second pass.
+KEYWORD_SCORE_DEPTH = 1000
+
+
 class Retriever:
     def __init__(self, components: Components, reranker: Reranker) -> None:
         self.components = components
         self.reranker = reranker
+        # Keyword ranking needs no embedding, so it runs beside embedding + dense search.
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keyword")
 
     def candidates(
-        self, collection: str, query: str, vector: np.ndarray, filters: dict[str, Any] | None = None
-    ) -> list[Candidate]:
-        """Dense and keyword candidates, fused by rank, each carrying both raw scores when known."""
+        self, collection: str, query: str, filters: dict[str, Any] | None = None
+    ) -> tuple[list[Candidate], dict[str, float], np.ndarray]:
+        """Dense and keyword candidates fused by rank, the deep bm25 scores, and the query vector."""
         limit = self.components.settings.candidates
+        keyword = self.components.keyword
+        ranked_future = self._pool.submit(keyword.ranked, collection, query, KEYWORD_SCORE_DEPTH, filters)
+        vector = self.components.embedder.embed_query(query)
         dense = self.components.store.query(collection, vector, limit, filters)
         # Dense hits of a version that is not live (mid-replacement or crashed) are never shown.
-        live = self.components.keyword.live(collection, [h.chunk_id for h in dense])
+        live = keyword.live(collection, [h.chunk_id for h in dense])
         dense = [h for h in dense if h.chunk_id in live]
-        keyword = self.components.keyword.search(collection, query, limit, filters)
+        ranked = ranked_future.result()
+        bm25 = dict(ranked)
+        top_keyword = [chunk_id for chunk_id, _ in ranked[:limit]]
 
         by_id: dict[str, Candidate] = {}
         for hit in dense:
             by_id[hit.chunk_id] = Candidate(hit.chunk_id, hit.text, hit.metadata, dense_score=hit.similarity)
-        for hit in keyword:
-            found = by_id.setdefault(hit.chunk_id, Candidate(hit.chunk_id, hit.text, hit.metadata))
-            found.keyword_score = hit.score
-        fused = fuse_rankings([[h.chunk_id for h in dense], [h.chunk_id for h in keyword]])
-        for chunk_id, score in fused.items():
-            by_id[chunk_id].fused_score = score
-        return sorted(by_id.values(), key=lambda c: c.fused_score, reverse=True)
+        fetched = keyword.fetch(collection, [cid for cid in top_keyword if cid not in by_id])
+        for chunk_id in top_keyword:
+            if chunk_id in fetched:
+                by_id[chunk_id] = Candidate(chunk_id, fetched[chunk_id].text, fetched[chunk_id].metadata)
+            if chunk_id in by_id:
+                by_id[chunk_id].keyword_score = bm25[chunk_id]
+        fused = fuse_rankings([[h.chunk_id for h in dense], top_keyword])
+        for chunk_id, candidate in by_id.items():
+            candidate.fused_score = fused.get(chunk_id, 0.0)
+        return sorted(by_id.values(), key=lambda c: c.fused_score, reverse=True), bm25, vector
 
-    def fill_scores(self, collection: str, query: str, vector: np.ndarray, candidates: list[Candidate]) -> None:
-        """Give every candidate both raw scores: stored vectors for dense, bm25 over the ids for keyword."""
+    def fill_scores(
+        self, collection: str, vector: np.ndarray, bm25: dict[str, float], candidates: list[Candidate]
+    ) -> None:
+        """Give every candidate both raw scores: stored vectors for dense, the deep bm25 list for keyword."""
         missing_dense = [c.chunk_id for c in candidates if c.dense_score is None]
-        if missing_dense:
-            vectors = self.components.store.embeddings(collection, missing_dense)
-            for c in candidates:
-                if c.chunk_id in vectors:
-                    c.dense_score = float(np.dot(vectors[c.chunk_id], vector))
-        missing_keyword = [c.chunk_id for c in candidates if c.keyword_score is None]
-        if missing_keyword:
-            scores = self.components.keyword.scores(collection, query, missing_keyword)
-            for c in candidates:
-                if c.keyword_score is None:
-                    c.keyword_score = scores.get(c.chunk_id, 0.0)
+        vectors = self.components.store.embeddings(collection, missing_dense) if missing_dense else {}
+        for c in candidates:
+            if c.dense_score is None and c.chunk_id in vectors:
+                c.dense_score = float(np.dot(vectors[c.chunk_id], vector))
+            if c.keyword_score is None:
+                c.keyword_score = bm25.get(c.chunk_id, 0.0)  # absent: below the deep list or no term matched
 
     def search(
         self,
@@ -83,12 +95,11 @@ class Retriever:
         filters: dict[str, Any] | None = None,
         rerank: bool = True,
     ) -> Retrieval:
-        vector = self.components.embedder.embed_query(query)
-        candidates = self.candidates(collection, query, vector, filters)
+        candidates, bm25, vector = self.candidates(collection, query, filters)
         best = max((c.dense_score for c in candidates if c.dense_score is not None), default=0.0)
         if rerank and candidates:
             if self.reranker.needs_scores:
-                self.fill_scores(collection, query, vector, candidates)
+                self.fill_scores(collection, vector, bm25, candidates)
             ranked = self.reranker.rerank(query, candidates)
         else:
             ranked = [(c, c.fused_score) for c in candidates]

@@ -50,3 +50,31 @@ def test_ingest_list_and_delete_from_the_command_line(tmp_path: Path) -> None:
 def test_missing_path_exits_with_status_2(tmp_path: Path) -> None:
     result = rag(["ingest", str(tmp_path / "nope"), "-c", "x1x"], tmp_path / "data")
     assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def test_ask_and_chat_stream_the_answer_then_list_sources(tmp_path: Path) -> None:
+    from rag.config import Settings
+    from tests.conftest import ingest_knowledge
+    from tests.fakes import fake_openai_server
+
+    data = tmp_path / "data"
+    ingest_knowledge(Settings(_env_file=None, data_dir=data), "kb1")  # type: ignore[call-arg]
+    with fake_openai_server(reply="You get 25 days [1].") as fake:
+        env = {**os.environ, "RAG_DATA_DIR": str(data), "RAG_CHAT_BASE_URL": fake.base_url, "COLUMNS": "200"}
+        asked = subprocess.run(
+            [str(BIN / "rag"), "ask", "How many days of annual leave?", "-c", "kb1"],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        chatted = subprocess.run(
+            [str(BIN / "rag"), "chat", "-c", "kb1"], input="How many days of annual leave?\nAnd sick leave?\n\n",
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        missing = subprocess.run(
+            [str(BIN / "rag"), "ask", "x", "-c", "nope1"], capture_output=True, text=True, env=env, timeout=300
+        )
+    assert asked.returncode == 0, asked.stderr
+    assert "You get 25 days [1]." in asked.stdout and "[1] leave.txt" in asked.stdout
+    assert chatted.returncode == 0 and chatted.stdout.count("You get 25 days [1].") == 2
+    second_request = fake.requests[-1].json["messages"]
+    assert [m["role"] for m in second_request] == ["system", "user", "assistant", "user"]  # the history went along
+    assert missing.returncode == 1 and "not found" in missing.stderr

@@ -1,0 +1,152 @@
+"""OpenAI-compatible chat: POST /v1/chat/completions (grounded by default) and GET /v1/models."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sse_starlette.sse import EventSourceResponse
+
+from api.deps import Services, ServicesDep
+from api.errors import error_payload
+from api.routes.query import sources_out, sse
+from api.schemas import (
+    ERROR_RESPONSES,
+    ChatChoice,
+    ChatChoiceMessage,
+    ChatCompletion,
+    ChatRequest,
+    ModelCard,
+    ModelList,
+    UsageModel,
+)  # fmt: skip
+from rag.answer import RetrievalOptions
+from rag.backends.base import Message, SamplingParams, Usage
+from rag.chat import PreparedChat
+from rag.errors import InvalidInput, RagError
+from rag.prompts import ABSTAIN_MESSAGE
+
+router = APIRouter(tags=["openai-compatible"])
+ROLES = {"system", "user", "assistant"}
+
+
+def parse_request(raw: Any) -> ChatRequest:
+    """Validate like OpenAI does: a bad request is a 400, so OpenAI clients raise BadRequestError."""
+    try:
+        body = ChatRequest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise InvalidInput(f"invalid request: {where}: {first.get('msg')}") from exc
+    for i, m in enumerate(body.messages):
+        if m.role not in ROLES:
+            raise InvalidInput(f"messages[{i}].role: unknown role {m.role!r} (use system, user or assistant)")
+        if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
+            raise InvalidInput(f"messages[{i}].content: only text parts are supported")
+    if body.messages[-1].role != "user":
+        raise InvalidInput("the last message must come from the user")
+    if body.stream and body.n > 1:
+        raise InvalidInput("n > 1 is not supported with stream")
+    return body
+
+
+def to_messages(body: ChatRequest) -> list[Message]:
+    def text(content: Any) -> str:
+        return "".join(p.text or "" for p in content) if isinstance(content, list) else (content or "")
+
+    return [Message(m.role, text(m.content)) for m in body.messages]  # type: ignore[arg-type]
+
+
+async def _prepare(body: ChatRequest, services: Services) -> tuple[PreparedChat, SamplingParams]:
+    max_tokens = body.max_completion_tokens or body.max_tokens or services.settings.max_tokens
+    params = body.model_copy(update={"max_tokens": max_tokens}).sampling(max_tokens, body.response_format)
+    collection = None
+    if body.use_context:
+        collection = services.require_collection(body.collection or services.settings.default_collection)
+    options = RetrievalOptions(body.retrieval.top_k, body.retrieval.filters, body.retrieval.rerank)
+    prepared = await services.chat.prepare(to_messages(body), collection, options, max_tokens, body.use_context)
+    return prepared, params
+
+
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": ChatRequest.model_json_schema()}}}},
+)
+async def chat_completions(request: Request, services: ServicesDep) -> Any:
+    try:
+        raw = await request.json()
+    except ValueError as exc:
+        raise InvalidInput("the body must be a JSON object") from exc
+    body = parse_request(raw)
+    prepared, params = await _prepare(body, services)
+    completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    sources = sources_out(prepared.answer.sources if prepared.answer else [])
+    if body.stream:
+        include_usage = bool((body.stream_options or {}).get("include_usage"))
+        return await _stream(services, prepared, params, completion_id, created, sources, include_usage)
+
+    choices, usage, model = [], Usage(), services.backend.model
+    for index in range(body.n):
+        if prepared.answer and prepared.answer.abstained:
+            text, finish = ABSTAIN_MESSAGE, "stop"
+        else:
+            result = await services.backend.complete(prepared.messages, params)
+            text, finish, model = result.text, result.finish_reason, result.model
+            usage = Usage(result.usage.prompt_tokens, usage.completion_tokens + result.usage.completion_tokens)
+        choices.append(ChatChoice(index=index, message=ChatChoiceMessage(content=text), finish_reason=finish))
+    return ChatCompletion(
+        id=completion_id, created=created, model=model, choices=choices, sources=sources,
+        usage=UsageModel(**usage.as_dict()),
+    )  # fmt: skip
+
+
+async def _stream(
+    services: Services, prepared: PreparedChat, params: SamplingParams, completion_id: str, created: int,
+    sources: list[Any], include_usage: bool,
+) -> EventSourceResponse:  # fmt: skip
+    model = services.backend.model
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return sse({"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [choice], **extra})  # fmt: skip
+
+    if prepared.answer and prepared.answer.abstained:
+        deltas = services.answers.stream(prepared.answer, params)
+    else:
+        deltas = services.backend.stream(prepared.messages, params)
+    first = await anext(deltas)  # a backend failing up front still gets a proper 502/504
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        try:
+            yield chunk({"role": "assistant", "content": ""}, sources=[s.model_dump() for s in sources])
+            delta = first
+            while delta is not None:
+                if delta.text:
+                    yield chunk({"content": delta.text})
+                if delta.finish_reason:
+                    finish = "stop" if delta.finish_reason == "abstained" else delta.finish_reason
+                    yield chunk({}, finish)
+                    if include_usage:
+                        usage = (delta.usage or Usage()).as_dict()
+                        yield sse({"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                                   "model": model, "choices": [], "usage": usage})  # fmt: skip
+                delta = await anext(deltas, None)
+        except RagError as exc:
+            yield sse(error_payload(exc.status_code, exc.message))
+        finally:
+            await deltas.aclose()
+        yield sse("[DONE]")
+
+    return EventSourceResponse(events(), ping=15)
+
+
+@router.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)
+async def list_models(services: ServicesDep) -> ModelList:
+    return ModelList(data=[ModelCard(id=services.backend.model, created=int(time.time()))])
