@@ -159,18 +159,11 @@ def collections_delete(name: str) -> None:
 
 def _answering() -> tuple[Any, Any]:
     """The answer and chat services, in-process: no server needed."""
-    from rag.answer import AnswerService
-    from rag.backends import build_backend
+    from rag.answer import build_answer_service
     from rag.chat import ChatService
-    from rag.rerank import build_reranker
-    from rag.retrieval import Retriever
 
     settings = get_settings()
-    components = build_components(settings)
-    answers = AnswerService(
-        Retriever(components, build_reranker(settings.reranker_model)), build_backend(settings),
-        settings.abstain_threshold,
-    )  # fmt: skip
+    answers = build_answer_service(settings, build_components(settings))
     return answers, ChatService(answers)
 
 

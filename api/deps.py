@@ -11,13 +11,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ingest.jobs import JobQueue
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
-from rag.answer import AnswerService
-from rag.backends import ChatBackend, build_backend
+from rag.answer import AnswerService, build_answer_service
+from rag.backends import ChatBackend
 from rag.chat import ChatService
 from rag.components import Components, build_components
 from rag.config import Settings
 from rag.errors import NotFound, Unauthorized
-from rag.rerank import build_reranker
 from rag.retrieval import Retriever
 
 
@@ -40,18 +39,16 @@ class Services:
 
 def build_services(settings: Settings, backend: ChatBackend | None = None) -> Services:
     components = build_components(settings)
-    retriever = Retriever(components, build_reranker(settings.reranker_model))
-    backend = backend or build_backend(settings)
+    answers = build_answer_service(settings, components, backend)
     pipeline = build_pipeline(components)
     jobs = JobQueue(pipeline, settings.registry_db, settings.data_dir / "uploads")
     jobs.resume()
-    answers = AnswerService(retriever, backend, settings.abstain_threshold)
     return Services(
         settings=settings,
         components=components,
         pipeline=pipeline,
-        retriever=retriever,
-        backend=backend,
+        retriever=answers.retriever,
+        backend=answers.backend,
         answers=answers,
         chat=ChatService(answers),
         jobs=jobs,

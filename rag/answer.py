@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.backends.base import ChatBackend, Delta, Message, SamplingParams, Usage
+from rag.components import Components
+from rag.config import Settings
 from rag.errors import InvalidInput
 from rag.models import SearchHit
 from rag.prompts import ABSTAIN_MESSAGE, ANSWER_SYSTEM, TEMPLATE_OVERHEAD_TOKENS, answer_user_message
@@ -58,10 +60,13 @@ def fit_to_budget(
 
 
 class AnswerService:
-    def __init__(self, retriever: Retriever, backend: ChatBackend, abstain_threshold: float) -> None:
+    def __init__(
+        self, retriever: Retriever, backend: ChatBackend, abstain_threshold: float, context_tokens: int | None = None
+    ) -> None:
         self.retriever = retriever
         self.backend = backend
         self.abstain_threshold = abstain_threshold
+        self.context_tokens = context_tokens
 
     async def prepare(
         self, question: str, collection: str, options: RetrievalOptions, max_tokens: int
@@ -80,6 +85,8 @@ class AnswerService:
                 f"question and max_tokens ({max_tokens}) do not fit the model's context window"
                 f" of {self.backend.context_window} tokens"
             )
+        if self.context_tokens is not None:
+            budget = min(budget, fixed + self.context_tokens)
         sources = fit_to_budget(retrieval.hits, fixed, budget, count)
         if not sources:
             return PreparedAnswer(answer_id, [], [], abstained=True)
@@ -104,3 +111,16 @@ class AnswerService:
             return
         async for delta in self.backend.stream(prepared.messages, params):
             yield delta
+
+
+def build_answer_service(
+    settings: Settings, components: Components, backend: ChatBackend | None = None
+) -> AnswerService:
+    """Retriever (with the configured re-ranker) and chat backend wired from settings; shared by API and CLI."""
+    from rag.backends import build_backend
+    from rag.rerank import build_reranker
+
+    retriever = Retriever(components, build_reranker(settings.reranker_model))
+    return AnswerService(
+        retriever, backend or build_backend(settings), settings.abstain_threshold, settings.answer_context_tokens
+    )

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     default_collection: str = Field("sample", description="Collection /v1/chat/completions uses when none is given.")
     reranker_model: str | None = Field(None, description="Local CrossEncoder path; unset = offline default re-ranker.")
     candidates: int = Field(50, ge=1, description="Dense and keyword candidates fetched before fusion.")
+    context_tokens: int | None = Field(
+        None, ge=50, description="Most tokens of retrieved text in a prompt; unset = 400 for local, else the window."
+    )
     abstain_threshold: float = Field(
         0.3, description="Best dense cosine similarity below which /v1/query abstains without calling the model."
     )
@@ -78,6 +81,11 @@ class Settings(BaseSettings):
         if self.chat_backend:
             return self.chat_backend
         return "openai" if self.chat_base_url else "local"
+
+    @property
+    def answer_context_tokens(self) -> int | None:
+        # The local CPU model reads prompts at a few hundred tokens/s: a short context keeps first tokens fast.
+        return self.context_tokens or (400 if self.backend_name == "local" else None)
 
     @property
     def api_key_set(self) -> frozenset[str]:

@@ -49,6 +49,7 @@ class LocalLlamaBackend:
             model_path=path,
             n_ctx=settings.chat_context_window,
             n_threads=settings.local_threads or os.cpu_count() or 2,
+            flash_attn=True,
             verbose=False,
         )
         self._lock = threading.Lock()
@@ -58,7 +59,7 @@ class LocalLlamaBackend:
 
     def _generate(self, messages: list[Message], params: SamplingParams, cancel: threading.Event) -> Iterator[Any]:
         with self._lock:
-            self.llm.reset()
+            # No reset(): llama.cpp reuses the KV cache of the prompt prefix it has seen (the system prompt).
             chunks = self.llm.create_chat_completion(
                 messages=messages_as_dicts(messages), stream=True, **_llama_kwargs(params)
             )
