@@ -239,6 +239,51 @@ def chat(collection: CollectionOption = "sample") -> None:
     asyncio.run(run())
 
 
+@app.command()
+def summarize(
+    file: Annotated[Path | None, typer.Argument(help="A file to summarize without ingesting it.")] = None,
+    document_id: Annotated[str | None, typer.Option("--document-id", help="A stored document instead.")] = None,
+    collection: CollectionOption = "sample",
+    instruction: Annotated[str | None, typer.Option("--instruction", "-i", help="e.g. '3 bullet points'")] = None,
+) -> None:
+    """Summarize a file or a stored document of any length, streaming the summary."""
+    import asyncio
+
+    from ingest.loaders import load_bytes
+    from rag.backends import SamplingParams, build_backend
+    from rag.summarize import Summarizer, Unit, document_units
+
+    settings = get_settings()
+    if (file is None) == (document_id is None):
+        raise _fail("give a FILE or --document-id (with --collection), not both", 2)
+    try:
+        if file is not None:
+            if not file.is_file():
+                raise _fail(f"no such file: {file}", 2)
+            loaded = load_bytes(file.name, file.read_bytes(), settings.max_file_bytes)
+            units = [Unit(p.text, file.name, file.name, p.number) for p in loaded.pages if p.text.strip()]
+        else:
+            pipeline = _pipeline()
+            record = pipeline.registry.get(collection, document_id or "")
+            if record is None:
+                raise _fail(f"document {document_id!r} not found in collection {collection!r}")
+            units = document_units(pipeline.keyword.document_chunks(collection, record.document_id))
+
+        async def run() -> None:
+            summarizer = Summarizer(build_backend(settings))
+            params = SamplingParams(max_tokens=settings.max_tokens)
+            with err_console.status("reading..."):
+                plan = await summarizer.plan(units, instruction, params)
+            async for delta in summarizer.stream(plan, params):
+                console.print(delta.text, end="", markup=False, highlight=False)
+            console.print()
+            err_console.print(f"[dim]{plan.model_calls + 1} model call(s)[/dim]")
+
+        asyncio.run(run())
+    except RagError as exc:
+        raise _fail(exc.message) from exc
+
+
 def check_collection(name: str) -> None:
     if _pipeline().registry.collection(name) is None:
         raise _fail(f"collection {name!r} not found (ingest into it first: rag ingest PATH -c {name})")

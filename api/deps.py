@@ -18,6 +18,7 @@ from rag.components import Components, build_components
 from rag.config import Settings
 from rag.errors import NotFound, Unauthorized
 from rag.retrieval import Retriever
+from rag.summarize import Summarizer
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Services:
     backend: ChatBackend
     answers: AnswerService
     chat: ChatService
+    summarizer: Summarizer
     jobs: JobQueue
 
     def require_collection(self, name: str) -> str:
@@ -51,6 +53,7 @@ def build_services(settings: Settings, backend: ChatBackend | None = None) -> Se
         backend=answers.backend,
         answers=answers,
         chat=ChatService(answers),
+        summarizer=Summarizer(answers.backend),
         jobs=jobs,
     )
 

@@ -280,3 +280,32 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: str = "list"
     data: list[ModelCard]
+
+
+class SummarizeRequest(SamplingFields):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, description="Raw text to summarize")
+    document_id: str | None = Field(None, description="A stored document (with `collection`)")
+    collection: str | None = None
+    topic: str | None = Field(None, description="What the collection says about this (with `collection`)")
+    instruction: str | None = Field(None, max_length=2000, examples=["3 bullet points focusing on the solutions"])
+    top_k: int = Field(8, ge=1, le=50, description="Chunks retrieved for a topic summary")
+    stream: bool = False
+
+
+class CoveredSourceOut(BaseModel):
+    n: int | None = Field(None, description="For topic summaries: the number cited as [n]")
+    document_id: str
+    filename: str
+    pages: list[int]
+    chunk_ids: list[str]
+
+
+class SummarizeResponse(BaseModel):
+    summary: str
+    sources: list[CoveredSourceOut]
+    usage: UsageModel
+    model: str
+    finish_reason: str
+    model_calls: int

@@ -1,0 +1,100 @@
+"""POST /v1/summarize: raw text, a stored document, or a topic of a collection; whole or streamed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter
+from sse_starlette.sse import EventSourceResponse
+
+from api.deps import Services, ServicesDep
+from api.errors import error_payload
+from api.routes.query import sse
+from api.schemas import ERROR_RESPONSES, CoveredSourceOut, SummarizeRequest, SummarizeResponse
+from rag.errors import InvalidInput, NotFound, RagError
+from rag.summarize import Unit, covered, document_units, hit_units
+
+router = APIRouter(tags=["summarize"])
+STREAM_DOC = """With `stream: true`: the same SSE shape as /v1/query (`sources`, then `delta` pieces, then `done`
+with usage, finish_reason and model_calls, then `[DONE]`)."""
+
+
+async def _units(body: SummarizeRequest, services: Services) -> tuple[list[Unit], bool]:
+    """The input as units, and whether they are numbered sources to cite (topics)."""
+    chosen = [name for name in ("text", "document_id", "topic") if getattr(body, name) is not None]
+    if len(chosen) != 1:
+        raise InvalidInput("give exactly one source: text, document_id (with collection), or topic (with collection)")
+    if body.text is not None:
+        if not body.text.strip():
+            raise InvalidInput("text is empty")
+        return [Unit(body.text)], False
+    if not body.collection:
+        raise InvalidInput(f"{chosen[0]} needs a collection")
+    services.require_collection(body.collection)
+    if body.document_id is not None:
+        record = services.pipeline.registry.get(body.collection, body.document_id)
+        if record is None or record.version is None:
+            raise NotFound(f"document {body.document_id!r} not found in collection {body.collection!r}")
+        chunks = services.components.keyword.document_chunks(body.collection, body.document_id)
+        return document_units(chunks), False
+    topic = (body.topic or "").strip()
+    if not topic:
+        raise InvalidInput("topic is empty")
+    retrieval = await asyncio.to_thread(services.retriever.search, body.collection, topic, body.top_k)
+    if not retrieval.hits:
+        raise NotFound(f"nothing about {topic!r} in collection {body.collection!r}")
+    return hit_units(retrieval.hits), True
+
+
+@router.post(
+    "/v1/summarize",
+    response_model=SummarizeResponse,
+    responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
+    description=STREAM_DOC,
+)
+async def summarize(body: SummarizeRequest, services: ServicesDep) -> Any:
+    units, numbered = await _units(body, services)
+    params = body.sampling(services.settings.max_tokens)
+    plan = await services.summarizer.plan(units, body.instruction, params, cite=numbered)
+    sources = [CoveredSourceOut(**asdict(s)) for s in covered(units, numbered)]
+    deltas = services.summarizer.stream(plan, params)
+    first = await anext(deltas)  # a backend failing up front still gets a proper 502/504
+
+    async def rest() -> AsyncIterator[Any]:
+        delta = first
+        while delta is not None:
+            yield delta
+            delta = await anext(deltas, None)
+
+    if not body.stream:
+        parts, finish, usage = [], "stop", None
+        async for delta in rest():
+            parts.append(delta.text)
+            finish, usage = delta.finish_reason or finish, delta.usage or usage
+        return SummarizeResponse(
+            summary="".join(parts).strip(), sources=sources, usage=(usage or plan.usage).as_dict(),
+            model=services.backend.model, finish_reason=finish, model_calls=plan.model_calls + 1,
+        )  # fmt: skip
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        try:
+            yield sse(
+                {"type": "sources", "sources": [s.model_dump() for s in sources], "model": services.backend.model}
+            )
+            async for delta in rest():
+                if delta.text:
+                    yield sse({"type": "delta", "text": delta.text})
+                if delta.finish_reason:
+                    usage = delta.usage.as_dict() if delta.usage else None
+                    yield sse({"type": "done", "usage": usage, "finish_reason": delta.finish_reason,
+                               "model_calls": plan.model_calls + 1})  # fmt: skip
+        except RagError as exc:
+            yield sse({"type": "error", **error_payload(exc.status_code, exc.message)})
+        finally:
+            await deltas.aclose()
+        yield sse("[DONE]")
+
+    return EventSourceResponse(events(), ping=15)
