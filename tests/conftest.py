@@ -173,3 +173,33 @@ def live_server(tmp_path: Path, embedder: SentenceTransformerEmbedder):  # type:
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real llama.cpp server (llama-cpp-python's OpenAI-compatible server) on the packaged SmolLM2 GGUF.
+
+    Yields the server's root URL (append `/v1` for an OpenAI base URL); its output goes to `server.log`
+    in a temp dir, for debugging.
+    """
+    from rag.backends.local import default_gguf_path
+
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("llama-cpp-server") / "server.log"
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", default_gguf_path(),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:  # the child keeps its own handle
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/v1/models", timeout=120, process=proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
