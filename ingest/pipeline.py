@@ -119,7 +119,10 @@ class IngestPipeline:
                 progress(result)
 
         prepared: queue.Queue[tuple[int, _Prepared] | None] = queue.Queue(maxsize=64)
-        reader = threading.Thread(target=self._read_all, args=(sources, collection, prepared, report), daemon=True)
+        stop = threading.Event()
+        reader = threading.Thread(
+            target=self._read_all, args=(sources, collection, prepared, report, stop), daemon=True
+        )
         written: queue.Queue[list[tuple[int, _Prepared, np.ndarray]] | None] = queue.Queue(maxsize=2)
         writer = threading.Thread(target=self._write_all, args=(written, report), daemon=True)
         reader.start()
@@ -133,9 +136,15 @@ class IngestPipeline:
                     offset += len(item.chunks)
                 written.put(items)
         finally:
+            # Also on an error (or Ctrl-C) above: stop the reader and unblock it, then let the writer finish.
+            stop.set()
+            while reader.is_alive():
+                try:
+                    prepared.get(timeout=0.1)
+                except queue.Empty:
+                    pass
             written.put(None)
             writer.join()
-            reader.join()
         return [results[i] for i in sorted(results)]
 
     def delete_document(self, collection: str, document_id: str) -> None:
@@ -184,9 +193,12 @@ class IngestPipeline:
         collection: str,
         out: queue.Queue[tuple[int, _Prepared] | None],
         report: Callable[[int, FileResult], None],
+        stop: threading.Event,
     ) -> None:
         try:
             for index, source in enumerate(sources):
+                if stop.is_set():
+                    return
                 document_id = source.document_id or source.filename
                 try:
                     item = self._prepare(source, collection, document_id)

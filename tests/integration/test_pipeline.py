@@ -136,3 +136,26 @@ def test_sample_docs_ingest_cleanly(pipeline: IngestPipeline) -> None:
     results = pipeline.ingest(collect_sources([SAMPLE_DOCS], recursive=False), "sample")
     assert results and all(r.status == "ingested" for r in results), [r for r in results if r.reason]
     assert sum(r.pages or 0 for r in results if r.filename.endswith(".pdf")) >= 9
+
+
+def test_an_encoder_failure_mid_batch_raises_instead_of_hanging(
+    pipeline: IngestPipeline, components: Components, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "ENCODE_GROUP_CHUNKS", 1)  # one document per encode call
+    real = components.embedder.embed_documents
+    calls = {"n": 0}
+
+    def flaky(texts):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("out of memory")
+        return real(texts)
+
+    monkeypatch.setattr(components.embedder, "embed_documents", flaky)
+    sources = [Source.from_bytes(f"n{i}.txt", f"note number {i} about owls".encode()) for i in range(200)]
+    with pytest.raises(RuntimeError, match="out of memory"):
+        pipeline.ingest(sources, "docs")
+    stored = {d.document_id for d in pipeline.registry.documents("docs")}
+    assert len(stored) < 200 and stored == {h.document_id for h in components.keyword.search("docs", "owls", 300)}
