@@ -284,6 +284,116 @@ def summarize(
         raise _fail(exc.message) from exc
 
 
+def _corpus_to_ingest(pipeline: IngestPipeline, collection: str, corpus: dict[str, dict[str, str]]) -> list[str]:
+    """Corpus ids whose document is missing or differs in `collection`; refuses a collection with strangers."""
+    from rag.evaluation import document_sha256
+
+    stored = {r.document_id: r.sha256 for r in pipeline.registry.documents(collection)}
+    strangers = set(stored) - set(corpus)
+    if strangers:
+        raise _fail(
+            f"collection {collection!r} holds {len(strangers)} document(s) that are not in the corpus,"
+            f" e.g. {sorted(strangers)[0]!r}; pick another --collection",
+            2,
+        )
+    return [doc_id for doc_id, entry in corpus.items() if stored.get(doc_id) != document_sha256(entry)]
+
+
+def _ingest_corpus(pipeline: IngestPipeline, collection: str, corpus: dict[str, dict[str, str]], quiet: bool) -> None:
+    from rag.evaluation import document_text
+
+    sources = [
+        Source.from_bytes(f"{doc_id}.txt", document_text(entry).encode(), document_id=doc_id, kind="corpus.txt")
+        for doc_id, entry in corpus.items()
+    ]
+    with Progress(
+        TextColumn("[bold]ingesting corpus"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, disable=quiet,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("ingest", total=len(sources))
+        results = pipeline.ingest(sources, collection, progress=lambda _: progress.update(task, advance=1))
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        first = failed[0]
+        raise _fail(f"{len(failed)} corpus document(s) failed to ingest, e.g. {first.document_id}: {first.reason}")
+
+
+@app.command("eval")
+def evaluate_retrieval(
+    dataset_dir: Annotated[Path, typer.Argument(help="A BEIR-format folder: corpus.jsonl, queries.jsonl, qrels/.")],
+    split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score.")] = "test",
+    collection: Annotated[
+        str | None, typer.Option("--collection", "-c", help="Collection to ingest into (default beir-<folder>).")
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=10, help="Documents retrieved per query.")] = 100,
+    configs: Annotated[
+        list[str] | None, typer.Option("--config", help="dense, keyword, rrf, default, cross-encoder; repeatable.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score retrieval on a BEIR-format dataset: nDCG@10, Recall@10/100, MRR@10 per configuration."""
+    import time
+
+    from rag.evaluation import available_configs, default_collection_name, evaluate, load_beir
+    from rag.models import check_collection_name
+    from rag.rerank import CrossEncoderReranker, build_reranker
+    from rag.retrieval import Retriever
+
+    settings = get_settings()
+    available = available_configs(settings.reranker_model)
+    chosen = list(dict.fromkeys(configs or available))
+    unknown = [c for c in chosen if c not in available]
+    if unknown:
+        hint = " (cross-encoder needs RAG_RERANKER_MODEL)" if "cross-encoder" in unknown else ""
+        raise _fail(f"unknown configuration {unknown[0]!r}: choose from {', '.join(available)}{hint}", 2)
+    name = collection or default_collection_name(dataset_dir)
+    try:
+        check_collection_name(name)
+        data = load_beir(dataset_dir, split)  # everything is checked before anything is ingested
+    except RagError as exc:
+        raise _fail(exc.message, 2) from exc
+
+    components = build_components(settings)
+    pipeline = build_pipeline(components)
+    started = time.perf_counter()
+    missing = _corpus_to_ingest(pipeline, name, data.corpus)
+    if missing:
+        _ingest_corpus(pipeline, name, {doc_id: data.corpus[doc_id] for doc_id in missing}, as_json)
+        ingest_seconds = time.perf_counter() - started
+    else:
+        ingest_seconds = 0.0
+        err_console.print(f"reusing collection {name!r}: it already holds this corpus ({len(data.corpus)} documents)")
+
+    retriever = Retriever(components, build_reranker(settings.reranker_model))
+    results = []
+    for config in chosen:
+        with err_console.status(f"evaluating {config} on {len(data.queries)} queries..."):
+            if config == "cross-encoder":
+                reranked = Retriever(components, CrossEncoderReranker(settings.reranker_model or ""))
+                results.append(evaluate(reranked, name, data, config, top_k))
+            else:
+                results.append(evaluate(retriever, name, data, config, top_k))
+    report = {
+        "dataset": dataset_dir.resolve().name,
+        "split": split,
+        "queries": len(data.queries),
+        "ingest_seconds": round(ingest_seconds, 2),
+        "results": [r.as_dict() for r in results],
+    }
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    table = Table(
+        "config", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "queries/s",
+        title=f"{report['dataset']} ({split}): {len(data.queries)} queries, {len(data.corpus)} documents",
+    )  # fmt: skip
+    for r in results:
+        table.add_row(r.config, *(f"{r.scores[m]:.4f}" for m in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
+                      f"{r.queries_per_s:.1f}")  # fmt: skip
+    console.print(table)
+    console.print(f"ingestion: {ingest_seconds:.1f} s" + (" (collection reused)" if not missing else ""))
+
+
 def check_collection(name: str) -> None:
     if _pipeline().registry.collection(name) is None:
         raise _fail(f"collection {name!r} not found (ingest into it first: rag ingest PATH -c {name})")

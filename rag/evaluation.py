@@ -7,7 +7,9 @@ Configurations: `dense`, `keyword`, `rrf` (plain reciprocal-rank fusion of the t
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +20,11 @@ from rag.retrieval import Retriever
 
 METRICS = ["ndcg@10", "recall@10", "recall@100", "mrr@10"]
 CONFIGS = ["dense", "keyword", "rrf", "default"]
+CROSS_ENCODER = "cross-encoder"
+
+
+def available_configs(reranker_model: str | None) -> list[str]:
+    return [*CONFIGS, CROSS_ENCODER] if reranker_model else list(CONFIGS)
 
 
 @dataclass
@@ -28,10 +35,24 @@ class BeirData:
 
 
 def _jsonl(path: Path) -> list[dict[str, str]]:
+    """The objects of a JSON-lines file; each must carry an `_id`."""
     if not path.is_file():
         raise InvalidInput(f"missing file: {path}")
+    rows = []
     with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict) or not isinstance(row.get("_id"), str) or not row["_id"]:
+                raise InvalidInput(f"{path}:{number}: each line must be an object with a string '_id'")
+            rows.append(row)
+    if not rows:
+        raise InvalidInput(f"{path} is empty")
+    return rows
 
 
 def load_beir(directory: Path, split: str = "test") -> BeirData:
@@ -47,15 +68,39 @@ def load_beir(directory: Path, split: str = "test") -> BeirData:
         rows = list(csv.reader(f, delimiter="\t"))
     if not rows or [c.strip() for c in rows[0][:3]] != ["query-id", "corpus-id", "score"]:
         raise InvalidInput(f"{qrels_path}: the first row must be the header 'query-id corpus-id score'")
-    for row in rows[1:]:
-        if len(row) >= 3 and int(row[2]) > 0:
-            qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            query_id, corpus_id, score = row[0], row[1], int(row[2])
+        except (IndexError, ValueError) as exc:
+            raise InvalidInput(f"{qrels_path}:{number}: expected 'query-id<TAB>corpus-id<TAB>integer score'") from exc
+        if score > 0:
+            qrels.setdefault(query_id, {})[corpus_id] = score
     if not qrels:
         raise InvalidInput(f"split {split!r} has no relevance judgements")
     unknown = sorted(set(qrels) - set(all_queries))
     if unknown:
         raise InvalidInput(f"qrels name query ids that queries.jsonl lacks: {', '.join(unknown[:5])}")
     return BeirData(corpus, {qid: all_queries[qid] for qid in qrels}, qrels)
+
+
+def document_text(entry: dict[str, str]) -> str:
+    """What gets indexed for one corpus entry: its title, a blank line, its text."""
+    title, text = (entry.get("title") or "").strip(), (entry.get("text") or "").strip()
+    return f"{title}\n\n{text}" if title else text
+
+
+def document_sha256(entry: dict[str, str]) -> str:
+    """The sha256 the registry records for an entry ingested as `document_text(entry)`."""
+    return hashlib.sha256(document_text(entry).encode()).hexdigest()
+
+
+def default_collection_name(directory: Path) -> str:
+    """`beir-<dataset folder>`, squeezed into the collection-name rules (see rag.models)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.resolve().name).strip("._-")
+    stem = re.sub(r"\.{2,}", ".", stem)[:50].rstrip("._-") or "dataset"
+    return f"beir-{stem}"
 
 
 Ranking = dict[str, float]  # document id → score, for one query
@@ -110,6 +155,7 @@ def evaluate(retriever: Retriever, collection: str, data: BeirData, config: str,
     from ranx import evaluate as ranx_evaluate
 
     rank = ranker(retriever, collection, config, depth)
+    rank(next(iter(data.queries.values())))  # warm-up: first-call costs (model, caches) are not throughput
     started = time.perf_counter()
     run = {qid: rank(text) for qid, text in data.queries.items()}
     elapsed = time.perf_counter() - started

@@ -1,0 +1,74 @@
+"""`rag eval` as a user runs it: a real process on the small BEIR set in tests/data/minibeir."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_cli import rag
+
+MINIBEIR = Path(__file__).resolve().parent.parent / "data" / "minibeir"
+
+
+def test_eval_scores_every_configuration_then_reuses_the_collection(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = rag(["eval", str(MINIBEIR), "--json"], data)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert set(report) == {"dataset", "split", "queries", "ingest_seconds", "results"}
+    assert (report["dataset"], report["split"], report["queries"]) == ("minibeir", "test", 40)
+    assert report["ingest_seconds"] > 0
+    assert [r["config"] for r in report["results"]] == ["dense", "keyword", "rrf", "default"]
+    for result in report["results"]:
+        assert set(result) == {"config", "ndcg@10", "recall@10", "recall@100", "mrr@10", "queries_per_s"}
+        assert 0.5 < result["ndcg@10"] <= 1 and result["queries_per_s"] > 0
+    collections = json.loads(rag(["collections", "list", "--json"], data).stdout)
+    assert [(c["name"], c["documents"]) for c in collections] == [("beir-minibeir", 60)]
+
+    again = rag(["eval", str(MINIBEIR), "--config", "keyword", "--config", "rrf"], data)
+    assert again.returncode == 0, again.stderr
+    assert "reusing collection 'beir-minibeir'" in again.stderr and "ingesting" not in again.stderr
+    assert "nDCG@10" in again.stdout and "keyword" in again.stdout and "dense" not in again.stdout
+
+
+def write_beir(root: Path, qrels: str | None = "query-id\tcorpus-id\tscore\nq1\td1\t1\n") -> Path:
+    root.mkdir(parents=True)
+    (root / "corpus.jsonl").write_text('{"_id": "d1", "title": "Kayaks", "text": "Kayaks float."}\n')
+    (root / "queries.jsonl").write_text('{"_id": "q1", "text": "Do kayaks float?"}\n')
+    if qrels is not None:
+        (root / "qrels").mkdir()
+        (root / "qrels" / "test.tsv").write_text(qrels)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("qrels", "message"),
+    [
+        (None, "missing file"),
+        ("q1\td1\t1\n", "header"),
+        ("query-id\tcorpus-id\tscore\nq9\td1\t1\n", "q9"),
+        ("query-id\tcorpus-id\tscore\n", "no relevance judgements"),
+    ],
+    ids=["missing-qrels", "no-header", "unknown-query", "empty-split"],
+)
+def test_bad_dataset_exits_2_with_a_message_and_ingests_nothing(
+    tmp_path: Path, qrels: str | None, message: str
+) -> None:
+    dataset = write_beir(tmp_path / "broken", qrels)
+    result = rag(["eval", str(dataset)], tmp_path / "data")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert not (tmp_path / "data").exists()  # validated before anything was built or ingested
+
+
+def test_missing_corpus_and_unknown_config_exit_2(tmp_path: Path) -> None:
+    dataset = write_beir(tmp_path / "nocorpus")
+    (dataset / "corpus.jsonl").unlink()
+    missing = rag(["eval", str(dataset)], tmp_path / "data")
+    assert missing.returncode == 2 and "corpus.jsonl" in missing.stderr
+    shutil.rmtree(dataset)
+    unknown = rag(["eval", str(write_beir(dataset)), "--config", "cross-encoder"], tmp_path / "data")
+    assert unknown.returncode == 2 and "RAG_RERANKER_MODEL" in unknown.stderr
