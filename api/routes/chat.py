@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,8 +11,7 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
 from api.deps import Services, ServicesDep
-from api.errors import error_payload
-from api.routes.query import sources_out, sse
+from api.routes.query import sources_out
 from api.schemas import (
     ERROR_RESPONSES,
     ChatChoice,
@@ -24,10 +22,11 @@ from api.schemas import (
     ModelList,
     UsageModel,
 )  # fmt: skip
+from api.streaming import open_stream, sse
 from rag.answer import RetrievalOptions
-from rag.backends.base import Message, SamplingParams, Usage
+from rag.backends.base import Delta, Message, SamplingParams, Usage
 from rag.chat import PreparedChat
-from rag.errors import InvalidInput, RagError
+from rag.errors import InvalidInput
 from rag.prompts import ABSTAIN_MESSAGE
 
 router = APIRouter(tags=["openai-compatible"])
@@ -112,39 +111,26 @@ async def _stream(
 ) -> EventSourceResponse:  # fmt: skip
     model = services.backend.model
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, str]:
         return sse({"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [choice], **extra})  # fmt: skip
+                    "choices": choices, **extra})  # fmt: skip
+
+    def on_delta(delta: Delta) -> list[dict[str, str]]:
+        events = [chunk([{"index": 0, "delta": {"content": delta.text}, "finish_reason": None}])] if delta.text else []
+        if delta.finish_reason:
+            finish = "stop" if delta.finish_reason == "abstained" else delta.finish_reason
+            events.append(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]))
+            if include_usage:
+                events.append(chunk([], usage=(delta.usage or Usage()).as_dict()))
+        return events
 
     if prepared.answer and prepared.answer.abstained:
         deltas = services.answers.stream(prepared.answer, params)
     else:
         deltas = services.backend.stream(prepared.messages, params)
-    first = await anext(deltas)  # a backend failing up front still gets a proper 502/504
-
-    async def events() -> AsyncIterator[dict[str, str]]:
-        try:
-            yield chunk({"role": "assistant", "content": ""}, sources=[s.model_dump() for s in sources])
-            delta = first
-            while delta is not None:
-                if delta.text:
-                    yield chunk({"content": delta.text})
-                if delta.finish_reason:
-                    finish = "stop" if delta.finish_reason == "abstained" else delta.finish_reason
-                    yield chunk({}, finish)
-                    if include_usage:
-                        usage = (delta.usage or Usage()).as_dict()
-                        yield sse({"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                                   "model": model, "choices": [], "usage": usage})  # fmt: skip
-                delta = await anext(deltas, None)
-        except RagError as exc:
-            yield sse(error_payload(exc.status_code, exc.message))
-        finally:
-            await deltas.aclose()
-        yield sse("[DONE]")
-
-    return EventSourceResponse(events(), ping=15)
+    head = chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+                 sources=[s.model_dump() for s in sources])  # fmt: skip
+    return await open_stream(deltas, [head], on_delta)
 
 
 @router.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)

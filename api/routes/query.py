@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
-from sse_starlette.sse import EventSourceResponse
 
 from api.deps import ServicesDep
-from api.errors import error_payload
 from api.schemas import ERROR_RESPONSES, QueryRequest, QueryResponse, Source
+from api.streaming import answer_error, answer_events, open_stream, sse
 from rag.answer import RetrievalOptions
-from rag.backends.base import Delta
-from rag.errors import RagError
 from rag.models import SearchHit
 
 router = APIRouter(tags=["query"])
@@ -40,10 +35,6 @@ def sources_out(hits: list[SearchHit]) -> list[Source]:
     ]
 
 
-def sse(data: dict[str, Any] | str) -> dict[str, str]:
-    return {"data": data if isinstance(data, str) else json.dumps(data)}
-
-
 @router.post(
     "/v1/query",
     response_model=QueryResponse,
@@ -62,29 +53,8 @@ async def query(body: QueryRequest, services: ServicesDep) -> Any:
         )  # fmt: skip
 
     prepared = await services.answers.prepare(body.question, body.collection, options, params.max_tokens)
-    deltas = services.answers.stream(prepared, params)
-    # Wait for the first piece before answering 200, so a backend that fails up front gets a 502/504.
-    first = await anext(deltas)
     head = {
         "type": "sources", "id": prepared.id, "sources": [s.model_dump() for s in sources_out(prepared.sources)],
         "abstained": prepared.abstained, "model": services.backend.model,
     }  # fmt: skip
-
-    async def events() -> AsyncIterator[dict[str, str]]:
-        try:
-            yield sse(head)
-            delta: Delta | None = first
-            while delta is not None:
-                if delta.text:
-                    yield sse({"type": "delta", "text": delta.text})
-                if delta.finish_reason:
-                    usage = delta.usage.as_dict() if delta.usage else None
-                    yield sse({"type": "done", "usage": usage, "finish_reason": delta.finish_reason})
-                delta = await anext(deltas, None)
-        except RagError as exc:
-            yield sse({"type": "error", **error_payload(exc.status_code, exc.message)})
-        finally:
-            await deltas.aclose()  # a client that went away stops the generation
-        yield sse("[DONE]")
-
-    return EventSourceResponse(events(), ping=15)
+    return await open_stream(services.answers.stream(prepared, params), [sse(head)], answer_events, answer_error)

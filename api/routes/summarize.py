@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter
-from sse_starlette.sse import EventSourceResponse
 
 from api.deps import Services, ServicesDep
-from api.errors import error_payload
-from api.routes.query import sse
 from api.schemas import ERROR_RESPONSES, CoveredSourceOut, SummarizeRequest, SummarizeResponse
-from rag.errors import InvalidInput, NotFound, RagError
+from api.streaming import answer_error, answer_events, open_stream, sse
+from rag.errors import InvalidInput, NotFound
 from rag.summarize import Unit, covered, document_units, hit_units
 
 router = APIRouter(tags=["summarize"])
@@ -61,40 +59,15 @@ async def summarize(body: SummarizeRequest, services: ServicesDep) -> Any:
     plan = await services.summarizer.plan(units, body.instruction, params, cite=numbered)
     sources = [CoveredSourceOut(**asdict(s)) for s in covered(units, numbered)]
     deltas = services.summarizer.stream(plan, params)
-    first = await anext(deltas)  # a backend failing up front still gets a proper 502/504
-
-    async def rest() -> AsyncIterator[Any]:
-        delta = first
-        while delta is not None:
-            yield delta
-            delta = await anext(deltas, None)
-
-    if not body.stream:
-        parts, finish, usage = [], "stop", None
-        async for delta in rest():
-            parts.append(delta.text)
-            finish, usage = delta.finish_reason or finish, delta.usage or usage
-        return SummarizeResponse(
-            summary="".join(parts).strip(), sources=sources, usage=(usage or plan.usage).as_dict(),
-            model=services.backend.model, finish_reason=finish, model_calls=plan.model_calls + 1,
-        )  # fmt: skip
-
-    async def events() -> AsyncIterator[dict[str, str]]:
-        try:
-            yield sse(
-                {"type": "sources", "sources": [s.model_dump() for s in sources], "model": services.backend.model}
-            )
-            async for delta in rest():
-                if delta.text:
-                    yield sse({"type": "delta", "text": delta.text})
-                if delta.finish_reason:
-                    usage = delta.usage.as_dict() if delta.usage else None
-                    yield sse({"type": "done", "usage": usage, "finish_reason": delta.finish_reason,
-                               "model_calls": plan.model_calls + 1})  # fmt: skip
-        except RagError as exc:
-            yield sse({"type": "error", **error_payload(exc.status_code, exc.message)})
-        finally:
-            await deltas.aclose()
-        yield sse("[DONE]")
-
-    return EventSourceResponse(events(), ping=15)
+    calls = plan.model_calls + 1
+    if body.stream:
+        head = {"type": "sources", "sources": [s.model_dump() for s in sources], "model": services.backend.model}
+        return await open_stream(deltas, [sse(head)], partial(answer_events, model_calls=calls), answer_error)
+    parts, finish, usage = [], "stop", plan.usage
+    async for delta in deltas:
+        parts.append(delta.text)
+        finish, usage = delta.finish_reason or finish, delta.usage or usage
+    return SummarizeResponse(
+        summary="".join(parts).strip(), sources=sources, usage=usage.as_dict(), model=services.backend.model,
+        finish_reason=finish, model_calls=calls,
+    )  # fmt: skip

@@ -1,0 +1,60 @@
+"""Server-Sent Events shared by the streaming routes: one way to start, relay, fail and end a stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from sse_starlette.sse import EventSourceResponse
+
+from api.errors import error_payload
+from rag.backends.base import Delta
+from rag.errors import RagError
+
+Event = dict[str, str]
+
+
+def sse(data: dict[str, Any] | str) -> Event:
+    return {"data": data if isinstance(data, str) else json.dumps(data)}
+
+
+async def open_stream(
+    deltas: AsyncIterator[Delta],
+    head: list[Event],
+    on_delta: Callable[[Delta], list[Event]],
+    on_error: Callable[[RagError], Event] = lambda exc: sse(error_payload(exc.status_code, exc.message)),
+) -> EventSourceResponse:
+    """Wait for the first delta before answering 200, so a backend failing up front still gets its 502/504;
+    then relay `head`, each delta as `on_delta` shapes it, a failure as `on_error`, and `data: [DONE]`."""
+    first = await anext(deltas)
+
+    async def events() -> AsyncIterator[Event]:
+        try:
+            for event in head:
+                yield event
+            delta: Delta | None = first
+            while delta is not None:
+                for event in on_delta(delta):
+                    yield event
+                delta = await anext(deltas, None)
+        except RagError as exc:
+            yield on_error(exc)
+        finally:
+            await deltas.aclose()  # a client that went away stops the generation
+        yield sse("[DONE]")
+
+    return EventSourceResponse(events(), ping=15)
+
+
+def answer_events(delta: Delta, **done_extra: Any) -> list[Event]:
+    """The /v1/query shape: `delta` pieces, then `done` with usage and finish_reason."""
+    events = [sse({"type": "delta", "text": delta.text})] if delta.text else []
+    if delta.finish_reason:
+        usage = delta.usage.as_dict() if delta.usage else None
+        events.append(sse({"type": "done", "usage": usage, "finish_reason": delta.finish_reason, **done_extra}))
+    return events
+
+
+def answer_error(exc: RagError) -> Event:
+    return sse({"type": "error", **error_payload(exc.status_code, exc.message)})
