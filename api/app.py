@@ -22,6 +22,9 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = build_services(settings, backend)
         yield
+        close = getattr(app.state.services.backend, "aclose", None)
+        if close is not None:
+            await close()
 
     app = FastAPI(
         title="rag-service",

@@ -122,6 +122,9 @@ class LlamaAPIBackend:
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
 
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
     async def health(self) -> bool:
         try:
             return (await self.client.get("/models", timeout=5)).status_code < 500

@@ -89,7 +89,7 @@ class LocalLlamaBackend:
         worker = threading.Thread(target=produce, daemon=True)
         worker.start()
         prompt_tokens = sum(self.count_tokens(m.content) for m in messages)
-        completion_tokens, finish_reason = 0, "stop"
+        produced, finish_reason = [], "stop"
         try:
             while (item := await queue.get()) is not done:
                 if isinstance(item, Exception):
@@ -97,12 +97,12 @@ class LocalLlamaBackend:
                 choice = item["choices"][0]
                 text = choice["delta"].get("content") or ""
                 if text:
-                    completion_tokens += 1
+                    produced.append(text)
                     yield Delta(text=text)
                 finish_reason = choice.get("finish_reason") or finish_reason
         finally:
             cancel.set()  # the client went away or we are done: stop generating
-        yield Delta(finish_reason=finish_reason, usage=Usage(prompt_tokens, completion_tokens))
+        yield Delta(finish_reason=finish_reason, usage=Usage(prompt_tokens, self.count_tokens("".join(produced))))
 
     async def complete(self, messages: list[Message], params: SamplingParams) -> Completion:
         parts, finish_reason, usage = [], "stop", Usage()

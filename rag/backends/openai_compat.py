@@ -44,6 +44,8 @@ class OpenAICompatBackend:
     def _request(self, messages: list[Message], params: SamplingParams) -> dict[str, Any]:
         given = params.given()
         extra = {k: given.pop(k) for k in _EXTRA_PARAMS if k in given}
+        if "repetition_penalty" in extra:  # vLLM reads repetition_penalty; llama.cpp servers read repeat_penalty
+            extra["repeat_penalty"] = extra["repetition_penalty"]
         return {"model": self.model, "messages": messages_as_dicts(messages), **given, "extra_body": extra or None}
 
     async def complete(self, messages: list[Message], params: SamplingParams) -> Completion:
@@ -82,13 +84,15 @@ class OpenAICompatBackend:
             await stream.close()  # on client disconnect this stops the backend's generation
         if finish_reason is None:
             raise BackendError("the chat backend stream ended without a finish reason")
-        if usage is None:
-            prompt = sum(estimate_tokens(m.content) for m in messages)
-            usage = Usage(prompt, estimate_tokens("".join(produced)))
+        if usage is None:  # e.g. llama.cpp's server ignores include_usage; it sends about one token per chunk
+            usage = Usage(sum(estimate_tokens(m.content) for m in messages), len(produced))
         yield Delta(finish_reason=finish_reason, usage=usage)
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
+
+    async def aclose(self) -> None:
+        await self.client.close()
 
     async def health(self) -> bool:
         try:
