@@ -11,12 +11,15 @@ import numpy as np
 
 
 class Embedder(Protocol):
+    model_path: str
     dimension: int
     max_seq_length: int
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+    def tokenize(self, text: str) -> list[int]: ...
 
     def count_tokens(self, text: str) -> int: ...
 
