@@ -364,6 +364,11 @@ def evaluate_retrieval(
         ingest_seconds = 0.0
         err_console.print(f"reusing collection {name!r}: it already holds this corpus ({len(data.corpus)} documents)")
 
+    import torch
+
+    # Queries run one at a time, as in `rag serve`: its thread count keeps single-query latency low (with
+    # more threads than free cores, a one-line query can spin for a second while another process runs).
+    torch.set_num_threads(settings.serve_torch_threads)
     retriever = Retriever(components, build_reranker(settings.reranker_model))
     results = []
     for config in chosen:
