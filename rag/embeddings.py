@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -43,7 +44,9 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.dimension = int(self.model.get_embedding_dimension() or 0)
         self.max_seq_length = int(self.model.max_seq_length)
-        self.tokenizer = self.model.tokenizer
+        # A private copy for counting: the encoder resets its tokenizer's padding and truncation on every
+        # batch, so sharing one tokenizer between the chunking thread and encode() corrupts batches.
+        self.tokenizer = copy.deepcopy(self.model.tokenizer)
         # torch inference is thread-safe, but one encode at a time keeps 2 cores from thrashing.
         self._lock = threading.Lock()
 

@@ -42,3 +42,25 @@ def test_one_giant_word_is_still_split_within_budget(chunker: Chunker, embedder)
 def test_chunk_size_above_the_encoder_limit_is_refused(embedder) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInput, match="max_seq_length"):
         Chunker(embedder.tokenize, embedder.max_seq_length, 400, 30)
+
+
+def test_counting_tokens_while_encoding_in_another_thread_is_safe(embedder) -> None:  # type: ignore[no-untyped-def]
+    """The pipeline chunks (counts tokens) in one thread while it encodes in another."""
+    import threading
+
+    texts = [("word " * n).strip() for n in (3, 40, 7, 120, 15, 60)]
+    stop = threading.Event()
+
+    def count_forever() -> None:
+        while not stop.is_set():
+            for text in texts:
+                embedder.tokenize(text)
+
+    counter = threading.Thread(target=count_forever)
+    counter.start()
+    try:
+        for _ in range(12):
+            assert embedder.embed_documents(texts).shape == (len(texts), embedder.dimension)
+    finally:
+        stop.set()
+        counter.join()
