@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,6 +46,26 @@ def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen | N
             pass
         time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+@contextmanager
+def server_process(
+    command: list[str], health_path: str, port: int, log_path: Path | None = None, timeout: float = 120.0, **popen: Any
+) -> Iterator[str]:
+    """Run a real server as a subprocess until it answers `health_path`; yields its URL; stops it after."""
+    with open(log_path or os.devnull, "wb") as log:  # the child keeps its own handle
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(url + health_path, timeout=timeout, process=proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def make_pdf(pages: list[str]) -> bytes:
@@ -105,19 +127,9 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert chroma, "the chroma CLI comes with chromadb"
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen(
-        [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/api/v2/heartbeat", process=proc)
+    command = [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    with server_process(command, "/api/v2/heartbeat", port, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"}) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 KNOWLEDGE = {
@@ -190,16 +202,5 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         sys.executable, "-m", "llama_cpp.server", "--model", default_gguf_path(),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
     ]  # fmt: skip
-    with log_path.open("wb") as log:  # the child keeps its own handle
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/v1/models", timeout=120, process=proc)
+    with server_process(command, "/v1/models", port, log_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ import pytest
 
 from rag.config import Settings
 from rag.embeddings import SentenceTransformerEmbedder
-from tests.conftest import BIN, free_port, ingest_knowledge, wait_for_http
+from tests.conftest import BIN, free_port, ingest_knowledge, server_process
 
 pytestmark = pytest.mark.slow
 
@@ -54,25 +53,10 @@ def rag_serve(data_dir: Path, log_path: Path) -> Iterator[str]:
     """`rag serve` as a subprocess on a free port, stderr (the app's log) to `log_path`; yields its URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"RAG_DATA_DIR": str(data_dir)}
-    with log_path.open("wb") as log:  # the child keeps its own handle
-        proc = subprocess.Popen(
-            [str(BIN / "rag"), "serve", "--port", str(port)],
-            cwd=log_path.parent,  # no stray .env file
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/health", timeout=180, process=proc)
+    command = [str(BIN / "rag"), "serve", "--port", str(port)]
+    # cwd: no stray .env file; the app's log goes to log_path
+    with server_process(command, "/health", port, log_path, timeout=180, cwd=log_path.parent, env=env) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
 
 
 def timed_short_query(url: str) -> tuple[httpx.Response, float]:
