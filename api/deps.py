@@ -41,6 +41,7 @@ class Services:
 
 def build_services(settings: Settings, backend: ChatBackend | None = None) -> Services:
     components = build_components(settings)
+    components.embedder.embed_query("warm-up")  # builds the ONNX query path now, not on the first request
     answers = build_answer_service(settings, components, backend)
     pipeline = build_pipeline(components)
     jobs = JobQueue(pipeline, settings.registry_db, settings.data_dir / "uploads")

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
         None, description="Local sentence-transformers model path; unset = packaged all-MiniLM-L6-v2."
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
+    onnx_queries: bool = Field(
+        True, description="Embed queries with ONNX Runtime (exported in memory at start; ~2.5x faster than PyTorch)."
+    )
     serve_torch_threads: int = Field(
         1, ge=1, description="PyTorch threads in `rag serve`: 1 keeps query latency low when requests overlap."
     )

@@ -10,6 +10,8 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.query_encoder import OnnxQueryEncoder, build_onnx_query_encoder
+
 
 class Embedder(Protocol):
     model_path: str
@@ -36,7 +38,7 @@ def default_embedding_model_path() -> str:
 class SentenceTransformerEmbedder:
     """Batched, normalized embeddings; token counting with the model's own tokenizer."""
 
-    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
+    def __init__(self, model_path: str | None = None, batch_size: int = 64, onnx_queries: bool = True) -> None:
         from sentence_transformers import SentenceTransformer
 
         self.model_path = model_path or default_embedding_model_path()
@@ -49,6 +51,9 @@ class SentenceTransformerEmbedder:
         self.tokenizer = copy.deepcopy(self.model.tokenizer)
         # torch inference is thread-safe, but one encode at a time keeps 2 cores from thrashing.
         self._lock = threading.Lock()
+        self.onnx_queries = onnx_queries
+        self._query_encoder: OnnxQueryEncoder | None = None
+        self._query_encoder_ready = False
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -63,7 +68,17 @@ class SentenceTransformerEmbedder:
             ).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        encoder = self.query_encoder()
+        return encoder.encode(text) if encoder is not None else self.embed_documents([text])[0]
+
+    def query_encoder(self) -> OnnxQueryEncoder | None:
+        """The ONNX single-query path, exported on first use (about 2 s); None means PyTorch."""
+        if not self._query_encoder_ready:
+            with self._lock:
+                if not self._query_encoder_ready and self.onnx_queries:
+                    self._query_encoder = build_onnx_query_encoder(self.model)
+                self._query_encoder_ready = True
+        return self._query_encoder
 
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False, verbose=False)
@@ -73,6 +88,8 @@ class SentenceTransformerEmbedder:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(model_path: str | None = None, batch_size: int = 64) -> SentenceTransformerEmbedder:
+def load_embedder(
+    model_path: str | None = None, batch_size: int = 64, onnx_queries: bool = True
+) -> SentenceTransformerEmbedder:
     """One model per process, shared by every caller."""
-    return SentenceTransformerEmbedder(model_path, batch_size)
+    return SentenceTransformerEmbedder(model_path, batch_size, onnx_queries)

@@ -1,16 +1,17 @@
-"""Keyword index: SQLite FTS5 with bm25 ranking, beside Chroma.
+"""Keyword index: chunk rows in SQLite, BM25 ranking in memory (rag.bm25), beside Chroma.
 
-Local Chroma refuses sparse/BM25 indexes, so keyword search lives here. The index is also the
-source of truth for which chunks are *live*: a document's chunks switch from the old version to
-the new one in a single SQLite transaction, and dense hits that are not live are dropped. That is
-what makes ingestion atomic for queries. WAL mode makes a CLI ingest visible to a running server.
+Local Chroma refuses sparse/BM25 indexes, so keyword search lives here. SQLite is the persisted,
+crash-safe record and the source of truth for which chunks are *live*: a document's chunks switch
+from the old version to the new one in a single transaction, and dense hits that are not live are
+dropped. That is what makes ingestion atomic for queries. Each transaction also bumps the
+document's row in `changes`; every process keeps its in-memory BM25 index in step by re-reading the
+documents changed since it last looked, so a CLI ingest is visible to a running server at once
+(WAL mode lets readers and the writer work side by side).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -18,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from rag.bm25 import Analyzer, Bm25Index
 from rag.models import Chunk
 
 _SCHEMA = """
@@ -32,9 +36,14 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks (collection, document_id);
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_by_id ON chunks (collection, chunk_id);
+CREATE TABLE IF NOT EXISTS changes (
+    collection TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (collection, document_id)
+);
+CREATE INDEX IF NOT EXISTS changes_by_seq ON changes (collection, seq);
 """
-
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -46,24 +55,14 @@ class KeywordHit:
     score: float  # bm25, higher is better
 
 
-def _fts_table(collection: str) -> str:
-    # One FTS table per collection keeps bm25 statistics and match work per collection.
-    return "fts_" + hashlib.sha1(collection.encode()).hexdigest()[:16]
-
-
-def match_expression(query: str) -> str | None:
-    """Any-term FTS5 query; every word quoted so user text never becomes FTS syntax."""
-    words = _WORD.findall(query.lower())
-    if not words:
-        return None
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
-
-
 class KeywordIndex:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
+        self._analyzer = Analyzer()  # shared: its stem cache serves every collection
+        self._indexes: dict[str, tuple[Bm25Index, int]] = {}  # collection -> (index, last change seen)
+        self._indexes_lock = threading.Lock()
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
@@ -76,28 +75,31 @@ class KeywordIndex:
             self._local.db = db
         return db
 
-    def _ensure_fts(self, db: sqlite3.Connection, collection: str) -> str:
-        table = _fts_table(collection)
-        db.execute(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5("
-            "text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2')"
+    @staticmethod
+    def _mark_changed(db: sqlite3.Connection, collection: str, document_ids: Sequence[str]) -> None:
+        """Inside the writing transaction: readers re-read these documents (writers are serialised)."""
+        seq = db.execute("SELECT coalesce(max(seq), 0) + 1 FROM changes").fetchone()[0]
+        db.executemany(
+            "INSERT INTO changes (collection, document_id, seq) VALUES (?, ?, ?)"
+            " ON CONFLICT (collection, document_id) DO UPDATE SET seq = excluded.seq",
+            [(collection, document_id, seq) for document_id in document_ids],
         )
-        return table
 
     def replace_document(self, collection: str, document_id: str, version: str, chunks: Sequence[Chunk]) -> None:
         """Make `chunks` the live content of the document, atomically replacing any older version."""
         db = self._connect()
         db.execute("BEGIN IMMEDIATE")
         try:
-            table = self._ensure_fts(db, collection)
-            self._delete_rows(db, table, collection, document_id)
-            for chunk in chunks:
-                cur = db.execute(
-                    "INSERT INTO chunks (chunk_id, collection, document_id, version, text, metadata)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (chunk.chunk_id, collection, document_id, version, chunk.text, json.dumps(chunk.metadata)),
-                )
-                db.execute(f"INSERT INTO {table} (rowid, text) VALUES (?, ?)", (cur.lastrowid, chunk.text))
+            db.execute("DELETE FROM chunks WHERE collection = ? AND document_id = ?", (collection, document_id))
+            db.executemany(
+                "INSERT INTO chunks (chunk_id, collection, document_id, version, text, metadata)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (chunk.chunk_id, collection, document_id, version, chunk.text, json.dumps(chunk.metadata))
+                    for chunk in chunks
+                ],
+            )
+            self._mark_changed(db, collection, [document_id])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -107,27 +109,27 @@ class KeywordIndex:
         db = self._connect()
         db.execute("BEGIN IMMEDIATE")
         try:
-            self._delete_rows(db, self._ensure_fts(db, collection), collection, document_id)
+            db.execute("DELETE FROM chunks WHERE collection = ? AND document_id = ?", (collection, document_id))
+            self._mark_changed(db, collection, [document_id])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
 
-    @staticmethod
-    def _delete_rows(db: sqlite3.Connection, table: str, collection: str, document_id: str) -> None:
-        rows = db.execute(
-            "SELECT rowid, text FROM chunks WHERE collection = ? AND document_id = ?", (collection, document_id)
-        ).fetchall()
-        for rowid, text in rows:
-            db.execute(f"INSERT INTO {table} ({table}, rowid, text) VALUES ('delete', ?, ?)", (rowid, text))
-        db.execute("DELETE FROM chunks WHERE collection = ? AND document_id = ?", (collection, document_id))
-
     def delete_collection(self, collection: str) -> None:
         db = self._connect()
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute(f"DROP TABLE IF EXISTS {_fts_table(collection)}")
+            documents = [
+                r[0]
+                for r in db.execute(
+                    "SELECT document_id FROM chunks WHERE collection = ?1"
+                    " UNION SELECT document_id FROM changes WHERE collection = ?1",
+                    (collection,),
+                )
+            ]
             db.execute("DELETE FROM chunks WHERE collection = ?", (collection,))
+            self._mark_changed(db, collection, documents)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -167,39 +169,62 @@ class KeywordIndex:
         )
         return [Chunk(cid, document_id, collection, text, json.loads(meta)) for cid, text, meta in rows]
 
+    def _bm25(self, collection: str) -> Bm25Index:
+        """The collection's in-memory BM25 index, brought up to date with the database first."""
+        with self._indexes_lock:
+            index, seen = self._indexes.get(collection) or (Bm25Index(self._analyzer), -1)
+            self._indexes[collection] = (index, seen)
+        with index.lock:
+            index, seen = self._indexes[collection]
+            db = self._connect()
+            db.execute("BEGIN")  # one snapshot for the change list and the rows it points to
+            try:
+                if seen < 0:  # first use: load the whole collection
+                    latest = db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+                    changed = None
+                else:
+                    rows = db.execute(
+                        "SELECT document_id, seq FROM changes WHERE collection = ? AND seq > ?", (collection, seen)
+                    ).fetchall()
+                    if not rows:
+                        return index
+                    changed = [r[0] for r in rows]
+                    latest = max(r[1] for r in rows)
+                self._load(db, index, collection, changed)
+            finally:
+                db.execute("COMMIT")
+            with self._indexes_lock:
+                self._indexes[collection] = (index, latest)
+        return index
+
     @staticmethod
-    def _has_table(db: sqlite3.Connection, table: str) -> bool:
-        return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone() is not None
+    def _load(db: sqlite3.Connection, index: Bm25Index, collection: str, documents: list[str] | None) -> None:
+        sql = "SELECT document_id, rowid, chunk_id, text FROM chunks WHERE collection = ?"
+        if documents is None:
+            rows = db.execute(sql + " ORDER BY document_id, rowid", (collection,)).fetchall()
+        else:
+            marks = ",".join("?" * len(documents))
+            rows = db.execute(sql + f" AND document_id IN ({marks}) ORDER BY document_id, rowid",
+                              (collection, *documents)).fetchall()  # fmt: skip
+        grouped: dict[str, list[tuple[int, str, str]]] = {d: [] for d in documents or []}
+        for document_id, rowid, chunk_id, text in rows:
+            grouped.setdefault(document_id, []).append((rowid, chunk_id, text))
+        index.add_many(grouped.items())
+
+    def _filtered_rowids(self, collection: str, filters: dict[str, Any]) -> np.ndarray:
+        sql, args = "SELECT rowid FROM chunks WHERE collection = ?", [collection]
+        for key, value in filters.items():
+            values = value if isinstance(value, list) else [value]
+            sql += f" AND json_extract(metadata, ?) IN ({','.join('?' * len(values))})"
+            args += [f'$."{key}"', *values]
+        return np.fromiter((r[0] for r in self._connect().execute(sql, args)), dtype=np.int64)
 
     def ranked(
         self, collection: str, query: str, depth: int, filters: dict[str, Any] | None = None
     ) -> list[tuple[str, float]]:
         """The best `depth` (chunk_id, bm25) pairs, best first. Reads no chunk text, so a deep list is cheap."""
-        expression = match_expression(query)
-        db = self._connect()
-        table = _fts_table(collection)
-        if expression is None or not self._has_table(db, table):
-            return []
-        if not filters:
-            # Rank inside FTS5 first and join only the winners: reading every match's row is the cost.
-            sql = (
-                f"SELECT c.chunk_id, m.s FROM (SELECT rowid, bm25({table}) AS s FROM {table} WHERE {table} MATCH ?"
-                " ORDER BY s LIMIT ?) m JOIN chunks c ON c.rowid = m.rowid ORDER BY m.s"
-            )
-            rows = db.execute(sql, [expression, depth]).fetchall()
-        else:
-            sql = (
-                f"SELECT c.chunk_id, bm25({table}) AS s FROM {table} JOIN chunks c ON c.rowid = {table}.rowid"
-                f" WHERE {table} MATCH ?"
-            )
-            args: list[Any] = [expression]
-            for key, value in filters.items():
-                values = value if isinstance(value, list) else [value]
-                sql += f" AND json_extract(c.metadata, ?) IN ({','.join('?' * len(values))})"
-                args += [f'$."{key}"', *values]
-            rows = db.execute(sql + " ORDER BY s LIMIT ?", [*args, depth]).fetchall()
-        # SQLite's bm25() is negated so that smaller sorts first; flip it back.
-        return [(chunk_id, -score) for chunk_id, score in rows]
+        rowids = self._filtered_rowids(collection, filters) if filters else None
+        return self._bm25(collection).search(query, depth, rowids)
 
     def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         if not chunk_ids:

@@ -54,21 +54,21 @@ class Retriever:
         ranked_future = self._pool.submit(keyword.ranked, collection, query, KEYWORD_SCORE_DEPTH, filters)
         vector = self.components.embedder.embed_query(query)
         dense = self.components.store.query(collection, vector, limit, filters)
-        # Dense hits of a version that is not live (mid-replacement or crashed) are never shown.
-        live = keyword.live(collection, [h.chunk_id for h in dense])
-        dense = [h for h in dense if h.chunk_id in live]
         ranked = ranked_future.result()
         bm25 = dict(ranked)
         top_keyword = [chunk_id for chunk_id, _ in ranked[:limit]]
+        # Text and metadata come from the keyword index, which holds live versions only: dense hits of a
+        # version that is not live (mid-replacement or crashed) are dropped here.
+        rows = keyword.fetch(collection, list(dict.fromkeys([h.chunk_id for h in dense] + top_keyword)))
+        dense = [h for h in dense if h.chunk_id in rows]
 
         by_id: dict[str, Candidate] = {}
         for hit in dense:
-            by_id[hit.chunk_id] = Candidate(hit.chunk_id, hit.text, hit.metadata, dense_score=hit.similarity)
-        fetched = keyword.fetch(collection, [cid for cid in top_keyword if cid not in by_id])
+            row = rows[hit.chunk_id]
+            by_id[hit.chunk_id] = Candidate(hit.chunk_id, row.text, row.metadata, dense_score=hit.similarity)
         for chunk_id in top_keyword:
-            if chunk_id in fetched:
-                by_id[chunk_id] = Candidate(chunk_id, fetched[chunk_id].text, fetched[chunk_id].metadata)
-            if chunk_id in by_id:
+            if chunk_id in rows:
+                by_id.setdefault(chunk_id, Candidate(chunk_id, rows[chunk_id].text, rows[chunk_id].metadata))
                 by_id[chunk_id].keyword_score = bm25[chunk_id]
         fused = fuse_rankings([[h.chunk_id for h in dense], top_keyword])
         for chunk_id, candidate in by_id.items():

@@ -1,6 +1,8 @@
 """Vector store: Chroma, embedded (PersistentClient) or a server (HttpClient), same behaviour.
 
 Embeddings are always passed in: Chroma's default embedding function would download a model.
+Chroma keeps vectors and metadata (for filters) but not the chunk text: the keyword index holds
+the text already, and Chroma's own full-text indexing of documents tripled the cost of an upsert.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from rag.models import Chunk
 class DenseHit:
     chunk_id: str
     document_id: str
-    text: str
     metadata: dict[str, Any]
     similarity: float  # cosine similarity, higher is better
 
@@ -94,7 +95,6 @@ class ChromaStore:
             target.upsert(
                 ids=[c.chunk_id for c in part],
                 embeddings=embeddings[start : start + step],
-                documents=[c.text for c in part],
                 metadatas=[_chroma_metadata(c) for c in part],
             )
 
@@ -108,14 +108,12 @@ class ChromaStore:
             query_embeddings=[embedding],
             n_results=limit,
             where=chroma_where(filters),
-            include=["documents", "metadatas", "distances"],
+            include=["metadatas", "distances"],
         )
         hits = []
-        for cid, text, meta, distance in zip(
-            result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
-        ):
+        for cid, meta, distance in zip(result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True):
             meta = dict(meta or {})
-            hits.append(DenseHit(cid, str(meta.get("document_id", "")), text or "", meta, 1.0 - float(distance)))
+            hits.append(DenseHit(cid, str(meta.get("document_id", "")), meta, 1.0 - float(distance)))
         return hits
 
     def embeddings(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:

@@ -1,10 +1,11 @@
-"""The FTS5 keyword index: bm25 ranking, atomic replacement, filters, and visibility across processes."""
+"""The keyword index: BM25 ranking, atomic replacement, filters, and visibility across processes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from rag.keyword import KeywordIndex, match_expression
+from rag.bm25 import Analyzer, Bm25Index
+from rag.keyword import KeywordIndex
 from rag.models import Chunk
 
 
@@ -60,6 +61,58 @@ def test_writes_of_another_process_are_visible_without_reopening(tmp_path: Path)
     assert [h.document_id for h in reader.search("c1", "kiwi", 5)] == ["a"]
 
 
-def test_fts_syntax_in_queries_is_treated_as_words() -> None:
-    assert match_expression('NEAR(a b) OR "x" AND -y*') == '"near" OR "a" OR "b" OR "or" OR "x" OR "and" OR "y"'
-    assert match_expression("?!") is None
+def test_updates_deletes_and_collection_drops_reach_a_long_lived_reader(tmp_path: Path) -> None:
+    reader = KeywordIndex(tmp_path / "k.sqlite")
+    writer = KeywordIndex(tmp_path / "k.sqlite")
+    writer.replace_document("c1", "a", "v1", chunks("a", "v1", ["mango sorbet"]))
+    assert [h.chunk_id for h in reader.search("c1", "mango", 5)] == ["a#v1#0"]
+    writer.replace_document("c1", "a", "v2", chunks("a", "v2", ["mango chutney"]))
+    assert [h.chunk_id for h in reader.search("c1", "mango", 5)] == ["a#v2#0"]
+    assert reader.search("c1", "sorbet", 5) == []
+    writer.delete_document("c1", "a")
+    assert reader.search("c1", "mango", 5) == []
+    writer.replace_document("c1", "b", "v1", chunks("b", "v1", ["mango lassi"]))
+    writer.delete_collection("c1")
+    assert reader.search("c1", "mango", 5) == []
+
+
+def test_query_syntax_is_just_words_and_stop_words_only_count_when_alone(tmp_path: Path) -> None:
+    index = KeywordIndex(tmp_path / "k.sqlite")
+    index.replace_document("c1", "a", "v1", chunks("a", "v1", ["The Who played loudly", "near the river"]))
+    assert index.search("c1", 'NEAR(a b) OR "x" AND -y*', 5)[0].chunk_id == "a#v1#1"
+    assert index.search("c1", "?!", 5) == []
+    assert [h.chunk_id for h in index.search("c1", "the who", 5)][0] == "a#v1#0"  # stop words, nothing else
+
+
+def test_stemming_matches_word_forms() -> None:
+    analyzer = Analyzer()
+    assert analyzer.terms("Charging chargers charged") == analyzer.terms("charge charger charge")
+    assert analyzer.query_terms("How does the battery charge?") == ["batteri", "charg"]
+
+
+def test_bm25_prefers_rare_terms_and_short_chunks() -> None:
+    index = Bm25Index()
+    index.add_many(
+        [
+            ("d1", [(1, "common", "pump pump pump valve")]),
+            ("d2", [(2, "rare", "pump impeller")]),
+            ("d3", [(3, "long", "pump impeller " + "filler words " * 40)]),
+            ("d4", [(4, "x", "pump"), (5, "y", "pump")]),
+        ]
+    )
+    ranked = index.search("pump impeller", 10)
+    assert ranked[0][0] == "rare"  # both terms, short chunk
+    assert dict(ranked)["long"] < dict(ranked)["rare"]  # both terms too, but diluted
+    index.remove("d2")
+    assert "rare" not in [cid for cid, _ in index.search("pump impeller", 10)]
+    assert len(index) == 4
+
+
+def test_compaction_after_many_removals_keeps_results() -> None:
+    index = Bm25Index()
+    index.add_many([(f"d{i}", [(i, f"c{i}", f"word{i % 7} shared")]) for i in range(3000)])
+    for i in range(0, 3000, 2):
+        index.remove(f"d{i}")
+    assert len(index) == 1500
+    hits = index.search("word3", 5000)
+    assert {cid for cid, _ in hits} == {f"c{i}" for i in range(1, 3000, 2) if i % 7 == 3}
