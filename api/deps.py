@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -46,6 +47,10 @@ def build_services(settings: Settings, backend: ChatBackend | None = None) -> Se
     pipeline = build_pipeline(components)
     jobs = JobQueue(pipeline, settings.registry_db, settings.data_dir / "uploads")
     jobs.resume()
+    # Each collection's in-memory BM25 index loads in the background (seconds at 100k chunks), so the
+    # first searches do not wait for it.
+    names = [c.name for c in pipeline.registry.collections()]
+    threading.Thread(target=components.keyword.warm, args=(names,), daemon=True, name="bm25-warm").start()
     return Services(
         settings=settings,
         components=components,

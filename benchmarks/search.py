@@ -1,6 +1,6 @@
 """Search latency and throughput over HTTP with >= 100k chunks, and time to first token of /v1/query.
 
-    .venv/bin/python benchmarks/search.py [--chunks 100000] [--requests 400] [--data-dir DIR]
+    .venv/bin/python benchmarks/search.py [--chunks 100000] [--requests 400] [--data-dir DIR] [--workers N]
 
 Stores synthetic chunks (Zipf-distributed words, random unit vectors) straight into Chroma, the
 keyword index and the registry, starts the real service (`rag serve`) and measures `/v1/search`
@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the corpus here between runs")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=1, help="`rag serve --workers` (one per core is fastest)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -120,7 +121,7 @@ def main() -> None:
     subprocess.run([str(ROOT / ".venv/bin/rag"), "ingest", str(ROOT / "sample_docs"), "-c", "sample"], env=env,
                    check=True, capture_output=True)  # fmt: skip
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/rag"), "serve", "--port", str(args.port)], env=env,
+        [str(ROOT / ".venv/bin/rag"), "serve", "--port", str(args.port), "--workers", str(args.workers)], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{args.port}"
@@ -155,8 +156,8 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
 
-    report = {"chunks": args.chunks, "search": results, "ttft_s": [round(t, 2) for t in ttft]}
-    print(f"\n/v1/search over {args.chunks:,} chunks ({args.requests} requests per run)")
+    report = {"chunks": args.chunks, "workers": args.workers, "search": results, "ttft_s": [round(t, 2) for t in ttft]}
+    print(f"\n/v1/search over {args.chunks:,} chunks ({args.requests} requests per run, {args.workers} worker(s))")
     for c, r in results.items():
         print(f"  {c} client(s): p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  {r['req_per_s']} req/s")
     print(f"  target: p95 <= 30 ms at 1 client ({'PASS' if results[1]['p95_ms'] <= 30 else 'FAIL'}), "

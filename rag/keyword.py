@@ -12,6 +12,7 @@ documents changed since it last looked, so a CLI ingest is visible to a running 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,8 @@ import numpy as np
 
 from rag.bm25 import Analyzer, Bm25Index
 from rag.models import Chunk
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -210,6 +213,14 @@ class KeywordIndex:
         for document_id, rowid, chunk_id, text in rows:
             grouped.setdefault(document_id, []).append((rowid, chunk_id, text))
         index.add_many(grouped.items())
+
+    def warm(self, collections: Iterable[str]) -> None:
+        """Load the collections' BM25 indexes now rather than at their first search."""
+        for collection in collections:
+            try:
+                self._bm25(collection)
+            except sqlite3.Error as exc:  # a warm-up is an optimisation: the first search will retry
+                log.warning("could not preload the keyword index of %r: %s", collection, exc)
 
     def _filtered_rowids(self, collection: str, filters: dict[str, Any]) -> np.ndarray:
         sql, args = "SELECT rowid FROM chunks WHERE collection = ?", [collection]

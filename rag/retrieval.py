@@ -53,7 +53,7 @@ class Retriever:
         keyword = self.components.keyword
         ranked_future = self._pool.submit(keyword.ranked, collection, query, KEYWORD_SCORE_DEPTH, filters)
         vector = self.components.embedder.embed_query(query)
-        dense = self.components.store.query(collection, vector, limit, filters)
+        dense = self.components.store.query(collection, vector, limit, filters, metadata=False)
         ranked = ranked_future.result()
         bm25 = dict(ranked)
         top_keyword = [chunk_id for chunk_id, _ in ranked[:limit]]

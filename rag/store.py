@@ -29,7 +29,12 @@ class VectorStore(Protocol):
     def upsert(self, collection: str, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None: ...
 
     def query(
-        self, collection: str, embedding: np.ndarray, limit: int, filters: dict[str, Any] | None = None
+        self,
+        collection: str,
+        embedding: np.ndarray,
+        limit: int,
+        filters: dict[str, Any] | None = None,
+        metadata: bool = True,
     ) -> list[DenseHit]: ...
 
     def embeddings(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]: ...
@@ -99,8 +104,15 @@ class ChromaStore:
             )
 
     def query(
-        self, collection: str, embedding: np.ndarray, limit: int, filters: dict[str, Any] | None = None
+        self,
+        collection: str,
+        embedding: np.ndarray,
+        limit: int,
+        filters: dict[str, Any] | None = None,
+        metadata: bool = True,
     ) -> list[DenseHit]:
+        """Nearest chunks; `metadata=False` returns ids and similarities only (Chroma then skips a
+        metadata read that costs more than the vector search itself)."""
         target = self._collection(collection, create=False)
         if target is None:
             return []
@@ -108,10 +120,11 @@ class ChromaStore:
             query_embeddings=[embedding],
             n_results=limit,
             where=chroma_where(filters),
-            include=["metadatas", "distances"],
+            include=["metadatas", "distances"] if metadata else ["distances"],
         )
+        metadatas = result["metadatas"][0] if metadata else [None] * len(result["ids"][0])
         hits = []
-        for cid, meta, distance in zip(result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True):
+        for cid, meta, distance in zip(result["ids"][0], metadatas, result["distances"][0], strict=True):
             meta = dict(meta or {})
             hits.append(DenseHit(cid, str(meta.get("document_id", "")), meta, 1.0 - float(distance)))
         return hits
