@@ -416,7 +416,7 @@ def serve(
     settings = get_settings()
     uvicorn.run(
         "api.app:app_from_env", factory=True, host=host or settings.host, port=port or settings.port,
-        workers=workers, log_level="info",
+        workers=workers, log_level="info", access_log=False,  # our own log line has the trace id too
     )  # fmt: skip
 
 

@@ -35,7 +35,7 @@ class Services:
     jobs: JobQueue
 
     def require_collection(self, name: str) -> str:
-        if self.pipeline.registry.collection(name) is None:
+        if not self.pipeline.registry.exists(name):
             raise NotFound(f"collection {name!r} not found")
         return name
 

@@ -134,12 +134,14 @@ def main() -> None:
                 time.sleep(0.5)
         rng = np.random.default_rng(11)
         common = words[:2000]  # queries use the frequent end of the vocabulary: the expensive case
-        bodies = [{"query": " ".join(rng.choice(common, 5)), "collection": COLLECTION, "top_k": 5}
-                  for _ in range(args.requests)]  # fmt: skip
-        asyncio.run(load(url, bodies[:50], 2))  # warm-up
+
+        def bodies(n: int) -> list[dict]:  # fresh queries for every run: nothing is answered twice
+            return [{"query": " ".join(rng.choice(common, 5)), "collection": COLLECTION, "top_k": 5} for _ in range(n)]
+
+        asyncio.run(load(url, bodies(50), 2))  # warm-up
         results = {}
         for concurrency in (1, 8):
-            latencies, elapsed = asyncio.run(load(url, bodies, concurrency))
+            latencies, elapsed = asyncio.run(load(url, bodies(args.requests), concurrency))
             ms = sorted(x * 1000 for x in latencies)
             results[concurrency] = {
                 "p50_ms": round(statistics.median(ms), 1),

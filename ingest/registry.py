@@ -110,6 +110,10 @@ class Registry:
         )
         return [CollectionRecord(**dict(r)) for r in rows]
 
+    def exists(self, name: str) -> bool:
+        """Cheap check for every request (collection() counts the documents too)."""
+        return self._db().execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone() is not None
+
     def collection(self, name: str) -> CollectionRecord | None:
         return next((c for c in self.collections() if c.name == name), None)
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 @dataclass
 class Candidate:
     chunk_id: str
-    text: str
+    text: str = ""  # text and metadata are read only for candidates that need them
     metadata: dict[str, Any] = field(default_factory=dict)
     dense_score: float | None = None
     keyword_score: float | None = None
@@ -27,6 +27,7 @@ class Candidate:
 class Reranker(Protocol):
     name: str
     needs_scores: bool  # ask the retriever to fill in both raw scores for every candidate
+    needs_text: bool  # ask the retriever to read every candidate's text first
 
     def rerank(self, query: str, candidates: Sequence[Candidate]) -> list[tuple[Candidate, float]]: ...
 
@@ -41,6 +42,7 @@ def _min_max(values: Sequence[float]) -> list[float]:
 class HybridScoreReranker:
     name = "hybrid"
     needs_scores = True
+    needs_text = False
 
     def __init__(self, dense_weight: float = 0.6) -> None:
         self.dense_weight = dense_weight
@@ -60,6 +62,7 @@ class CrossEncoderReranker:
 
     name = "cross-encoder"
     needs_scores = False
+    needs_text = True
 
     def __init__(self, model_path: str, max_candidates: int = 30) -> None:
         from sentence_transformers import CrossEncoder

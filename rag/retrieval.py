@@ -57,19 +57,16 @@ class Retriever:
         ranked = ranked_future.result()
         bm25 = dict(ranked)
         top_keyword = [chunk_id for chunk_id, _ in ranked[:limit]]
-        # Text and metadata come from the keyword index, which holds live versions only: dense hits of a
-        # version that is not live (mid-replacement or crashed) are dropped here.
-        rows = keyword.fetch(collection, list(dict.fromkeys([h.chunk_id for h in dense] + top_keyword)))
-        dense = [h for h in dense if h.chunk_id in rows]
+        # The keyword index holds live versions only: dense hits of a version that is not live
+        # (mid-replacement or crashed) are dropped here.
+        live = keyword.live(collection, [h.chunk_id for h in dense])
+        dense = [h for h in dense if h.chunk_id in live]
 
         by_id: dict[str, Candidate] = {}
         for hit in dense:
-            row = rows[hit.chunk_id]
-            by_id[hit.chunk_id] = Candidate(hit.chunk_id, row.text, row.metadata, dense_score=hit.similarity)
+            by_id[hit.chunk_id] = Candidate(hit.chunk_id, dense_score=hit.similarity)
         for chunk_id in top_keyword:
-            if chunk_id in rows:
-                by_id.setdefault(chunk_id, Candidate(chunk_id, rows[chunk_id].text, rows[chunk_id].metadata))
-                by_id[chunk_id].keyword_score = bm25[chunk_id]
+            by_id.setdefault(chunk_id, Candidate(chunk_id)).keyword_score = bm25[chunk_id]
         fused = fuse_rankings([[h.chunk_id for h in dense], top_keyword])
         for chunk_id, candidate in by_id.items():
             candidate.fused_score = fused.get(chunk_id, 0.0)
@@ -87,6 +84,15 @@ class Retriever:
             if c.keyword_score is None:
                 c.keyword_score = bm25.get(c.chunk_id, 0.0)  # absent: below the deep list or no term matched
 
+    def fill_text(self, collection: str, candidates: list[Candidate]) -> list[Candidate]:
+        """Read text and metadata, only for the candidates that need them (reading rows is a search's
+        biggest cost after the query embedding); drops any deleted meanwhile."""
+        rows = self.components.keyword.fetch(collection, [c.chunk_id for c in candidates if not c.metadata])
+        for c in candidates:
+            if c.chunk_id in rows:
+                c.text, c.metadata = rows[c.chunk_id].text, rows[c.chunk_id].metadata
+        return [c for c in candidates if c.metadata]
+
     def search(
         self,
         collection: str,
@@ -100,10 +106,13 @@ class Retriever:
         if rerank and candidates:
             if self.reranker.needs_scores:
                 self.fill_scores(collection, vector, bm25, candidates)
+            if self.reranker.needs_text:
+                candidates = self.fill_text(collection, candidates)
             ranked = self.reranker.rerank(query, candidates)
         else:
             ranked = [(c, c.fused_score) for c in candidates]
-        hits = [to_hit(c, score) for c, score in ranked[:top_k]]
+        scores = {c.chunk_id: score for c, score in ranked[:top_k]}
+        hits = [to_hit(c, scores[c.chunk_id]) for c in self.fill_text(collection, [c for c, _ in ranked[:top_k]])]
         return Retrieval(hits, best, candidates)
 
 
