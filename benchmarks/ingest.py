@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # Load every model before anything is timed, then warm each one up on the same texts.
         base = Settings(_env_file=None, data_dir=tmp_path / "unused")
-        embedder = load_embedder(base.embedding_model, args.batch_size or base.embedding_batch_size)
+        embedder = load_embedder(base.embedding_model, args.batch_size or base.embedding_batch_size, base.onnx_queries)
         warm = [p.read_text(encoding="utf-8") for p in files[:WARMUP_TEXTS]]
         embedder.model.encode(warm, batch_size=embedder.batch_size, normalize_embeddings=True, show_progress_bar=False)
         peer_embed = None

@@ -102,7 +102,7 @@ def make_encrypted_pdf() -> bytes:
 
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
-    return load_embedder(None, 64)
+    return load_embedder(None, 64, True)  # the same cached instance build_components() gets
 
 
 @pytest.fixture

@@ -1,0 +1,26 @@
+"""Queries are embedded through ONNX Runtime; the vectors must be the model's own."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rag.embeddings import SentenceTransformerEmbedder
+from rag.query_encoder import build_onnx_query_encoder
+
+
+def test_onnx_query_vectors_match_pytorch(embedder: SentenceTransformerEmbedder) -> None:
+    assert embedder.query_encoder() is not None
+    queries = ["How long does the battery take to charge?", "E42", "données personnelles " * 200]
+    for query in queries:
+        onnx, torch = embedder.embed_query(query), embedder.embed_documents([query])[0]
+        assert onnx.shape == torch.shape == (embedder.dimension,)
+        assert float(np.dot(onnx, torch)) > 0.9999
+        assert abs(float(np.linalg.norm(onnx)) - 1.0) < 1e-5
+
+
+def test_a_model_that_cannot_be_exported_falls_back_to_pytorch() -> None:
+    class NotAModel:
+        tokenizer = None
+        max_seq_length = 16
+
+    assert build_onnx_query_encoder(NotAModel()) is None
