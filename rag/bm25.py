@@ -99,6 +99,7 @@ class Bm25Index:
         self._postings: list[_Postings] = []
         self._df = np.zeros(0, dtype=np.int64)
         self._chunk_ids: list[str] = []
+        self._slot_of: dict[str, int] = {}
         self._rowids: list[int] = []
         self._lengths = np.zeros(0, dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)
@@ -164,6 +165,7 @@ class Bm25Index:
         for document_id, count in documents:
             self._documents[document_id] = range(position, position + count)
             position += count
+        self._slot_of.update((chunk_id, first + i) for i, (_, chunk_id) in enumerate(rows))
         self._chunk_ids += [chunk_id for _, chunk_id in rows]
         self._rowids += [rowid for rowid, _ in rows]
         lengths = np.bincount(slots, weights=tfs, minlength=added).astype(np.float32)
@@ -201,6 +203,8 @@ class Bm25Index:
                 self._alive[slot] = False
                 self._live -= 1
                 self._total_length -= float(self._lengths[slot])
+                if self._slot_of.get(self._chunk_ids[slot]) == slot:
+                    del self._slot_of[self._chunk_ids[slot]]
             self._contributions.clear()
             dead = len(self._chunk_ids) - self._live
             if dead > 1000 and dead > len(self._chunk_ids) // 4:
@@ -238,20 +242,44 @@ class Bm25Index:
             cached = self._contributions[term_id] = (slots, scores)
         return cached
 
-    def search(self, query: str, depth: int, rowids: np.ndarray | None = None) -> list[tuple[str, float]]:
-        """The best `depth` (chunk_id, score) pairs, best first; `rowids` restricts to those rows."""
+    def score(self, query: str, rowids: np.ndarray | None = None) -> Scores:
+        """Every chunk's score for `query`; `rowids` restricts to those rows (the others score 0)."""
         with self.lock:
-            term_ids = [t for t in (self.vocabulary.get(w) for w in self.analyzer.query_terms(query)) if t is not None]
-            if not term_ids or self._live == 0:
-                return []
             scores = np.zeros(len(self._chunk_ids), dtype=np.float32)
-            for term_id in term_ids:
+            term_ids = [t for t in (self.vocabulary.get(w) for w in self.analyzer.query_terms(query)) if t is not None]
+            for term_id in term_ids if self._live else []:
                 slots, contribution = self._contribution(term_id)
                 scores[slots] += contribution
             if rowids is not None:
                 scores[~np.isin(np.asarray(self._rowids), rowids)] = 0.0
-            matched = np.flatnonzero(scores > 0)
-            if len(matched) > depth:
-                matched = matched[np.argpartition(-scores[matched], depth - 1)[:depth]]
-            best = matched[np.argsort(-scores[matched], kind="stable")]
-            return [(self._chunk_ids[s], float(scores[s])) for s in best]
+            # The slot lists are only appended to, or replaced whole by a compaction: a safe snapshot.
+            return Scores(scores, self._chunk_ids, self._slot_of)
+
+    def search(self, query: str, depth: int, rowids: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """The best `depth` (chunk_id, score) pairs, best first."""
+        return self.score(query, rowids).top(depth)
+
+
+@dataclass
+class Scores:
+    """One query's BM25 scores over a collection: the best few, or any chunk's by id."""
+
+    values: np.ndarray
+    chunk_ids: list[str]
+    slot_of: dict[str, int]
+
+    def top(self, depth: int) -> list[tuple[str, float]]:
+        matched = np.flatnonzero(self.values > 0)
+        if len(matched) > depth:
+            matched = matched[np.argpartition(-self.values[matched], depth - 1)[:depth]]
+        best = matched[np.argsort(-self.values[matched], kind="stable")]
+        return [(self.chunk_ids[s], float(self.values[s])) for s in best]
+
+    def has(self, chunk_id: str) -> bool:
+        """Whether the chunk was live when the scores were computed."""
+        slot = self.slot_of.get(chunk_id)
+        return slot is not None and slot < len(self.values)
+
+    def of(self, chunk_id: str) -> float:
+        slot = self.slot_of.get(chunk_id)
+        return float(self.values[slot]) if slot is not None and slot < len(self.values) else 0.0

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.bm25 import Analyzer, Bm25Index
+from rag.bm25 import Analyzer, Bm25Index, Scores
 from rag.models import Chunk
 
 log = logging.getLogger(__name__)
@@ -230,12 +230,16 @@ class KeywordIndex:
             args += [f'$."{key}"', *values]
         return np.fromiter((r[0] for r in self._connect().execute(sql, args)), dtype=np.int64)
 
+    def scores(self, collection: str, query: str, filters: dict[str, Any] | None = None) -> Scores:
+        """Every live chunk's BM25 score for `query` (a filtered-out chunk scores 0)."""
+        rowids = self._filtered_rowids(collection, filters) if filters else None
+        return self._bm25(collection).score(query, rowids)
+
     def ranked(
         self, collection: str, query: str, depth: int, filters: dict[str, Any] | None = None
     ) -> list[tuple[str, float]]:
-        """The best `depth` (chunk_id, bm25) pairs, best first. Reads no chunk text, so a deep list is cheap."""
-        rowids = self._filtered_rowids(collection, filters) if filters else None
-        return self._bm25(collection).search(query, depth, rowids)
+        """The best `depth` (chunk_id, bm25) pairs, best first. Reads no chunk text."""
+        return self.scores(collection, query, filters).top(depth)
 
     def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         if not chunk_ids:

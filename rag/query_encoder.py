@@ -12,8 +12,10 @@ from __future__ import annotations
 import copy
 import io
 import logging
+import queue
 import threading
 import warnings
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -24,20 +26,48 @@ _PROBE = "How long does the battery last on a full charge?"
 _MIN_AGREEMENT = 0.9999  # cosine between the ONNX and PyTorch embeddings of the probe
 
 
+# Queries that arrive together are embedded in one run: under concurrent load a batch of 8 short
+# queries costs little more than one, as in the dynamic batching of inference servers.
+MAX_BATCH = 16
+
+
 class OnnxQueryEncoder:
     def __init__(self, session: Any, tokenizer: Any, input_names: list[str], max_length: int) -> None:
         self.session = session
         self.tokenizer = tokenizer
         self.input_names = input_names
         self.max_length = max_length
-        self._tokenizer_lock = threading.Lock()  # fast tokenizers keep truncation state: one caller at a time
+        self._queue: queue.SimpleQueue[tuple[str, Future[np.ndarray]]] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, daemon=True, name="query-encoder").start()
 
     def encode(self, text: str) -> np.ndarray:
-        with self._tokenizer_lock:
-            features = self.tokenizer([text], truncation=True, max_length=self.max_length, return_tensors="np")
+        """One query's normalized embedding; waits only for the batch already running, if any."""
+        future: Future[np.ndarray] = Future()
+        self._queue.put((text, future))
+        return future.result()
+
+    def encode_batch(self, texts: list[str]) -> np.ndarray:
+        features = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
         inputs = {name: features[name].astype(np.int64) for name in self.input_names}
-        vector = np.asarray(self.session.run(None, inputs)[0][0], dtype=np.float32)
-        return vector / max(float(np.linalg.norm(vector)), 1e-12)
+        vectors = np.asarray(self.session.run(None, inputs)[0], dtype=np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                vectors = self.encode_batch([text for text, _ in batch])
+            except Exception as exc:  # every waiting caller gets the error, the thread lives on
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                future.set_result(vector)
 
 
 def build_onnx_query_encoder(model: Any, threads: int = 1) -> OnnxQueryEncoder | None:
@@ -79,7 +109,7 @@ def build_onnx_query_encoder(model: Any, threads: int = 1) -> OnnxQueryEncoder |
         session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
         encoder = OnnxQueryEncoder(session, tokenizer, names, max_length)
         expected = model.encode([_PROBE], normalize_embeddings=True, show_progress_bar=False)[0]
-        agreement = float(np.dot(encoder.encode(_PROBE), expected))
+        agreement = float(np.dot(encoder.encode_batch([_PROBE, "a shorter second query"])[0], expected))
         if agreement < _MIN_AGREEMENT:
             log.warning("ONNX query encoder disagrees with PyTorch (cosine %.6f); using PyTorch", agreement)
             return None

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.bm25 import Scores
 from rag.components import Components
 from rag.models import SearchHit
 from rag.rerank import Candidate, Reranker
@@ -34,10 +35,6 @@ class Retrieval:
     candidates: list[Candidate] = field(default_factory=list)
 
 
-# bm25 scores are kept this deep, so dense-only candidates get their exact keyword score without a second pass.
-KEYWORD_SCORE_DEPTH = 1000
-
-
 class Retriever:
     def __init__(self, components: Components, reranker: Reranker) -> None:
         self.components = components
@@ -47,42 +44,38 @@ class Retriever:
 
     def candidates(
         self, collection: str, query: str, filters: dict[str, Any] | None = None
-    ) -> tuple[list[Candidate], dict[str, float], np.ndarray]:
-        """Dense and keyword candidates fused by rank, the deep bm25 scores, and the query vector."""
+    ) -> tuple[list[Candidate], Scores, np.ndarray]:
+        """Dense and keyword candidates fused by rank, every chunk's bm25 score, and the query vector."""
         limit = self.components.settings.candidates
         keyword = self.components.keyword
-        ranked_future = self._pool.submit(keyword.ranked, collection, query, KEYWORD_SCORE_DEPTH, filters)
+        scores_future = self._pool.submit(keyword.scores, collection, query, filters)
         vector = self.components.embedder.embed_query(query)
         dense = self.components.store.query(collection, vector, limit, filters, metadata=False)
-        ranked = ranked_future.result()
-        bm25 = dict(ranked)
-        top_keyword = [chunk_id for chunk_id, _ in ranked[:limit]]
+        bm25 = scores_future.result()
+        top_keyword = bm25.top(limit)
         # The keyword index holds live versions only: dense hits of a version that is not live
         # (mid-replacement or crashed) are dropped here.
-        live = keyword.live(collection, [h.chunk_id for h in dense])
-        dense = [h for h in dense if h.chunk_id in live]
+        dense = [h for h in dense if bm25.has(h.chunk_id)]
 
         by_id: dict[str, Candidate] = {}
         for hit in dense:
             by_id[hit.chunk_id] = Candidate(hit.chunk_id, dense_score=hit.similarity)
-        for chunk_id in top_keyword:
-            by_id.setdefault(chunk_id, Candidate(chunk_id)).keyword_score = bm25[chunk_id]
-        fused = fuse_rankings([[h.chunk_id for h in dense], top_keyword])
+        for chunk_id, score in top_keyword:
+            by_id.setdefault(chunk_id, Candidate(chunk_id)).keyword_score = score
+        fused = fuse_rankings([[h.chunk_id for h in dense], [chunk_id for chunk_id, _ in top_keyword]])
         for chunk_id, candidate in by_id.items():
             candidate.fused_score = fused.get(chunk_id, 0.0)
         return sorted(by_id.values(), key=lambda c: c.fused_score, reverse=True), bm25, vector
 
-    def fill_scores(
-        self, collection: str, vector: np.ndarray, bm25: dict[str, float], candidates: list[Candidate]
-    ) -> None:
-        """Give every candidate both raw scores: stored vectors for dense, the deep bm25 list for keyword."""
+    def fill_scores(self, collection: str, vector: np.ndarray, bm25: Scores, candidates: list[Candidate]) -> None:
+        """Give every candidate both raw scores: stored vectors for dense, the query's bm25 scores for keyword."""
         missing_dense = [c.chunk_id for c in candidates if c.dense_score is None]
         vectors = self.components.store.embeddings(collection, missing_dense) if missing_dense else {}
         for c in candidates:
             if c.dense_score is None and c.chunk_id in vectors:
                 c.dense_score = float(np.dot(vectors[c.chunk_id], vector))
             if c.keyword_score is None:
-                c.keyword_score = bm25.get(c.chunk_id, 0.0)  # absent: below the deep list or no term matched
+                c.keyword_score = bm25.of(c.chunk_id)
 
     def fill_text(self, collection: str, candidates: list[Candidate]) -> list[Candidate]:
         """Read text and metadata, only for the candidates that need them (reading rows is a search's

@@ -103,8 +103,11 @@ def test_bm25_prefers_rare_terms_and_short_chunks() -> None:
     ranked = index.search("pump impeller", 10)
     assert ranked[0][0] == "rare"  # both terms, short chunk
     assert dict(ranked)["long"] < dict(ranked)["rare"]  # both terms too, but diluted
+    scores = index.score("pump impeller")
+    assert scores.of("rare") == ranked[0][1] and scores.of("unknown") == 0.0 and scores.has("x")
     index.remove("d2")
     assert "rare" not in [cid for cid, _ in index.search("pump impeller", 10)]
+    assert not index.score("pump").has("rare")  # removed: no longer live
     assert len(index) == 4
 
 
