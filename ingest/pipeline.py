@@ -279,8 +279,14 @@ class IngestPipeline:
         report: Callable[[int, FileResult], None],
     ) -> None:
         while (items := incoming.get()) is not None:
-            for index, result in self._write_group(items):
-                report(index, result)
+            while items:  # a document twice in one group (two files, one id) is written in turn: last wins
+                now, later, seen = [], [], set()
+                for entry in items:
+                    (later if entry[1].document_id in seen else now).append(entry)
+                    seen.add(entry[1].document_id)
+                for index, result in self._write_group(now):
+                    report(index, result)
+                items = later
 
     def _write_group(self, items: list[tuple[int, _Prepared, np.ndarray]]) -> list[tuple[int, FileResult]]:
         """Store a group of documents: one vector upsert for all (each call costs ~20 ms in Chroma, whatever

@@ -43,6 +43,7 @@ class Analyzer:
 
         self._stemmer = Stemmer.Stemmer("english")
         self._stems: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def stems(self, words: list[str]) -> list[str]:
         return self._stem_all(words)
@@ -51,7 +52,8 @@ class Analyzer:
         stems = self._stems
         new = [w for w in set(words) if w not in stems]
         if new:
-            stems.update(zip(new, self._stemmer.stemWords(new), strict=True))
+            with self._lock:  # one analyzer serves every collection's index; a Stemmer is not thread-safe
+                stems.update(zip(new, self._stemmer.stemWords(new), strict=True))
         return [stems[w] for w in words]
 
     def terms(self, text: str) -> list[str]:

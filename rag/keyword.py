@@ -11,11 +11,12 @@ documents changed since it last looked, so a CLI ingest is visible to a running 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,11 +89,21 @@ class KeywordIndex:
             [(collection, document_id, seq) for document_id in document_ids],
         )
 
-    def replace_document(self, collection: str, document_id: str, version: str, chunks: Sequence[Chunk]) -> None:
-        """Make `chunks` the live content of the document, atomically replacing any older version."""
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it or, on any error, none of it."""
         db = self._connect()
         db.execute("BEGIN IMMEDIATE")
         try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def replace_document(self, collection: str, document_id: str, version: str, chunks: Sequence[Chunk]) -> None:
+        """Make `chunks` the live content of the document, atomically replacing any older version."""
+        with self._writing() as db:
             db.execute("DELETE FROM chunks WHERE collection = ? AND document_id = ?", (collection, document_id))
             db.executemany(
                 "INSERT INTO chunks (chunk_id, collection, document_id, version, text, metadata)"
@@ -103,26 +114,14 @@ class KeywordIndex:
                 ],
             )
             self._mark_changed(db, collection, [document_id])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def delete_document(self, collection: str, document_id: str) -> None:
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing() as db:
             db.execute("DELETE FROM chunks WHERE collection = ? AND document_id = ?", (collection, document_id))
             self._mark_changed(db, collection, [document_id])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def delete_collection(self, collection: str) -> None:
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing() as db:
             documents = [
                 r[0]
                 for r in db.execute(
@@ -133,10 +132,6 @@ class KeywordIndex:
             ]
             db.execute("DELETE FROM chunks WHERE collection = ?", (collection,))
             self._mark_changed(db, collection, documents)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def document_version(self, collection: str, document_id: str) -> str | None:
         row = (
@@ -153,17 +148,6 @@ class KeywordIndex:
         if document_id is not None:
             sql, args = sql + " AND document_id = ?", [*args, document_id]
         return int(self._connect().execute(sql, args).fetchone()[0])
-
-    def live(self, collection: str, chunk_ids: Iterable[str]) -> set[str]:
-        """The subset of `chunk_ids` that belongs to the current version of its document."""
-        ids = list(chunk_ids)
-        if not ids:
-            return set()
-        marks = ",".join("?" * len(ids))
-        rows = self._connect().execute(
-            f"SELECT chunk_id FROM chunks WHERE collection = ? AND chunk_id IN ({marks})", [collection, *ids]
-        )
-        return {r[0] for r in rows}
 
     def document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
         rows = self._connect().execute(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,6 +68,23 @@ def test_changed_content_replaces_the_old_chunks(pipeline: IngestPipeline, compo
     assert dense_texts(components, "docs", "notes.txt") == ["The office plant is a cactus now."]
     assert components.keyword.search("docs", "ficus", 5) == []
     assert len(pipeline.registry.documents("docs")) == 1
+
+
+def test_one_document_twice_in_a_batch_is_stored_once_and_the_last_version_wins(
+    pipeline: IngestPipeline, components: Components, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def one_group(prepared: Any) -> Iterator[list[Any]]:  # both copies in one encode group, whatever the timing
+        group = []
+        while (entry := prepared.get()) is not None:
+            group.append(entry)
+        yield group
+
+    monkeypatch.setattr(IngestPipeline, "_groups", staticmethod(one_group))
+    same = [Source.from_bytes("faq.txt", b"Parking is free."), Source.from_bytes("faq.txt", b"Parking is free.")]
+    assert [r.status for r in pipeline.ingest(same, "docs")] == ["ingested", "unchanged"]
+    two = [Source.from_bytes("notes.txt", b"First draft."), Source.from_bytes("notes.txt", b"Final text.")]
+    assert [r.status for r in pipeline.ingest(two, "docs")] == ["ingested", "ingested"]
+    assert dense_texts(components, "docs", "notes.txt") == ["Final text."]
 
 
 def test_a_broken_file_fails_alone(pipeline: IngestPipeline) -> None:
