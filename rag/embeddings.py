@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from functools import lru_cache
 from typing import Protocol
 
@@ -21,6 +22,8 @@ class Embedder(Protocol):
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+    def submit_query(self, text: str) -> Future[np.ndarray]: ...
 
     def tokenize(self, text: str) -> list[int]: ...
 
@@ -68,8 +71,16 @@ class SentenceTransformerEmbedder:
             ).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
+        return self.submit_query(text).result()
+
+    def submit_query(self, text: str) -> Future[np.ndarray]:
+        """Start embedding a query: on the ONNX path it runs in the encoder's thread meanwhile."""
         encoder = self.query_encoder()
-        return encoder.encode(text) if encoder is not None else self.embed_documents([text])[0]
+        if encoder is not None:
+            return encoder.submit(text)
+        done: Future[np.ndarray] = Future()
+        done.set_result(self.embed_documents([text])[0])
+        return done
 
     def query_encoder(self) -> OnnxQueryEncoder | None:
         """The ONNX single-query path, exported on first use (about 2 s); None means PyTorch."""

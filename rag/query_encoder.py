@@ -42,9 +42,13 @@ class OnnxQueryEncoder:
 
     def encode(self, text: str) -> np.ndarray:
         """One query's normalized embedding; waits only for the batch already running, if any."""
+        return self.submit(text).result()
+
+    def submit(self, text: str) -> Future[np.ndarray]:
+        """Queue a query; the caller can do other work until it needs the vector."""
         future: Future[np.ndarray] = Future()
         self._queue.put((text, future))
-        return future.result()
+        return future
 
     def encode_batch(self, texts: list[str]) -> np.ndarray:
         features = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +38,6 @@ class Retriever:
     def __init__(self, components: Components, reranker: Reranker) -> None:
         self.components = components
         self.reranker = reranker
-        # Keyword ranking needs no embedding, so it runs beside embedding + dense search.
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keyword")
 
     def candidates(
         self, collection: str, query: str, filters: dict[str, Any] | None = None
@@ -48,10 +45,11 @@ class Retriever:
         """Dense and keyword candidates fused by rank, every chunk's bm25 score, and the query vector."""
         limit = self.components.settings.candidates
         keyword = self.components.keyword
-        scores_future = self._pool.submit(keyword.scores, collection, query, filters)
-        vector = self.components.embedder.embed_query(query)
+        # Keyword scoring needs no embedding: it runs here while the query encoder's thread embeds.
+        vector_future = self.components.embedder.submit_query(query)
+        bm25 = keyword.scores(collection, query, filters)
+        vector = vector_future.result()
         dense = self.components.store.query(collection, vector, limit, filters, metadata=False)
-        bm25 = scores_future.result()
         top_keyword = bm25.top(limit)
         # The keyword index holds live versions only: dense hits of a version that is not live
         # (mid-replacement or crashed) are dropped here.
