@@ -106,6 +106,7 @@ class Bm25Index:
         self._lengths = np.zeros(0, dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)
         self._blocks: list[_Block] = []
+        self._block_firsts: list[int] = []  # each block's first slot, for bisect
         self._documents: dict[str, range] = {}
         self._live = 0
         self._total_length = 0.0
@@ -179,6 +180,7 @@ class Bm25Index:
         self._df += np.bincount(terms, minlength=len(self._postings))
         offsets = np.searchsorted(slots, np.arange(added + 1))
         self._blocks.append(_Block(first, offsets, terms.astype(np.int32), tfs))
+        self._block_firsts.append(first)
         order = np.argsort(terms, kind="stable")
         terms, slots, tfs = terms[order], (slots[order] + first).astype(np.int32), tfs[order]
         bounds = np.flatnonzero(np.diff(terms)) + 1
@@ -190,7 +192,7 @@ class Bm25Index:
         self._contributions.clear()
 
     def _slot_counts(self, slot: int) -> tuple[np.ndarray, np.ndarray]:
-        block = self._blocks[bisect.bisect_right([b.first for b in self._blocks], slot) - 1]
+        block = self._blocks[bisect.bisect_right(self._block_firsts, slot) - 1]
         i = slot - block.first
         return block.terms[block.offsets[i] : block.offsets[i + 1]], block.tfs[block.offsets[i] : block.offsets[i + 1]]
 
