@@ -6,6 +6,8 @@ truncated by the encoder's `max_seq_length`.
 
 from __future__ import annotations
 
+import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,9 +28,41 @@ class TextChunk:
     end_char: int
 
 
+class _PageTokens:
+    """Token counts of any piece of a page, from one tokenization of the whole page.
+
+    Why by hand: SentenceSplitter asks for the token length of every sentence and sub-piece it
+    considers, which tokenized each page's text more than three times over (half the CPU time of
+    chunking, time the encoder lacks while ingesting). The pieces are substrings of the page, so their
+    lengths can be read off the page's token offsets. Counts are tokens overlapping the piece, which
+    can only overestimate a piece that cuts through a word; `Chunker._fit` re-checks every final chunk
+    with the real tokenizer.
+    """
+
+    def __init__(self, text: str, spans: list[tuple[int, int]]) -> None:
+        self.text = text
+        self.starts = [start for start, _ in spans]
+        self.ends = [end for _, end in spans]
+        self.hint = 0  # the splitter asks about pieces roughly in page order
+
+    def count(self, piece: str) -> int | None:
+        start = self.text.find(piece, self.hint)
+        if start < 0:
+            start = self.text.find(piece)
+        if start < 0:
+            return None
+        self.hint = start
+        return bisect_left(self.starts, start + len(piece)) - bisect_right(self.ends, start)
+
+
 class Chunker:
     def __init__(
-        self, tokenize: Callable[[str], list[int]], max_seq_length: int, size_tokens: int, overlap_tokens: int
+        self,
+        tokenize: Callable[[str], list[int]],
+        max_seq_length: int,
+        size_tokens: int,
+        overlap_tokens: int,
+        token_spans: Callable[[str], list[tuple[int, int]]] | None = None,
     ) -> None:
         if size_tokens + SPECIAL_TOKENS > max_seq_length:
             raise InvalidInput(
@@ -36,14 +70,30 @@ class Chunker:
                 f" (at most {max_seq_length - SPECIAL_TOKENS})"
             )
         self.tokenize = tokenize
+        self.token_spans = token_spans
         self.size_tokens = size_tokens
-        self.splitter = SentenceSplitter(chunk_size=size_tokens, chunk_overlap=overlap_tokens, tokenizer=tokenize)
+        self._page = threading.local()  # the page being split, per thread: one Chunker serves every job
+        self.splitter = SentenceSplitter(
+            chunk_size=size_tokens, chunk_overlap=overlap_tokens, tokenizer=self._piece_tokens
+        )
+
+    def _piece_tokens(self, piece: str) -> list[int] | range:
+        """What the splitter measures with: only its length is used."""
+        page: _PageTokens | None = getattr(self._page, "tokens", None)
+        count = page.count(piece) if page is not None else None
+        return range(count) if count is not None else self.tokenize(piece)
 
     def split(self, document: LoadedDocument) -> list[TextChunk]:
         chunks: list[TextChunk] = []
         for page in document.pages:
             cursor = 0
-            for piece in self.splitter.split_text(page.text):
+            if self.token_spans is not None:
+                self._page.tokens = _PageTokens(page.text, self.token_spans(page.text))
+            try:
+                pieces = self.splitter.split_text(page.text)
+            finally:
+                self._page.tokens = None
+            for piece in pieces:
                 if not piece.strip():
                     continue
                 for text in self._fit(piece):

@@ -94,7 +94,11 @@ class IngestPipeline:
         self.registry = registry
         tokenize = embedder.tokenize
         self.chunker = Chunker(
-            tokenize, embedder.max_seq_length, settings.chunk_size_tokens, settings.chunk_overlap_tokens
+            tokenize,
+            embedder.max_seq_length,
+            settings.chunk_size_tokens,
+            settings.chunk_overlap_tokens,
+            embedder.token_spans,
         )
         model_name = str(getattr(embedder, "model_path", "embedder"))
         recipe = f"{Path(model_name).name}|{settings.chunk_size_tokens}|{settings.chunk_overlap_tokens}"

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ingest.chunking import Chunker
 from ingest.loaders.base import LoadedDocument, Page
 from rag.errors import InvalidInput
 
+SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "sample_docs"
 LONG_PAGE = " ".join(f"Sentence number {i} talks about robots, vacuum cleaners and batteries." for i in range(300))
 
 
-@pytest.fixture
-def chunker(embedder) -> Chunker:  # type: ignore[no-untyped-def]
-    return Chunker(embedder.tokenize, embedder.max_seq_length, 200, 30)
+@pytest.fixture(params=["page-offsets", "tokenizer-per-piece"])
+def chunker(request, embedder) -> Chunker:  # type: ignore[no-untyped-def]
+    spans = embedder.token_spans if request.param == "page-offsets" else None
+    return Chunker(embedder.tokenize, embedder.max_seq_length, 200, 30, spans)
+
+
+def test_counting_from_page_offsets_gives_the_same_chunks(embedder) -> None:  # type: ignore[no-untyped-def]
+    """The pipeline's fast path measures pieces from one tokenization of the page: same chunks."""
+    pages = [Page(LONG_PAGE, 1), Page((SAMPLE_DOCS / "release_notes.md").read_text(encoding="utf-8"), 2)]
+    per_piece = Chunker(embedder.tokenize, embedder.max_seq_length, 120, 20)
+    from_offsets = Chunker(embedder.tokenize, embedder.max_seq_length, 120, 20, embedder.token_spans)
+    expected = per_piece.split(LoadedDocument(pages))
+    assert len(expected) > 20
+    assert from_offsets.split(LoadedDocument(pages)) == expected
 
 
 def test_no_chunk_exceeds_the_token_budget(chunker: Chunker, embedder) -> None:  # type: ignore[no-untyped-def]
