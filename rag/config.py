@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     embedding_model: str | None = Field(
         None, description="Local sentence-transformers model path; unset = packaged all-MiniLM-L6-v2."
     )
-    embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
+    embedding_batch_size: int = Field(8, ge=1, description="Texts per encoder batch (small batches pad less).")
     onnx_queries: bool = Field(
         True, description="Embed queries with ONNX Runtime (exported in memory at start; ~2.5x faster than PyTorch)."
     )

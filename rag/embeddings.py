@@ -112,7 +112,7 @@ class SentenceTransformerEmbedder:
 
 @lru_cache(maxsize=4)
 def load_embedder(
-    model_path: str | None = None, batch_size: int = 64, onnx_queries: bool = True
+    model_path: str | None = None, batch_size: int = 8, onnx_queries: bool = True
 ) -> SentenceTransformerEmbedder:
     """One model per process, shared by every caller."""
     return SentenceTransformerEmbedder(model_path, batch_size, onnx_queries)
