@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -52,8 +52,11 @@ class SentenceTransformerEmbedder:
         self.dimension = int(self.model.get_embedding_dimension() or 0)
         self.max_seq_length = int(self.model.max_seq_length)
         # A private copy for counting: the encoder resets its tokenizer's padding and truncation on every
-        # batch, so sharing one tokenizer between the chunking thread and encode() corrupts batches.
-        self.tokenizer = copy.deepcopy(self.model.tokenizer)
+        # batch, so sharing one tokenizer between the chunking thread and encode() corrupts batches. It is
+        # configured once here: changing a Rust tokenizer while another thread encodes with it fails.
+        self._counter = copy.deepcopy(self.model.tokenizer).backend_tokenizer
+        self._counter.no_truncation()  # counting must see every token
+        self._counter.no_padding()
         # torch inference is thread-safe, but one encode at a time keeps 2 cores from thrashing.
         self._lock = threading.Lock()
         self.onnx_queries = onnx_queries
@@ -94,17 +97,12 @@ class SentenceTransformerEmbedder:
         return self._query_encoder
 
     def tokenize(self, text: str) -> list[int]:
-        return self._backend().encode(text, add_special_tokens=False).ids  # same ids, 20% less overhead
+        # The Rust tokenizer directly: the same ids as the transformers wrapper, with 20% less overhead.
+        return self._counter.encode(text, add_special_tokens=False).ids
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) character offsets of each of the text's tokens, no special tokens."""
-        return self._backend().encode(text, add_special_tokens=False).offsets
-
-    def _backend(self) -> Any:
-        backend = self.tokenizer.backend_tokenizer
-        backend.no_truncation()  # our private copy: counting must see every token, unpadded
-        backend.no_padding()
-        return backend
+        return self._counter.encode(text, add_special_tokens=False).offsets
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
