@@ -34,8 +34,8 @@ class _PageTokens:
     Why by hand: SentenceSplitter asks for the token length of every sentence and sub-piece it
     considers, which tokenized each page's text more than three times over (half the CPU time of
     chunking, time the encoder lacks while ingesting). The pieces are substrings of the page, so their
-    lengths can be read off the page's token offsets. Counts are tokens overlapping the piece, which
-    can only overestimate a piece that cuts through a word; `Chunker._fit` re-checks every final chunk
+    lengths can be read off the page's token offsets. A count is the tokens overlapping the piece, and
+    may be a token off where a piece cuts through a word; `Chunker._fit` re-checks every final chunk
     with the real tokenizer.
     """
 
@@ -62,7 +62,7 @@ class Chunker:
         max_seq_length: int,
         size_tokens: int,
         overlap_tokens: int,
-        token_spans: Callable[[str], list[tuple[int, int]]] | None = None,
+        token_spans: Callable[[str], list[tuple[int, int]] | None] | None = None,
     ) -> None:
         if size_tokens + SPECIAL_TOKENS > max_seq_length:
             raise InvalidInput(
@@ -87,8 +87,9 @@ class Chunker:
         chunks: list[TextChunk] = []
         for page in document.pages:
             cursor = 0
-            if self.token_spans is not None:
-                self._page.tokens = _PageTokens(page.text, self.token_spans(page.text))
+            spans = self.token_spans(page.text) if self.token_spans is not None else None
+            if spans is not None:
+                self._page.tokens = _PageTokens(page.text, spans)
             try:
                 pieces = self.splitter.split_text(page.text)
             finally:

@@ -78,3 +78,16 @@ def test_counting_tokens_while_encoding_in_another_thread_is_safe(embedder) -> N
     finally:
         stop.set()
         counter.join()
+
+
+def test_a_tokenizer_without_offsets_still_chunks_the_same(embedder) -> None:  # type: ignore[no-untyped-def]
+    """Slow (pure Python) tokenizers give no offsets: every piece is then tokenized on its own."""
+    import copy
+
+    slow = copy.copy(embedder)
+    slow._rust = None  # what a model with only a slow tokenizer looks like to the embedder
+    assert slow.token_spans(LONG_PAGE) is None
+    assert slow.tokenize(LONG_PAGE[:300]) == embedder.tokenize(LONG_PAGE[:300])
+    document = LoadedDocument([Page(LONG_PAGE, 1)])
+    fast_chunks = Chunker(embedder.tokenize, embedder.max_seq_length, 120, 20, embedder.token_spans).split(document)
+    assert Chunker(slow.tokenize, slow.max_seq_length, 120, 20, slow.token_spans).split(document) == fast_chunks
