@@ -167,21 +167,33 @@ def _answering() -> tuple[Any, Any]:
     return answers, ChatService(answers)
 
 
-async def _stream_reply(answers: Any, prepared: Any, messages: list[Any] | None = None) -> str:
-    """Print the answer as it streams, then its sources; returns the full text."""
-    from rag.backends import SamplingParams
+async def _stream_reply(answers: Any, prepared: Any) -> str:
+    """Print the answer as it streams, then the checked answer's sources; returns the final text."""
+    from rag.answer import Finished
 
-    params = SamplingParams(max_tokens=get_settings().max_tokens)
-    deltas = answers.stream(prepared, params) if messages is None else answers.backend.stream(messages, params)
-    parts = []
-    async for delta in deltas:
-        parts.append(delta.text)
-        console.print(delta.text, end="", markup=False, highlight=False)
+    final, streamed = None, []
+    async for item in answers.stream(prepared, _sampling(get_settings().max_tokens)):
+        if isinstance(item, Finished):
+            final = item.answer
+        else:
+            streamed.append(item.text)
+            console.print(item.text, end="", markup=False, highlight=False)
     console.print()
-    for n, hit in enumerate(prepared.sources, start=1):
+    if final is None:
+        return ""
+    if final.answer.strip() != "".join(streamed).strip():  # markers repaired, or the text replaced
+        console.print(f"[bold]checked answer:[/bold] {final.answer}", markup=True, highlight=False)
+    report = final.grounding
+    if final.abstained:
+        console.print(f"[dim](abstained: {final.abstain_reason})[/dim]")
+    elif report is not None and report.unsupported:
+        console.print(f"[yellow]{len(report.unsupported)} sentence(s) not supported by the sources[/yellow]")
+    cited = {c.n for c in report.citations} if report is not None and not final.abstained else set()
+    for n, hit in enumerate(final.sources or final.related, start=1):
         where = f", page {hit.page}" if hit.page is not None else ""
-        console.print(f"  [dim][{n}] {hit.filename}{where} (score {hit.score:.3f})[/dim]")
-    return "".join(parts)
+        mark = "" if final.abstained or n in cited else " (not cited)"
+        console.print(f"  [dim][{n}] {hit.filename}{where} (score {hit.score:.3f}){mark}[/dim]")
+    return final.answer
 
 
 @app.command()
@@ -227,9 +239,7 @@ def chat(collection: CollectionOption = "sample") -> None:
             try:
                 max_tokens = get_settings().max_tokens
                 prepared = await chat_service.prepare(history, collection, RetrievalOptions(), max_tokens)
-                answer = prepared.answer
-                abstained = answer is not None and answer.abstained
-                reply = await _stream_reply(answers, answer, None if abstained else prepared.messages)
+                reply = await _stream_reply(answers, prepared.grounded())
             except RagError as exc:
                 err_console.print(f"[red]error:[/red] {exc.message}")
                 history.pop()
@@ -329,9 +339,19 @@ def evaluate_retrieval(
     configs: Annotated[
         list[str] | None, typer.Option("--config", help="dense, keyword, rrf, default, cross-encoder; repeatable.")
     ] = None,
+    docs: Annotated[
+        Path | None, typer.Option("--docs", help="QA sets: the folder of the documents (default: the set's folder).")
+    ] = None,
+    details: Annotated[
+        Path | None, typer.Option("--details", help="QA sets: write every question's answer and verdicts here.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Score retrieval on a BEIR-format dataset: nDCG@10, Recall@10/100, MRR@10 per configuration."""
+    """Score a dataset. BEIR folders: retrieval (nDCG@10, Recall@10/100, MRR@10 per configuration).
+    QA sets (questions.jsonl, as shared/eval/kb-dev): answers, through the same path as /v1/query."""
+    if (dataset_dir / "questions.jsonl").is_file():
+        _evaluate_answers(dataset_dir, docs or dataset_dir, collection, details, as_json)
+        return
     import time
 
     from rag.evaluation import available_configs, default_collection_name, evaluate, load_beir
@@ -397,6 +417,94 @@ def evaluate_retrieval(
                       f"{r.queries_per_s:.1f}")  # fmt: skip
     console.print(table)
     console.print(f"ingestion: {ingest_seconds:.1f} s" + (" (collection reused)" if not missing else ""))
+
+
+def _evaluate_answers(
+    dataset_dir: Path, docs_dir: Path, collection: str | None, details: Path | None, as_json: bool
+) -> None:
+    """Ingest the QA set's documents, ask every question through the answer service, print the scores."""
+    import asyncio
+
+    from rag.answer_eval import ask, gold_files, load_qa_set, score_record, summarize, write_details
+    from rag.evaluation import default_collection_name
+    from rag.models import check_collection_name
+
+    settings = get_settings()
+    name = collection or default_collection_name(dataset_dir).replace("beir-", "qa-", 1)
+    try:
+        check_collection_name(name)
+        items = load_qa_set(dataset_dir)
+    except RagError as exc:
+        raise _fail(exc.message, 2) from exc
+    missing = sorted(f for f in gold_files(items) if not (docs_dir / f).is_file())
+    if missing:
+        raise _fail(f"{docs_dir} lacks the set's documents, e.g. {missing[0]} (pass --docs DIR)", 2)
+    pipeline = _pipeline()
+    sources = collect_sources([docs_dir], recursive=False)
+    results = pipeline.ingest(sources, name)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise _fail(f"{failed[0].filename} failed to ingest: {failed[0].reason}")
+    import torch
+
+    torch.set_num_threads(settings.serve_torch_threads)  # as `rag serve` runs
+
+    async def run() -> list:
+        answers, _ = _answering()
+        answers.retriever.components.embedder.embed_query("warm-up")  # as `rag serve` does before serving
+        params = _sampling(settings.max_tokens)
+        records = []
+        with Progress(
+            TextColumn("[bold]asking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err_console, disable=as_json,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("ask", total=len(items))
+            for item in items:
+                records.append(await ask(answers, name, item, params))
+                progress.update(task, advance=1)
+        return records
+
+    try:
+        records = asyncio.run(run())
+    except RagError as exc:
+        raise _fail(exc.message) from exc
+    check = _grounding_check()
+    for record in records:
+        score_record(record, check)
+    if details:
+        write_details(details, records)
+    summary = {"dataset": dataset_dir.resolve().name, "collection": name, **summarize(records)}
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    table = Table("metric", "value", title=f"{summary['dataset']}: {len(records)} questions")
+    for key, value in summary.items():
+        if key not in ("dataset", "collection"):
+            table.add_row(key, "-" if value is None else str(value))
+    console.print(table)
+
+
+def _sampling(max_tokens: int):  # noqa: ANN202 - the backend's SamplingParams
+    from rag.backends import SamplingParams
+
+    return SamplingParams(max_tokens=max_tokens)
+
+
+def _grounding_check():  # noqa: ANN202
+    """The answer checker as `check(answer, sources) -> report dict`, or None before it exists."""
+    try:
+        from rag.grounding import GroundingChecker
+    except ImportError:
+        return None
+    from rag.models import SearchHit
+
+    checker = GroundingChecker(build_components(get_settings()).embedder)
+
+    def check(answer: str, sources: list[dict]) -> dict:
+        hits = [SearchHit(s["chunk_id"], "", s["filename"], s["page"], s["text"], 0.0) for s in sources]
+        return checker.check(answer, hits, repair=False).as_dict()
+
+    return check
 
 
 def check_collection(name: str) -> None:

@@ -102,7 +102,38 @@ class UsageModel(BaseModel):
     total_tokens: int
 
 
-class QueryResponse(BaseModel):
+class CitationOut(BaseModel):
+    """One answer sentence and the source passage that supports it."""
+
+    start: int = Field(description="Start of the sentence in the answer text (characters)")
+    end: int
+    n: int = Field(description="The source it cites, as in sources[].n")
+    chunk_id: str
+    page: int | None
+    quote_start: int = Field(description="Start of the supporting quote in the source's text")
+    quote_end: int
+    quote: str
+    score: float = Field(description="Support score, 0-1")
+
+
+class UnsupportedOut(BaseModel):
+    start: int
+    end: int
+    text: str
+
+
+class Verification(BaseModel):
+    """What the checker found: per-sentence citations, unsupported sentences, and the answer's grounding."""
+
+    citations: list[CitationOut] = Field(default_factory=list)
+    unsupported: list[UnsupportedOut] = Field(default_factory=list)
+    grounded: float | None = Field(None, description="Share of the answer's sentences that its sources support")
+    abstain_reason: str | None = Field(None, description="no_relevant_sources | unsupported_answer")
+    related: list[Source] = Field(default_factory=list, description="The closest sources, when abstaining")
+    mode: str = Field("generate", description="generate | extract | overview | abstain")
+
+
+class QueryResponse(Verification):
     id: str
     answer: str
     sources: list[Source]
@@ -268,6 +299,7 @@ class ChatCompletion(BaseModel):
     choices: list[ChatChoice]
     usage: UsageModel
     sources: list[Source]
+    verification: Verification | None = Field(None, description="The first choice's citations, when grounded")
 
 
 class ModelCard(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any
 from sse_starlette.sse import EventSourceResponse
 
 from api.errors import error_payload
+from rag.answer import Finished
 from rag.backends.base import Delta
 from rag.errors import RagError
 
@@ -20,9 +21,9 @@ def sse(data: dict[str, Any] | str) -> Event:
 
 
 async def open_stream(
-    deltas: AsyncIterator[Delta],
+    deltas: AsyncIterator[Any],
     head: list[Event],
-    on_delta: Callable[[Delta], list[Event]],
+    on_delta: Callable[[Any], list[Event]],
     on_error: Callable[[RagError], Event] = lambda exc: sse(error_payload(exc.status_code, exc.message)),
 ) -> EventSourceResponse:
     """Wait for the first delta before answering 200, so a backend failing up front still gets its 502/504;
@@ -47,13 +48,26 @@ async def open_stream(
     return EventSourceResponse(events(), ping=15)
 
 
-def answer_events(delta: Delta, **done_extra: Any) -> list[Event]:
-    """The /v1/query shape: `delta` pieces, then `done` with usage and finish_reason."""
+def delta_events(delta: Delta, **done_extra: Any) -> list[Event]:
+    """Plain text streams (summaries): `delta` pieces, then `done` with usage and finish_reason."""
     events = [sse({"type": "delta", "text": delta.text})] if delta.text else []
     if delta.finish_reason:
         usage = delta.usage.as_dict() if delta.usage else None
         events.append(sse({"type": "done", "usage": usage, "finish_reason": delta.finish_reason, **done_extra}))
     return events
+
+
+def answer_events(item: Delta | Finished) -> list[Event]:
+    """The /v1/query shape: `delta` pieces, then `citations` with the final answer, then `done`."""
+    if isinstance(item, Delta):
+        return [sse({"type": "delta", "text": item.text})] if item.text else []
+    from api.routes.query import verification_out
+
+    answer = item.answer
+    final = {"type": "citations", "answer": answer.answer, "abstained": answer.abstained,
+             **verification_out(answer).model_dump()}  # fmt: skip
+    done = {"type": "done", "usage": answer.usage.as_dict(), "finish_reason": answer.finish_reason}
+    return [sse(final), sse(done)]
 
 
 def answer_error(exc: RagError) -> Event:

@@ -259,6 +259,13 @@ class Bm25Index:
             # The slot lists are only appended to, or replaced whole by a compaction: a safe snapshot.
             return Scores(scores, self._chunk_ids, self._slot_of)
 
+    def term_counts(self, query: str) -> tuple[dict[str, int], int]:
+        """How many live chunks hold each of the query's terms (0: unknown here), and how many chunks are live."""
+        with self.lock:
+            terms = self.analyzer.query_terms(query)
+            known = {t: int(self._df[self.vocabulary[t]]) for t in terms if t in self.vocabulary}
+            return {t: known.get(t, 0) for t in terms}, self._live
+
     def search(self, query: str, depth: int, rowids: np.ndarray | None = None) -> list[tuple[str, float]]:
         """The best `depth` (chunk_id, score) pairs, best first."""
         return self.score(query, rowids).top(depth)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.answer import AnswerService, PreparedAnswer, RetrievalOptions
 from rag.backends.base import Message
@@ -78,6 +78,12 @@ class PreparedChat:
     messages: list[Message]
     answer: PreparedAnswer | None  # None for a plain pass-through chat
 
+    def grounded(self) -> PreparedAnswer | None:
+        """The answer to generate and verify, with the whole conversation as its messages."""
+        if self.answer is None or not self.messages:
+            return self.answer
+        return replace(self.answer, messages=self.messages)
+
 
 class ChatService:
     def __init__(self, answers: AnswerService) -> None:
@@ -100,9 +106,10 @@ class ChatService:
         # Leave room for some history beside the retrieved context; trim_history drops what still does not fit.
         history_tokens = sum(self.backend.count_tokens(m.content) for m in history)
         reserve = min(history_tokens, self.backend.context_window // 4)
-        prepared = await self.answers.prepare(query, collection, options, max_tokens + reserve)
-        if prepared.abstained:
-            return PreparedChat([], prepared)
+        standalone = query == last.content.strip()
+        prepared = await self.answers.prepare(query, collection, options, max_tokens + reserve, judge=standalone)
+        if prepared.abstained or prepared.mode in ("overview", "extract"):
+            return PreparedChat([], prepared)  # answered without the conversation
         instructions = "\n".join(m.content for m in messages if m.role == "system")
         system = ANSWER_SYSTEM + (f"\nAdditional instructions from the user:\n{instructions}" if instructions else "")
         grounded = Message("user", answer_user_message(last.content, prepared.sources))

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BackendName = Literal["local", "openai", "llama-api"]
+AnswerMode = Literal["generate", "extract", "auto"]
 
 
 class Settings(BaseSettings):
@@ -50,8 +51,15 @@ class Settings(BaseSettings):
     context_tokens: int | None = Field(
         None, ge=50, description="Most tokens of retrieved text in a prompt; unset = 400 for local, else the window."
     )
-    abstain_threshold: float = Field(
-        0.3, description="Best dense cosine similarity below which /v1/query abstains without calling the model."
+
+    # Answers
+    answer_mode: AnswerMode | None = Field(
+        None,
+        description="generate | extract | auto (generate, extractive fallback when the checker rejects it);"
+        " unset = extract for the local backend, generate otherwise.",
+    )
+    verifier_model: str | None = Field(
+        None, description="Local NLI/cross-encoder path that double-checks citations; unset = embedder + lexical."
     )
 
     # Chat backend
@@ -84,6 +92,14 @@ class Settings(BaseSettings):
         if self.chat_backend:
             return self.chat_backend
         return "openai" if self.chat_base_url else "local"
+
+    @property
+    def effective_answer_mode(self) -> AnswerMode:
+        if self.answer_mode:
+            return self.answer_mode
+        # Measured on kb-dev: quoting the best source sentences beats what the packaged 135M model writes
+        # on every figure (README, "Answers you can check"); real Llama servers generate.
+        return "extract" if self.backend_name == "local" else "generate"
 
     @property
     def answer_context_tokens(self) -> int | None:

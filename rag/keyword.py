@@ -70,6 +70,19 @@ class KeywordIndex:
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
+    @property
+    def analyzer(self) -> Analyzer:
+        return self._analyzer
+
+    def first_chunks(self, collection: str, limit: int) -> list[Chunk]:
+        """Each live document's first chunk (in ingestion order), for describing a collection."""
+        rows = self._connect().execute(
+            "SELECT chunk_id, document_id, text, metadata FROM chunks WHERE rowid IN"
+            " (SELECT min(rowid) FROM chunks WHERE collection = ? GROUP BY document_id) ORDER BY rowid LIMIT ?",
+            (collection, limit),
+        )
+        return [Chunk(cid, doc, collection, text, json.loads(meta)) for cid, doc, text, meta in rows]
+
     def _connect(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
@@ -218,6 +231,10 @@ class KeywordIndex:
         """Every live chunk's BM25 score for `query` (a filtered-out chunk scores 0)."""
         rowids = self._filtered_rowids(collection, filters) if filters else None
         return self._bm25(collection).score(query, rowids)
+
+    def term_counts(self, collection: str, query: str) -> tuple[dict[str, int], int]:
+        """Chunk frequency of each query term in the collection, and its live chunk count."""
+        return self._bm25(collection).term_counts(query)
 
     def ranked(
         self, collection: str, query: str, depth: int, filters: dict[str, Any] | None = None

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
 from api.deps import Services, ServicesDep
-from api.routes.query import sources_out
+from api.routes.query import sources_out, verification_out
 from api.schemas import (
     ERROR_RESPONSES,
     ChatChoice,
@@ -23,11 +23,10 @@ from api.schemas import (
     UsageModel,
 )  # fmt: skip
 from api.streaming import open_stream, sse
-from rag.answer import RetrievalOptions
+from rag.answer import Finished, RetrievalOptions
 from rag.backends.base import Delta, Message, SamplingParams, Usage
 from rag.chat import PreparedChat
 from rag.errors import InvalidInput
-from rag.prompts import ABSTAIN_MESSAGE
 
 router = APIRouter(tags=["openai-compatible"])
 ROLES = {"system", "user", "assistant"}
@@ -90,19 +89,28 @@ async def chat_completions(request: Request, services: ServicesDep) -> Any:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
         return await _stream(services, prepared, params, completion_id, created, sources, include_usage)
 
-    choices, usage, model = [], Usage(), services.backend.model
+    choices, usage, model, verification = [], Usage(), services.backend.model, None
+    grounded = prepared.grounded()
     for index in range(body.n):
-        if prepared.answer and prepared.answer.abstained:
-            text, finish = ABSTAIN_MESSAGE, "stop"
+        if grounded is not None:
+            answer = await services.answers.finish(grounded, params)
+            text, finish, model = answer.answer, _openai_finish(answer.finish_reason), answer.model
+            verification = verification or verification_out(answer)
+            result_usage = answer.usage
         else:
             result = await services.backend.complete(prepared.messages, params)
-            text, finish, model = result.text, result.finish_reason, result.model
-            usage = Usage(result.usage.prompt_tokens, usage.completion_tokens + result.usage.completion_tokens)
+            text, finish, model, result_usage = result.text, result.finish_reason, result.model, result.usage
+        usage = Usage(result_usage.prompt_tokens, usage.completion_tokens + result_usage.completion_tokens)
         choices.append(ChatChoice(index=index, message=ChatChoiceMessage(content=text), finish_reason=finish))
     return ChatCompletion(
         id=completion_id, created=created, model=model, choices=choices, sources=sources,
-        usage=UsageModel(**usage.as_dict()),
+        usage=UsageModel(**usage.as_dict()), verification=verification,
     )  # fmt: skip
+
+
+def _openai_finish(reason: str) -> str:
+    """OpenAI clients know stop, length, content_filter and tool_calls: an abstention is a normal stop."""
+    return "stop" if reason == "abstained" else reason
 
 
 async def _stream(
@@ -115,22 +123,31 @@ async def _stream(
         return sse({"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
                     "choices": choices, **extra})  # fmt: skip
 
-    def on_delta(delta: Delta) -> list[dict[str, str]]:
-        events = [chunk([{"index": 0, "delta": {"content": delta.text}, "finish_reason": None}])] if delta.text else []
-        if delta.finish_reason:
-            finish = "stop" if delta.finish_reason == "abstained" else delta.finish_reason
-            events.append(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]))
-            if include_usage:
-                events.append(chunk([], usage=(delta.usage or Usage()).as_dict()))
+    def finished(finish_reason: str, usage: Usage | None, **extra: Any) -> list[dict[str, str]]:
+        events = [chunk([{"index": 0, "delta": {}, "finish_reason": _openai_finish(finish_reason)}], **extra)]
+        if include_usage:
+            events.append(chunk([], usage=(usage or Usage()).as_dict()))
         return events
 
-    if prepared.answer and prepared.answer.abstained:
-        deltas = services.answers.stream(prepared.answer, params)
+    def on_item(item: Delta | Finished) -> list[dict[str, str]]:
+        if isinstance(item, Finished):  # the final chunk carries the verified answer's citations
+            answer = item.answer
+            verification = {"answer": answer.answer, "abstained": answer.abstained,
+                            **verification_out(answer).model_dump()}  # fmt: skip
+            return finished(answer.finish_reason, answer.usage, verification=verification)
+        events = [chunk([{"index": 0, "delta": {"content": item.text}, "finish_reason": None}])] if item.text else []
+        if item.finish_reason:  # a plain chat, straight from the backend
+            events += finished(item.finish_reason, item.usage)
+        return events
+
+    grounded = prepared.grounded()
+    if grounded is not None:
+        items = services.answers.stream(grounded, params)
     else:
-        deltas = services.backend.stream(prepared.messages, params)
+        items = services.backend.stream(prepared.messages, params)
     head = chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
                  sources=[s.model_dump() for s in sources])  # fmt: skip
-    return await open_stream(deltas, [head], on_delta)
+    return await open_stream(items, [head], on_item)
 
 
 @router.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)

@@ -7,17 +7,21 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import ServicesDep
-from api.schemas import ERROR_RESPONSES, QueryRequest, QueryResponse, Source
+from api.schemas import ERROR_RESPONSES, QueryRequest, QueryResponse, Source, Verification
 from api.streaming import answer_error, answer_events, open_stream, sse
-from rag.answer import RetrievalOptions
+from rag.answer import Answer, RetrievalOptions
 from rag.models import SearchHit
 
 router = APIRouter(tags=["query"])
 
 STREAM_DOC = """With `stream: true` the answer comes as Server-Sent Events, each a `data:` line of JSON:
 `{"type": "sources", "id", "sources", "abstained", "model"}` first, then `{"type": "delta", "text"}`
-pieces, then `{"type": "done", "usage", "finish_reason"}`, then `data: [DONE]`. A backend failure after
-the stream has started arrives as `{"type": "error", "error": {"code", "message", "traceId"}}`."""
+pieces, then `{"type": "citations", "answer", "abstained", "citations", "unsupported", "grounded",
+"abstain_reason", "related", "mode"}`, then `{"type": "done", "usage", "finish_reason"}`, then
+`data: [DONE]`. The `citations` event carries the final answer: its `[n]` markers repaired by the
+checker (citation ranges refer to this text), or, when the streamed text turned out unsupported, the
+abstention or the extracted answer that replaces it. A backend failure after the stream has started
+arrives as `{"type": "error", "error": {"code", "message", "traceId"}}`."""
 
 
 def sources_out(hits: list[SearchHit]) -> list[Source]:
@@ -35,6 +39,20 @@ def sources_out(hits: list[SearchHit]) -> list[Source]:
     ]
 
 
+def verification_out(answer: Answer) -> Verification:
+    report = answer.grounding
+    return Verification.model_validate(
+        {
+            "citations": [vars(c) for c in report.citations] if report else [],
+            "unsupported": [vars(u) for u in report.unsupported] if report and not answer.abstained else [],
+            "grounded": round(report.grounded, 4) if report and not answer.abstained else None,
+            "abstain_reason": answer.abstain_reason,
+            "related": sources_out(answer.related),
+            "mode": answer.mode,
+        }
+    )
+
+
 @router.post(
     "/v1/query",
     response_model=QueryResponse,
@@ -50,6 +68,7 @@ async def query(body: QueryRequest, services: ServicesDep) -> Any:
         return QueryResponse(
             id=answer.id, answer=answer.answer, sources=sources_out(answer.sources), abstained=answer.abstained,
             usage=answer.usage.as_dict(), model=answer.model, finish_reason=answer.finish_reason,
+            **verification_out(answer).model_dump(),
         )  # fmt: skip
 
     prepared = await services.answers.prepare(body.question, body.collection, options, params.max_tokens)

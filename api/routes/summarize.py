@@ -11,7 +11,7 @@ from fastapi import APIRouter
 
 from api.deps import Services, ServicesDep
 from api.schemas import ERROR_RESPONSES, CoveredSourceOut, SummarizeRequest, SummarizeResponse
-from api.streaming import answer_error, answer_events, open_stream, sse
+from api.streaming import answer_error, delta_events, open_stream, sse
 from rag.errors import InvalidInput, NotFound
 from rag.summarize import Unit, covered, document_units, hit_units
 
@@ -62,7 +62,7 @@ async def summarize(body: SummarizeRequest, services: ServicesDep) -> Any:
     calls = plan.model_calls + 1
     if body.stream:
         head = {"type": "sources", "sources": [s.model_dump() for s in sources], "model": services.backend.model}
-        return await open_stream(deltas, [sse(head)], partial(answer_events, model_calls=calls), answer_error)
+        return await open_stream(deltas, [sse(head)], partial(delta_events, model_calls=calls), answer_error)
     parts, finish, usage = [], "stop", plan.usage
     async for delta in deltas:
         parts.append(delta.text)

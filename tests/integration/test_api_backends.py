@@ -62,7 +62,8 @@ def test_answer_cites_numbered_sources_and_reports_usage(kb_settings: Settings) 
     assert sent["repetition_penalty"] == 1.1 and sent["frequency_penalty"] == 0.2
     system, user = sent["messages"]
     assert system["role"] == "system" and "only" in system["content"] and "[1]" in system["content"]
-    assert user["content"].startswith("<context>\n[1] (leave.txt)") and "25 days" in user["content"]
+    assert user["content"].startswith(f"Question: {QUESTION['question']}\n\n<context>\n[1] (leave.txt)")
+    assert "25 days" in user["content"]
     assert user["content"].endswith("Question: " + QUESTION["question"])
 
 
@@ -72,9 +73,10 @@ def test_streaming_sends_sources_then_deltas_then_usage_then_done(kb_settings: S
             response = client.post("/v1/query", json={**QUESTION, "stream": True})
     assert response.headers["content-type"].startswith("text/event-stream")
     events = sse_events(response.text)
-    head, *middle, done, end = events
+    head, *middle, final, done, end = events
     assert head["type"] == "sources" and head["sources"][0]["n"] == 1 and head["abstained"] is False
     assert "".join(e["text"] for e in middle) == "Twenty five days [1]."
+    assert final["type"] == "citations" and "answer" in final and "citations" in final
     assert done["type"] == "done" and done["finish_reason"] == "stop" and done["usage"]["completion_tokens"] > 0
     assert end == "[DONE]"
 
@@ -131,17 +133,18 @@ def test_a_cut_stream_ends_with_an_error_event(kb_settings: Settings) -> None:
 
 
 def test_llama_api_native_format_answer_and_stream(kb_settings: Settings) -> None:
-    with fake_llama_api_server(reply="You get 25 days [1].") as fake:
+    with fake_llama_api_server(reply="Full-time employees receive 25 days [1].") as fake:
         settings = with_backend(kb_settings, fake.base_url, chat_backend="llama-api", chat_api_key="secret")
         with api_client(settings) as client:
             data = client.post("/v1/query", json={**QUESTION, "max_tokens": 50}).json()
             streamed = sse_events(client.post("/v1/query", json={**QUESTION, "stream": True}).text)
-    assert data["answer"] == "You get 25 days [1]." and data["finish_reason"] == "stop"
-    assert data["usage"]["prompt_tokens"] > 0 and data["usage"]["completion_tokens"] == 5
+    assert data["answer"] == "Full-time employees receive 25 days [1]." and data["finish_reason"] == "stop"
+    assert data["usage"]["prompt_tokens"] > 0 and data["usage"]["completion_tokens"] == 6
     sent = fake.requests[0]
     assert sent.json["max_completion_tokens"] == 50 and sent.headers["Authorization"] == "Bearer secret"
     assert "".join(e["text"] for e in streamed if isinstance(e, dict) and e["type"] == "delta") == data["answer"]
-    assert streamed[-2]["type"] == "done" and streamed[-2]["usage"]["completion_tokens"] == 5
+    assert streamed[-3]["type"] == "citations" and streamed[-3]["answer"] == data["answer"]
+    assert streamed[-2]["type"] == "done" and streamed[-2]["usage"]["completion_tokens"] == 6
 
 
 def test_llama_api_failures_map_to_502_and_504(kb_settings: Settings) -> None:
@@ -157,7 +160,7 @@ def test_llama_api_failures_map_to_502_and_504(kb_settings: Settings) -> None:
 
 
 def test_context_budget_drops_the_lowest_ranked_chunks(kb_settings: Settings) -> None:
-    with fake_openai_server() as fake:
+    with fake_openai_server(reply="Full-time employees receive 25 days of paid annual leave [1].") as fake:
         with api_client(with_backend(kb_settings, fake.base_url, chat_context_window=420)) as client:
             data = client.post("/v1/query", json={**QUESTION, "max_tokens": 64}).json()
             too_big = client.post("/v1/query", json={**QUESTION, "max_tokens": 400})

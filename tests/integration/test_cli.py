@@ -59,7 +59,7 @@ def test_ask_and_chat_stream_the_answer_then_list_sources(tmp_path: Path) -> Non
 
     data = tmp_path / "data"
     ingest_knowledge(Settings(_env_file=None, data_dir=data), "kb1")  # type: ignore[call-arg]
-    with fake_openai_server(reply="You get 25 days [1].") as fake:
+    with fake_openai_server(reply="Full-time employees receive 25 days of paid annual leave [1].") as fake:
         env = {**os.environ, "RAG_DATA_DIR": str(data), "RAG_CHAT_BASE_URL": fake.base_url, "COLUMNS": "200"}
         asked = subprocess.run(
             [str(BIN / "rag"), "ask", "How many days of annual leave?", "-c", "kb1"],
@@ -73,8 +73,9 @@ def test_ask_and_chat_stream_the_answer_then_list_sources(tmp_path: Path) -> Non
             [str(BIN / "rag"), "ask", "x", "-c", "nope1"], capture_output=True, text=True, env=env, timeout=300
         )
     assert asked.returncode == 0, asked.stderr
-    assert "You get 25 days [1]." in asked.stdout and "[1] leave.txt" in asked.stdout
-    assert chatted.returncode == 0 and chatted.stdout.count("You get 25 days [1].") == 2
+    assert "Full-time employees receive 25 days of paid annual leave [1]." in asked.stdout
+    assert "[1] leave.txt" in asked.stdout
+    assert chatted.returncode == 0 and chatted.stdout.count("receive 25 days of paid annual leave [1].") == 2
     second_request = fake.requests[-1].json["messages"]
     assert [m["role"] for m in second_request] == ["system", "user", "assistant", "user"]  # the history went along
     assert missing.returncode == 1 and "not found" in missing.stderr

@@ -72,3 +72,29 @@ def test_missing_corpus_and_unknown_config_exit_2(tmp_path: Path) -> None:
     shutil.rmtree(dataset)
     unknown = rag(["eval", str(write_beir(dataset)), "--config", "cross-encoder"], tmp_path / "data")
     assert unknown.returncode == 2 and "RAG_RERANKER_MODEL" in unknown.stderr
+
+
+MINIQA = Path(__file__).resolve().parent.parent / "data" / "miniqa"
+
+
+def test_eval_answers_a_qa_set_and_scores_citations_abstention_and_correctness(tmp_path: Path) -> None:
+    """Answer mode on the local defaults: every figure the README's table shows, and per-question details."""
+    details = tmp_path / "details.jsonl"
+    result = rag(["eval", str(MINIQA), "--json", "--details", str(details)], tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["questions"], report["answerable"], report["unanswerable"]) == (10, 7, 3)
+    assert report["hit@5"] == 1.0 and report["hit@1"] >= 0.8
+    assert report["abstention"] >= 2 / 3 and report["false_abstention"] <= 1 / 7
+    assert report["citation_precision"] >= 0.85 and report["citation_coverage"] >= 0.8
+    assert report["numbers_ok"] >= 0.6 and report["f1"] > 0.3 and report["supported_sentences"] >= 0.8
+    assert 0 < report["ttft_p50_s"] <= report["total_p95_s"]
+    rows = [json.loads(line) for line in details.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [f"qa-{i:02d}" for i in range(1, 11)]
+    warranty = next(r for r in rows if r["id"] == "qa-06")
+    assert warranty["verdicts"]["citations"] and warranty["verdicts"]["citations"][0] == ["heat_pump_guide.pdf", 2]
+
+
+def test_eval_of_a_qa_set_without_its_documents_exits_2(tmp_path: Path) -> None:
+    result = rag(["eval", str(MINIQA), "--docs", str(tmp_path)], tmp_path / "data")
+    assert result.returncode == 2 and "lacks the set's documents" in result.stderr

@@ -49,9 +49,11 @@ def test_real_llama_cpp_server_answers_with_sources_usage_and_finish_reason(kb_s
         response = client.post("/v1/query", json={**QUESTION, "temperature": 0, "seed": 1, "max_tokens": 64})
     assert response.status_code == 200, response.text
     data = response.json()
-    assert data["answer"].strip() and data["abstained"] is False
-    assert data["finish_reason"] in ("stop", "length") and data["model"] == "smollm2"
-    assert data["sources"] and data["sources"][0]["n"] == 1 and data["sources"][0]["filename"] == "leave.txt"
+    # The tiny model's text may not survive the citation check (then it is withheld): either way the
+    # sources, usage and finish reason are the real server's.
+    assert data["answer"].strip() and data["finish_reason"] in ("stop", "length") and data["model"] == "smollm2"
+    sources = data["related"] if data["abstained"] else data["sources"]
+    assert sources and sources[0]["n"] == 1 and sources[0]["filename"] == "leave.txt"
     usage = data["usage"]
     assert usage["prompt_tokens"] > 0 and 0 < usage["completion_tokens"] <= 64
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
@@ -62,11 +64,12 @@ def test_real_llama_cpp_server_streams_sources_then_deltas_then_done(kb_settings
         response = client.post("/v1/query", json={**QUESTION, "stream": True, "temperature": 0, "max_tokens": 64})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
-    head, *middle, done, end = sse_events(response.text)
+    head, *middle, final, done, end = sse_events(response.text)
     assert head["type"] == "sources" and head["abstained"] is False and head["model"] == "smollm2"
     assert head["sources"][0]["n"] == 1 and head["sources"][0]["filename"] == "leave.txt"
     assert middle and all(e["type"] == "delta" and e["text"] for e in middle)
     assert "".join(e["text"] for e in middle).strip()
+    assert final["type"] == "citations" and final["answer"].strip()
     assert done["type"] == "done" and done["finish_reason"] in ("stop", "length")
     # llama-cpp-python's server sends no usage chunk in streams: the counts are our estimate, still > 0.
     assert done["usage"]["prompt_tokens"] > 0 and done["usage"]["completion_tokens"] > 0

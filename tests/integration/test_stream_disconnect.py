@@ -30,8 +30,9 @@ pytestmark = pytest.mark.slow
 # seed 1 the answer runs to the full 1500 tokens (finish_reason "length"); other seeds stopped by
 # themselves after ~650 tokens, still ~20 s of generation.
 LONG_ANSWER: dict[str, Any] = {
-    "question": "Write a very long and detailed essay about annual leave: explain every rule about annual leave "
-    "days, then repeat it all again in other words.",
+    # Worded with the collection's own words, so the answerability check lets it through to the model.
+    "question": "Annual leave: how many days of paid annual leave do full-time employees receive per year, and how"
+    " are leave requests made in PeopleHub? Write a very long and detailed essay about annual leave.",
     "collection": "kb1", "stream": True, "max_tokens": 1500, "temperature": 1.0, "stop": [], "seed": 1,
 }  # fmt: skip
 SHORT_ANSWER = {"question": "How many days of annual leave do full-time employees get?", "collection": "kb1",
@@ -52,7 +53,11 @@ SHORT_QUERY_BOUND_FACTOR = 4.0
 def rag_serve(data_dir: Path, log_path: Path) -> Iterator[str]:
     """`rag serve` as a subprocess on a free port, stderr (the app's log) to `log_path`; yields its URL."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"RAG_DATA_DIR": str(data_dir)}
+    # The local model generates (its default answer mode quotes sources instead and streams at once).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {
+        "RAG_DATA_DIR": str(data_dir),
+        "RAG_ANSWER_MODE": "generate",
+    }
     command = [str(BIN / "rag"), "serve", "--port", str(port)]
     # cwd: no stray .env file; the app's log goes to log_path
     with server_process(command, "/health", port, log_path, timeout=180, cwd=log_path.parent, env=env) as url:

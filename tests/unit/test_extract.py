@@ -1,0 +1,148 @@
+"""The extractive answerer: which sentences it quotes, where its citations point, when it gives up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from rag.embeddings import SentenceTransformerEmbedder
+from rag.extract import ExtractiveAnswerer, clean_quote
+from rag.models import SearchHit
+
+
+def hit(chunk_id: str, text: str, filename: str = "handbook.txt", page: int | None = None) -> SearchHit:
+    return SearchHit(chunk_id, filename, filename, page, text, 1.0)
+
+
+LEAVE = [
+    hit(
+        "policy-1",
+        "Annual leave is described in this handbook. Employees request leave in PeopleHub, and their manager "
+        "approves each request.",
+    ),
+    hit(
+        "policy-2",
+        "Full-time employees receive 25 days of paid annual leave per year. Unused days expire in March.",
+    ),
+    hit("canteen-1", "The canteen opens at noon. Vegetarian dishes are served every day."),
+]
+
+
+class CountingEmbedder:
+    """The real embedder, counting the sentences it is asked to embed."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner = inner
+        self.embedded = 0
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded += len(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)
+
+
+@pytest.fixture
+def answerer(embedder: SentenceTransformerEmbedder) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(embedder)
+
+
+def test_how_many_question_quotes_the_sentence_with_the_number_even_from_source_2(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    answer = answerer.answer("How many days of annual leave do full-time employees get?", LEAVE)
+    assert not answer.empty
+    assert answer.sentences[0].n == 2
+    assert answer.text.startswith("Full-time employees receive 25 days of paid annual leave per year. [2]")
+
+
+def test_citations_and_ranges_point_into_the_cited_source(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("How do employees request annual leave, and how many days do they get?", LEAVE)
+    assert len(answer.sentences) >= 2
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert markers == [s.n for s in answer.sentences]
+    for sentence in answer.sentences:
+        source = LEAVE[sentence.n - 1]
+        assert sentence.chunk_id == source.chunk_id
+        assert clean_quote(source.text[sentence.start : sentence.end]) == sentence.text
+        assert f"{sentence.text} [{sentence.n}]" in answer.text
+    assert {s.chunk_id for s in answer.sentences} == {"policy-1", "policy-2"}
+
+
+def test_quotes_are_cleaned_but_ranges_refer_to_the_raw_text(answerer: ExtractiveAnswerer) -> None:
+    raw = "Some notes.\n\nThe conﬁguration\n    ﬁle  is read once at startup from /etc/app.conf."
+    answer = answerer.answer("When is the configuration file read?", [hit("c", raw)])
+    sentence = answer.sentences[0]
+    assert sentence.text == "The configuration file is read once at startup from /etc/app.conf."
+    assert raw[sentence.start : sentence.end].startswith("The conﬁguration\n")
+
+
+def test_unrelated_question_gives_an_empty_answer(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("How do I bake sourdough bread?", LEAVE)
+    assert answer.empty
+    assert answer.text == ""
+
+
+def test_no_sources_gives_an_empty_answer(answerer: ExtractiveAnswerer) -> None:
+    assert answerer.answer("How many days of annual leave?", []).empty
+
+
+def test_over_long_sentence_is_trimmed_to_a_window_around_the_question_words(answerer: ExtractiveAnswerer) -> None:
+    options = [f"--option{i} sets parameter number {i} of the renderer and is off by default" for i in range(40)]
+    options[23] = "--timeout sets the idle timeout of the session in seconds and defaults to 300"
+    text = ", ".join(options)  # one 3,000-character "sentence", like an option table extracted from a PDF
+    answer = answerer.answer("What does --timeout set?", [hit("opts", text, "manual.pdf", 7)])
+    sentence = answer.sentences[0]
+    assert "--timeout sets the idle timeout" in text[sentence.start : sentence.end]
+    assert 0 < sentence.start and sentence.end < len(text)
+    assert sentence.text.startswith("… ") and sentence.text.endswith(" …")
+    assert len(answer.text) <= answerer.max_chars
+
+
+def test_answer_keeps_within_max_sentences_and_max_chars(embedder: SentenceTransformerEmbedder) -> None:
+    answerer = ExtractiveAnswerer(embedder, max_sentences=1, max_chars=200)
+    answer = answerer.answer("How do employees request annual leave, and how many days do they get?", LEAVE)
+    assert len(answer.sentences) == 1
+    assert len(answer.text) <= 200
+
+
+def test_sentence_vectors_are_cached_between_questions(embedder: SentenceTransformerEmbedder) -> None:
+    counting = CountingEmbedder(embedder)
+    answerer = ExtractiveAnswerer(counting)  # type: ignore[arg-type]
+    answerer.answer("How many days of annual leave do full-time employees get?", LEAVE)
+    first = counting.embedded
+    answerer.answer("Where do employees request leave?", LEAVE)
+    assert first > 0
+    assert counting.embedded == first
+
+
+def test_answer_spanning_two_sentences_quotes_the_continuation_in_document_order(answerer: ExtractiveAnswerer) -> None:
+    sources = [
+        hit(
+            "opts",
+            "--max-stack=N Specify the maximum size of the pointer protection stack as N locations. This defaults "
+            "to 10000, but can be increased for large calculations. Use --quiet to hide the welcome message.",
+            "manual.pdf",
+            100,
+        ),
+        hit("other", "The pointer protection stack is described in the developer guide.", "guide.pdf", 3),
+    ]
+    answer = answerer.answer("What is the default size of the pointer protection stack?", sources)
+    assert [(s.n, s.chunk_id) for s in answer.sentences][:2] == [(1, "opts"), (1, "opts")]
+    assert answer.text.startswith("--max-stack=N Specify the maximum size of the pointer protection stack")
+    assert "This defaults to 10000, but can be increased for large calculations. [1]" in answer.text
+    assert "--quiet" not in answer.text
+
+
+def test_a_sentence_repeated_by_overlapping_chunks_is_quoted_once_from_the_better_ranked_one(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    shared = "Passwords must be at least 14 characters long."
+    sources = [hit("a", f"Accounts are reviewed yearly. {shared}"), hit("b", f"{shared} They are never reused.")]
+    answer = answerer.answer("How long must passwords be?", sources)
+    assert answer.text.count(shared) == 1
+    assert answer.sentences[0].n == 1
