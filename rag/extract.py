@@ -150,7 +150,8 @@ class ExtractiveAnswerer:
             c.score += _SIMILARITY_WEIGHT * sim
         if not idf and max(similarity) < _MIN_SIMILARITY:  # none of the question's words, nothing close in meaning
             return ExtractedAnswer("", [])
-        return _compose(self._select(shortlist, candidates, idf))
+        pages = {n: (hit.filename, hit.page) for n, hit in enumerate(sources, start=1)}
+        return _compose(self._select(shortlist, candidates, idf, pages))
 
     def _candidates(
         self, question_terms: list[str], sources: Sequence[SearchHit]
@@ -231,14 +232,19 @@ class ExtractiveAnswerer:
         return np.stack([known[t] for t in texts])
 
     def _select(
-        self, shortlist: list[_Candidate], candidates: list[_Candidate], idf: dict[str, float]
+        self,
+        shortlist: list[_Candidate],
+        candidates: list[_Candidate],
+        idf: dict[str, float],
+        pages: dict[int, tuple[str, int | None]],
     ) -> list[_Candidate]:
         """The best sentence; then, while one gains enough, the sentence before or after a quoted one
-        (answers often span two) or a close runner-up elsewhere that adds more of the question."""
+        (answers often span two) or a close runner-up on the same page that adds more of the question.
+        Runners-up from other pages cost more than they add: on kb-dev they were mostly wrong citations."""
         best = max(shortlist, key=lambda c: c.score)
         chosen, covered, length = [best], idf.keys() & best.terms, best.cost
         total = sum(idf.values()) or 1.0
-        runners_up = {id(c) for c in shortlist if c.score >= best.score - _CLOSE_MARGIN}
+        runners_up = {id(c) for c in shortlist if c.score >= best.score - _CLOSE_MARGIN and pages[c.n] == pages[best.n]}
         while len(chosen) < self.max_sentences:
             cue_met = any(c.cue for c in chosen)
             gains = []
@@ -260,7 +266,9 @@ class ExtractiveAnswerer:
 
 
 def _is_prose(quote: str) -> bool:
-    """Not a heading, page furniture or a table-of-contents line, which answer nothing."""
+    """Not a heading, page furniture, a table-of-contents line or a question (an FAQ's), which answer nothing."""
+    if quote.rstrip(" .…").endswith("?"):
+        return False
     return len(_WORD.findall(quote)) >= _MIN_WORDS and not _DOT_LEADER.search(quote)
 
 
