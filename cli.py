@@ -425,7 +425,7 @@ def _evaluate_answers(
     """Ingest the QA set's documents, ask every question through the answer service, print the scores."""
     import asyncio
 
-    from rag.answer_eval import ask, gold_files, load_qa_set, score_record, summarize, write_details
+    from rag.answer_eval import ask, gold_files, load_qa_set, score_record, scoring_check, summarize, write_details
     from rag.evaluation import default_collection_name
     from rag.models import check_collection_name
 
@@ -449,8 +449,8 @@ def _evaluate_answers(
 
     torch.set_num_threads(settings.serve_torch_threads)  # as `rag serve` runs
 
-    async def run() -> list:
-        answers, _ = _answering()
+    async def run() -> tuple[list, Any]:
+        answers, _ = _answering()  # inside the loop: a backend's HTTP client belongs to it
         answers.retriever.components.embedder.embed_query("warm-up")  # as `rag serve` does before serving
         params = _sampling(settings.max_tokens)
         records = []
@@ -462,15 +462,14 @@ def _evaluate_answers(
             for item in items:
                 records.append(await ask(answers, name, item, params))
                 progress.update(task, advance=1)
-        return records
+        return records, answers
 
     try:
-        records = asyncio.run(run())
+        records, answers = asyncio.run(run())
     except RagError as exc:
         raise _fail(exc.message) from exc
-    check = _grounding_check()
     for record in records:
-        score_record(record, check)
+        score_record(record, scoring_check(answers.checker))
     if details:
         write_details(details, records)
     summary = {"dataset": dataset_dir.resolve().name, "collection": name, **summarize(records)}
@@ -484,27 +483,10 @@ def _evaluate_answers(
     console.print(table)
 
 
-def _sampling(max_tokens: int):  # noqa: ANN202 - the backend's SamplingParams
+def _sampling(max_tokens: int) -> Any:
     from rag.backends import SamplingParams
 
     return SamplingParams(max_tokens=max_tokens)
-
-
-def _grounding_check():  # noqa: ANN202
-    """The answer checker as `check(answer, sources) -> report dict`, or None before it exists."""
-    try:
-        from rag.grounding import GroundingChecker
-    except ImportError:
-        return None
-    from rag.models import SearchHit
-
-    checker = GroundingChecker(build_components(get_settings()).embedder)
-
-    def check(answer: str, sources: list[dict]) -> dict:
-        hits = [SearchHit(s["chunk_id"], "", s["filename"], s["page"], s["text"], 0.0) for s in sources]
-        return checker.check(answer, hits, repair=False).as_dict()
-
-    return check
 
 
 def check_collection(name: str) -> None:

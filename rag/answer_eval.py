@@ -9,6 +9,7 @@ against the reference, the checker's supported-sentence rate, and latency.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import statistics
@@ -19,8 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.answer import AnswerService, Finished, RetrievalOptions
+from rag.backends.base import SamplingParams
 from rag.errors import InvalidInput
+from rag.grounding import GroundingChecker
 from rag.lexical import content_words, numbers
+from rag.models import SearchHit
 
 Page = tuple[str, int | None]  # (file name, page); page None for files without pages
 
@@ -106,7 +111,20 @@ def numbers_match(answer: str, reference: str) -> bool:
     return numbers(reference) <= numbers(answer)
 
 
-def score_record(record: QARecord, check: Callable[[str, list[dict[str, Any]]], dict[str, Any]] | None) -> None:
+Check = Callable[[str, list[dict[str, Any]]], dict[str, Any]]
+
+
+def scoring_check(checker: GroundingChecker) -> Check:
+    """The checker over a record's stored sources: scores answers that came without a report (older runs)."""
+
+    def check(answer: str, sources: list[dict[str, Any]]) -> dict[str, Any]:
+        hits = [SearchHit(s["chunk_id"], "", s["filename"], s["page"], s["text"], 0.0) for s in sources]
+        return checker.check(answer, hits, repair=False).as_dict()
+
+    return check
+
+
+def score_record(record: QARecord, check: Check | None) -> None:
     """Fill `record.verdicts`: retrieval, citations, correctness and support of this one answer."""
     v: dict[str, Any] = {"hit@1": None, "hit@5": None}
     if record.answerable:
@@ -197,10 +215,8 @@ def timer() -> Callable[[], float]:
     return lambda: time.perf_counter() - started
 
 
-async def ask(service: Any, collection: str, item: QAItem, params: Any) -> QARecord:
+async def ask(service: AnswerService, collection: str, item: QAItem, params: SamplingParams) -> QARecord:
     """One question through the streaming /v1/query path, timed to the first text and to the end."""
-    from rag.answer import Finished, RetrievalOptions
-
     elapsed = timer()
     prepared = await service.prepare(item.question, collection, RetrievalOptions(), params.max_tokens)
     parts: list[str] = []
@@ -227,8 +243,6 @@ async def ask(service: Any, collection: str, item: QAItem, params: Any) -> QARec
     )  # fmt: skip
 
 
-async def _retrieved_pages(service: Any, collection: str, question: str) -> list[Page]:
-    import asyncio
-
+async def _retrieved_pages(service: AnswerService, collection: str, question: str) -> list[Page]:
     hits = (await asyncio.to_thread(service.retriever.search, collection, question, 5)).hits
     return [(h.filename, h.page) for h in hits]
