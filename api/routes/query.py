@@ -40,12 +40,13 @@ def sources_out(hits: list[SearchHit]) -> list[Source]:
 
 
 def verification_out(answer: Answer) -> Verification:
-    report = answer.grounding
+    # A withheld answer's report describes text the client does not get: only its abstention is shown.
+    report = None if answer.abstained else answer.grounding
     return Verification.model_validate(
         {
             "citations": [vars(c) for c in report.citations] if report else [],
-            "unsupported": [vars(u) for u in report.unsupported] if report and not answer.abstained else [],
-            "grounded": round(report.grounded, 4) if report and not answer.abstained else None,
+            "unsupported": [vars(u) for u in report.unsupported] if report else [],
+            "grounded": round(report.grounded, 4) if report else None,
             "abstain_reason": answer.abstain_reason,
             "related": sources_out(answer.related),
             "mode": answer.mode,
