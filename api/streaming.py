@@ -8,6 +8,7 @@ from typing import Any
 
 from sse_starlette.sse import EventSourceResponse
 
+from api.answers_out import verification_out
 from api.errors import error_payload
 from rag.answer import Finished
 from rag.backends.base import Delta
@@ -61,8 +62,6 @@ def answer_events(item: Delta | Finished) -> list[Event]:
     """The /v1/query shape: `delta` pieces, then `citations` with the final answer, then `done`."""
     if isinstance(item, Delta):
         return [sse({"type": "delta", "text": item.text})] if item.text else []
-    from api.routes.query import verification_out
-
     answer = item.answer
     final = {"type": "citations", "answer": answer.answer, "abstained": answer.abstained,
              **verification_out(answer).model_dump()}  # fmt: skip

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
+from api.answers_out import sources_out, verification_out
 from api.deps import Services, ServicesDep
-from api.routes.query import sources_out, verification_out
 from api.schemas import (
     ERROR_RESPONSES,
     ChatChoice,

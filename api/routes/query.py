@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.answers_out import sources_out, verification_out
 from api.deps import ServicesDep
-from api.schemas import ERROR_RESPONSES, QueryRequest, QueryResponse, Source, Verification
+from api.schemas import ERROR_RESPONSES, QueryRequest, QueryResponse
 from api.streaming import answer_error, answer_events, open_stream, sse
-from rag.answer import Answer, RetrievalOptions
-from rag.models import SearchHit
+from rag.answer import RetrievalOptions
 
 router = APIRouter(tags=["query"])
 
@@ -22,36 +22,6 @@ pieces, then `{"type": "citations", "answer", "abstained", "citations", "unsuppo
 checker (citation ranges refer to this text), or, when the streamed text turned out unsupported, the
 abstention or the extracted answer that replaces it. A backend failure after the stream has started
 arrives as `{"type": "error", "error": {"code", "message", "traceId"}}`."""
-
-
-def sources_out(hits: list[SearchHit]) -> list[Source]:
-    return [
-        Source(
-            n=n,
-            chunk_id=h.chunk_id,
-            document_id=h.document_id,
-            filename=h.filename,
-            page=h.page,
-            text=h.text,
-            score=h.score,
-        )  # fmt: skip
-        for n, h in enumerate(hits, start=1)
-    ]
-
-
-def verification_out(answer: Answer) -> Verification:
-    # A withheld answer's report describes text the client does not get: only its abstention is shown.
-    report = None if answer.abstained else answer.grounding
-    return Verification.model_validate(
-        {
-            "citations": [vars(c) for c in report.citations] if report else [],
-            "unsupported": [vars(u) for u in report.unsupported] if report else [],
-            "grounded": round(report.grounded, 4) if report else None,
-            "abstain_reason": answer.abstain_reason,
-            "related": sources_out(answer.related),
-            "mode": answer.mode,
-        }
-    )
 
 
 @router.post(

@@ -1,0 +1,37 @@
+"""Answers as the API shows them: numbered sources and the checker's verification, shared by every route."""
+
+from __future__ import annotations
+
+from api.schemas import Source, Verification
+from rag.answer import Answer
+from rag.models import SearchHit
+
+
+def sources_out(hits: list[SearchHit]) -> list[Source]:
+    return [
+        Source(
+            n=n,
+            chunk_id=h.chunk_id,
+            document_id=h.document_id,
+            filename=h.filename,
+            page=h.page,
+            text=h.text,
+            score=h.score,
+        )  # fmt: skip
+        for n, h in enumerate(hits, start=1)
+    ]
+
+
+def verification_out(answer: Answer) -> Verification:
+    # A withheld answer's report describes text the client does not get: only its abstention is shown.
+    report = None if answer.abstained else answer.grounding
+    return Verification.model_validate(
+        {
+            "citations": [vars(c) for c in report.citations] if report else [],
+            "unsupported": [vars(u) for u in report.unsupported] if report else [],
+            "grounded": round(report.grounded, 4) if report else None,
+            "abstain_reason": answer.abstain_reason,
+            "related": sources_out(answer.related),
+            "mode": answer.mode,
+        }
+    )
