@@ -425,7 +425,7 @@ def _evaluate_answers(
     """Ingest the QA set's documents, ask every question through the answer service, print the scores."""
     import asyncio
 
-    from rag.answer_eval import ask, gold_files, load_qa_set, score_record, scoring_check, summarize, write_details
+    from rag.answer_eval import ask, gold_files, load_qa_set, score_record, summarize, write_details
     from rag.evaluation import default_collection_name
     from rag.models import check_collection_name
 
@@ -449,7 +449,7 @@ def _evaluate_answers(
 
     torch.set_num_threads(settings.serve_torch_threads)  # as `rag serve` runs
 
-    async def run() -> tuple[list, Any]:
+    async def run() -> list:
         answers, _ = _answering()  # inside the loop: a backend's HTTP client belongs to it
         answers.retriever.components.embedder.embed_query("warm-up")  # as `rag serve` does before serving
         params = _sampling(settings.max_tokens)
@@ -462,14 +462,14 @@ def _evaluate_answers(
             for item in items:
                 records.append(await ask(answers, name, item, params))
                 progress.update(task, advance=1)
-        return records, answers
+        return records
 
     try:
-        records, answers = asyncio.run(run())
+        records = asyncio.run(run())
     except RagError as exc:
         raise _fail(exc.message) from exc
     for record in records:
-        score_record(record, scoring_check(answers.checker))
+        score_record(record)
     if details:
         write_details(details, records)
     summary = {"dataset": dataset_dir.resolve().name, "collection": name, **summarize(records)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from api.schemas import Source, Verification
 from rag.answer import Answer
 from rag.models import SearchHit
@@ -35,3 +37,8 @@ def verification_out(answer: Answer) -> Verification:
             "mode": answer.mode,
         }
     )
+
+
+def final_answer(answer: Answer) -> dict[str, Any]:
+    """What a stream's last event carries: the checked answer (it may differ from the streamed text)."""
+    return {"answer": answer.answer, "abstained": answer.abstained, **verification_out(answer).model_dump()}

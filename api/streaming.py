@@ -8,7 +8,7 @@ from typing import Any
 
 from sse_starlette.sse import EventSourceResponse
 
-from api.answers_out import verification_out
+from api.answers_out import final_answer
 from api.errors import error_payload
 from rag.answer import Finished
 from rag.backends.base import Delta
@@ -63,8 +63,7 @@ def answer_events(item: Delta | Finished) -> list[Event]:
     if isinstance(item, Delta):
         return [sse({"type": "delta", "text": item.text})] if item.text else []
     answer = item.answer
-    final = {"type": "citations", "answer": answer.answer, "abstained": answer.abstained,
-             **verification_out(answer).model_dump()}  # fmt: skip
+    final = {"type": "citations", **final_answer(answer)}
     done = {"type": "done", "usage": answer.usage.as_dict(), "finish_reason": answer.finish_reason}
     return [sse(final), sse(done)]
 

@@ -23,9 +23,7 @@ from typing import Any
 from rag.answer import AnswerService, Finished, RetrievalOptions
 from rag.backends.base import SamplingParams
 from rag.errors import InvalidInput
-from rag.grounding import GroundingChecker
 from rag.lexical import content_words, numbers
-from rag.models import SearchHit
 
 Page = tuple[str, int | None]  # (file name, page); page None for files without pages
 
@@ -111,20 +109,7 @@ def numbers_match(answer: str, reference: str) -> bool:
     return numbers(reference) <= numbers(answer)
 
 
-Check = Callable[[str, list[dict[str, Any]]], dict[str, Any]]
-
-
-def scoring_check(checker: GroundingChecker) -> Check:
-    """The checker over a record's stored sources: scores answers that came without a report (older runs)."""
-
-    def check(answer: str, sources: list[dict[str, Any]]) -> dict[str, Any]:
-        hits = [SearchHit(s["chunk_id"], "", s["filename"], s["page"], s["text"], 0.0) for s in sources]
-        return checker.check(answer, hits, repair=False).as_dict()
-
-    return check
-
-
-def score_record(record: QARecord, check: Check | None) -> None:
+def score_record(record: QARecord) -> None:
     """Fill `record.verdicts`: retrieval, citations, correctness and support of this one answer."""
     v: dict[str, Any] = {"hit@1": None, "hit@5": None}
     if record.answerable:
@@ -137,12 +122,8 @@ def score_record(record: QARecord, check: Check | None) -> None:
     if record.answerable and not record.abstained and record.reference:
         v["f1"] = round(token_f1(record.answer, record.reference), 4)
         v["numbers_ok"] = numbers_match(record.answer, record.reference)
-    if not record.abstained:
-        report = record.grounding
-        if report is None and check is not None:
-            report = check(record.answer, record.sources)
-        if report is not None:
-            v["sentences"], v["supported"] = report["sentences"], report["supported"]
+    if not record.abstained and record.grounding is not None:
+        v["sentences"], v["supported"] = record.grounding["sentences"], record.grounding["supported"]
     record.verdicts = v
 
 
@@ -199,17 +180,6 @@ def write_details(path: Path, records: Sequence[QARecord]) -> None:
             f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
 
 
-def read_details(path: Path) -> list[QARecord]:
-    """Records written by `write_details` (to re-score an earlier run, e.g. with a newer checker)."""
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        row["gold"] = [tuple(g) for g in row["gold"]]
-        row["retrieved"] = [tuple(p) for p in row["retrieved"]]
-        records.append(QARecord(**row))
-    return records
-
-
 def timer() -> Callable[[], float]:
     started = time.perf_counter()
     return lambda: time.perf_counter() - started
@@ -219,27 +189,21 @@ async def ask(service: AnswerService, collection: str, item: QAItem, params: Sam
     """One question through the streaming /v1/query path, timed to the first text and to the end."""
     elapsed = timer()
     prepared = await service.prepare(item.question, collection, RetrievalOptions(), params.max_tokens)
-    parts: list[str] = []
     ttft = None
-    final = None
     async for event in service.stream(prepared, params):
-        if isinstance(event, Finished):
+        if isinstance(event, Finished):  # always the last event: the checked answer
             final = event.answer
-        elif event.text:
-            ttft = ttft if ttft is not None else elapsed()
-            parts.append(event.text)
+        elif event.text and ttft is None:
+            ttft = elapsed()
     total = elapsed()
-    answer = final.answer if final is not None else "".join(parts)
-    abstained = final.abstained if final is not None else prepared.abstained
-    sources = final.sources if final is not None else prepared.sources
     retrieved = await _retrieved_pages(service, collection, item.question)
     return QARecord(
         id=item.id, question=item.question, answerable=item.answerable, gold=item.gold, reference=item.reference,
-        answer=answer, abstained=abstained, abstain_reason=getattr(final, "abstain_reason", None),
+        answer=final.answer, abstained=final.abstained, abstain_reason=final.abstain_reason,
         sources=[{"n": n, "filename": h.filename, "page": h.page, "chunk_id": h.chunk_id, "text": h.text}
-                 for n, h in enumerate(sources, start=1)],
+                 for n, h in enumerate(final.sources, start=1)],
         retrieved=retrieved, ttft_s=round(ttft if ttft is not None else total, 4), total_s=round(total, 4),
-        grounding=final.grounding.as_dict() if final is not None and final.grounding is not None else None,
+        grounding=final.grounding.as_dict() if final.grounding is not None else None,
     )  # fmt: skip
 
 

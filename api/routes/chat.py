@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
-from api.answers_out import sources_out, verification_out
+from api.answers_out import final_answer, sources_out, verification_out
 from api.deps import Services, ServicesDep
 from api.schemas import (
     ERROR_RESPONSES,
@@ -132,9 +132,7 @@ async def _stream(
     def on_item(item: Delta | Finished) -> list[dict[str, str]]:
         if isinstance(item, Finished):  # the final chunk carries the verified answer's citations
             answer = item.answer
-            verification = {"answer": answer.answer, "abstained": answer.abstained,
-                            **verification_out(answer).model_dump()}  # fmt: skip
-            return finished(answer.finish_reason, answer.usage, verification=verification)
+            return finished(answer.finish_reason, answer.usage, verification=final_answer(answer))
         events = [chunk([{"index": 0, "delta": {"content": item.text}, "finish_reason": None}])] if item.text else []
         if item.finish_reason:  # a plain chat, straight from the backend
             events += finished(item.finish_reason, item.usage)

@@ -31,7 +31,7 @@ def record(rid: str, answerable: bool, answer: str, abstained: bool = False) -> 
     sources = [{"n": 1, "filename": "a.pdf", "page": 2, "chunk_id": "c1", "text": "x"},
                {"n": 2, "filename": "a.pdf", "page": 9, "chunk_id": "c2", "text": "y"}]  # fmt: skip
     return QARecord(rid, "q", answerable, gold, "25 days" if answerable else None, answer, abstained,
-                    None, sources, [("a.pdf", 2)], 0.1, 0.2)  # fmt: skip
+                    None, sources, [("a.pdf", 2)], 0.1, 0.2, grounding={"sentences": 2, "supported": 1})  # fmt: skip
 
 
 def test_summary_counts_abstention_precision_and_coverage() -> None:
@@ -42,7 +42,7 @@ def test_summary_counts_abstention_precision_and_coverage() -> None:
         record("4", False, "Invented [1]."),
     ]
     for r in records:
-        score_record(r, lambda answer, sources: {"sentences": 2, "supported": 1})
+        score_record(r)
     summary = summarize(records)
     assert summary["abstention"] == 0.5 and summary["false_abstention"] == 0.0
     assert summary["citations"] == 3 and summary["citation_precision"] == pytest.approx(1 / 3, abs=1e-4)
