@@ -31,8 +31,8 @@ def test_json_mode_is_valid_json_or_says_it_was_cut(local_client: openai.OpenAI)
     assert whole.choices[0].finish_reason == "stop"
     assert isinstance(json.loads(whole.choices[0].message.content), dict)
     schema = {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}
-    typed = plain(local_client, ask, max_tokens=50, temperature=0,
-                  response_format={"type": "json_schema", "json_schema": {"name": "cat", "schema": schema}})  # fmt: skip
+    json_schema = {"type": "json_schema", "json_schema": {"name": "cat", "schema": schema}}
+    typed = plain(local_client, ask, max_tokens=50, temperature=0, response_format=json_schema)
     assert isinstance(json.loads(typed.choices[0].message.content)["age"], int)
 
 

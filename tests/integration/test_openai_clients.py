@@ -22,17 +22,21 @@ REPLY = "Sous le sable buries the lamb in hot sand [1]."
 QUESTION = "How is lamb cooked in sand?"
 
 
-@pytest.fixture
-def server(live_server, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Our app over real HTTP, grounded in the "lamb" collection, with a fake Llama server writing the answers."""
+def ingest_lamb(data_dir: Path) -> None:
     from ingest.pipeline import Source
     from ingest.service import build_pipeline
     from rag.components import build_components
     from rag.config import Settings
 
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
     sources = [Source.from_bytes(n, t.encode()) for n, t in LAMB.items()]
     build_pipeline(build_components(settings)).ingest(sources, "lamb")
+
+
+@pytest.fixture
+def server(live_server, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Our app over real HTTP, grounded in the "lamb" collection, with a fake Llama server writing the answers."""
+    ingest_lamb(tmp_path / "data")
     with fake_openai_server(reply=REPLY) as fake:
         yield live_server(chat_base_url=fake.base_url, chat_model="llama-test", default_collection="lamb",
                           api_keys="k1", model_aliases="rag,team-bot")  # fmt: skip
@@ -68,7 +72,8 @@ def test_a_streaming_sdk_user_gets_the_annotations_on_a_delta(server: str) -> No
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    annotations = [a for c in chunks if c.choices for a in (c.choices[0].delta.model_extra or {}).get("annotations", [])]
+    deltas = [c.choices[0].delta.model_extra or {} for c in chunks if c.choices]
+    annotations = [a for extra in deltas for a in extra.get("annotations", [])]
     assert text == REPLY and len(annotations) == 1
     cited = annotations[0]["url_citation"]
     assert text[cited["start_index"] : cited["end_index"]] == REPLY and "desert sand" in opened(cited["url"])["text"]
@@ -112,7 +117,7 @@ def llm_user_dir(tmp_path: Path, url: str) -> Path:
     return user_dir
 
 
-def test_an_llm_cli_user_gets_the_citations(live_server, server: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_llm_cli_user_gets_the_citations(server: str, tmp_path: Path) -> None:
     user_dir = llm_user_dir(tmp_path, server)
     _llm(user_dir, "-m", "rag", "--no-stream", QUESTION)
     logged = json.loads(_llm(user_dir, "logs", "--json", "-n", "1"))[0]
@@ -121,13 +126,7 @@ def test_an_llm_cli_user_gets_the_citations(live_server, server: str, tmp_path: 
 
 
 def test_a_server_default_puts_the_sources_block_in_every_answer(live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from ingest.pipeline import Source
-    from ingest.service import build_pipeline
-    from rag.components import build_components
-    from rag.config import Settings
-
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
-    build_pipeline(build_components(settings)).ingest([Source.from_bytes(n, t.encode()) for n, t in LAMB.items()], "lamb")
+    ingest_lamb(tmp_path / "data")
     with fake_openai_server(reply=REPLY) as fake:
         url = live_server(chat_base_url=fake.base_url, default_collection="lamb", api_keys="k1",
                           citations_in_content=True)  # fmt: skip
