@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
-from api.routes import chat, collections, documents, health, query, search, summarize
+from api.routes import chat, collections, completions, documents, embeddings, health, query, search, summarize
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
 
@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     app.include_router(collections.router, dependencies=protected)
     app.include_router(documents.router, dependencies=protected)
     app.include_router(chat.router, dependencies=protected)
+    app.include_router(completions.router, dependencies=protected)
+    app.include_router(embeddings.router, dependencies=protected)
     app.include_router(summarize.router, dependencies=protected)
     return app
 

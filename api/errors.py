@@ -20,12 +20,23 @@ log = logging.getLogger("rag.api")
 trace_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
 
 
-def error_payload(code: int, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "traceId": trace_id_var.get()}}
+# OpenAI's error `type` by status, beside our contract, so OpenAI-aware tools classify our errors as OpenAI's.
+_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 429: "rate_limit_error"}
 
 
-def error_response(code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_payload(code, message), status_code=code, headers=headers)
+def error_payload(code: int, message: str, param: str | None = None, openai_code: str | None = None) -> dict[str, Any]:
+    """Our contract (`code` is the HTTP status, or OpenAI's string code where OpenAI has one, e.g. model_not_found)
+    plus OpenAI's `type` and `param`."""
+    kind = _OPENAI_TYPES.get(code, "server_error" if code >= 500 else "invalid_request_error")
+    body = {"code": openai_code or code, "message": message, "traceId": trace_id_var.get(), "type": kind}
+    return {"error": {**body, "param": param}}
+
+
+def error_response(
+    code: int, message: str, headers: dict[str, str] | None = None, param: str | None = None,
+    openai_code: str | None = None,
+) -> JSONResponse:  # fmt: skip
+    return JSONResponse(error_payload(code, message, param, openai_code), status_code=code, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -40,7 +51,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RagError)
     async def rag_error(_: Request, exc: RagError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return error_response(exc.status_code, exc.message, headers)
+        openai = {"param": getattr(exc, "param", None), "openai_code": getattr(exc, "openai_code", None)}
+        return error_response(exc.status_code, exc.message, headers, **openai)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -73,7 +85,9 @@ class TraceMiddleware:
             if message["type"] == "http.response.start":
                 response_started, status = True, message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-trace-id", trace_id.encode())]
+                # x-request-id too: the OpenAI SDK reads it into `request_id`.
+                message["headers"] = [*message["headers"], (b"x-trace-id", trace_id.encode()),
+                                      (b"x-request-id", trace_id.encode())]  # fmt: skip
             await send(message)
 
         try:

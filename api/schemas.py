@@ -14,9 +14,11 @@ Filters = dict[str, FilterValue]
 
 
 class ErrorBody(BaseModel):
-    code: int = Field(examples=[404])
+    code: int | str = Field(examples=[404], description="The HTTP status, or OpenAI's code where it has one")
     message: str = Field(examples=["collection 'hr' not found"])
     traceId: str = Field(examples=["4bf92f3577b34da6a3ce929d0e0e4736"])
+    type: str = Field(examples=["not_found_error"], description="OpenAI's error type")
+    param: str | None = Field(None, description="The request field at fault, when known")
 
 
 class ErrorResponse(BaseModel):
@@ -278,11 +280,27 @@ class ChatRequest(SamplingFields):
     collection: str | None = Field(None, description="Defaults to RAG_DEFAULT_COLLECTION")
     use_context: bool = Field(True, description="false: a plain chat with the backend, no retrieval")
     retrieval: RetrievalSpec = Field(default_factory=RetrievalSpec)
+    citations_in_content: bool | None = Field(
+        None, description="End the content with a 'Sources:' block; default RAG_CITATIONS_IN_CONTENT"
+    )
+
+
+class UrlCitation(BaseModel):
+    start_index: int = Field(description="Start of the cited sentence in the content (characters)")
+    end_index: int
+    url: str = Field(description="This service's URL of the cited chunk")
+    title: str = Field(examples=["[1] handbook.pdf, p. 3"])
+
+
+class Annotation(BaseModel):
+    type: str = "url_citation"
+    url_citation: UrlCitation
 
 
 class ChatChoiceMessage(BaseModel):
     role: str = "assistant"
     content: str
+    annotations: list[Annotation] = Field(default_factory=list, description="OpenAI's url_citation annotations")
 
 
 class ChatChoice(BaseModel):

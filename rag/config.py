@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     local_threads: int | None = Field(None, description="llama.cpp threads for the local backend; unset = all cores.")
     max_tokens: int = Field(256, ge=1, description="Default answer length in tokens.")
 
+    # OpenAI-compatible routes
+    model_aliases: str = Field(
+        "rag", description="Comma-separated model names answered besides the served model; others get 404."
+    )
+    citations_in_content: bool = Field(
+        False, description="Append a 'Sources:' block to chat answers by default (for clients that show only text)."
+    )
+
     # HTTP service
     host: str = Field("127.0.0.1", description="Address `rag serve` binds to.")
     port: int = Field(8000, description="Port `rag serve` listens on.")

@@ -31,10 +31,27 @@ def default_gguf_path() -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF)
 
 
+def _json_format(response_format: dict[str, Any]) -> dict[str, Any] | None:
+    """OpenAI's JSON formats in the shape llama-cpp-python turns into a JSON grammar, so every sampled token
+    keeps the output valid JSON (a cut at max_tokens still truncates it: finish_reason says `length`).
+    llama-cpp-python reads `{"type": "json_object", "schema": ...}` and would silently ignore `json_schema`."""
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return response_format
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        return {"type": "json_object", **({"schema": schema} if schema else {})}
+    return None
+
+
 def _llama_kwargs(params: SamplingParams) -> dict[str, Any]:
+    """Our sampling parameters as llama.cpp names them; `seed` goes through, so a seeded request at any
+    temperature samples the same tokens again."""
     given = params.given()
     if "repetition_penalty" in given:
         given["repeat_penalty"] = given.pop("repetition_penalty")
+    if "response_format" in given:
+        given["response_format"] = _json_format(given["response_format"])
     return given
 
 

@@ -80,6 +80,8 @@ def test_api_keys_protect_every_route_but_health(kb_settings: Settings) -> None:
         ("/v1/query", {"question": "x", "collection": "kb1", "temperature": 3}, 422),
         ("/v1/query", {"question": "x", "collection": "kb1", "stop": ["s"] * 17}, 422),
         ("/v1/query", {"question": "x", "collection": "kb1", "retrieval": {"top_k": 0}}, 422),
+        ("/v1/completions", {"prompt": "x", "collection": "nope1"}, 404),
+        ("/v1/embeddings", {"input": []}, 400),
         ("/v1/nothing-here", {}, 404),
     ],
 )
@@ -106,7 +108,7 @@ def test_every_route_is_covered_by_the_contract_tests(kb_settings: Settings) -> 
         "/health", "/v1/search", "/v1/query", "/v1/collections", "/v1/collections/{name}",
         "/v1/collections/{name}/documents", "/v1/collections/{name}/documents/{document_id}",
         "/v1/collections/{name}/documents/{document_id}/chunks", "/v1/jobs/{job_id}", "/v1/chat/completions",
-        "/v1/models", "/v1/summarize",
+        "/v1/models", "/v1/summarize", "/v1/completions", "/v1/embeddings",
     }  # fmt: skip
 
 
