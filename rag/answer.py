@@ -24,6 +24,7 @@ from rag.grounding import GroundingChecker, GroundingReport, build_verifier, is_
 from rag.models import SearchHit
 from rag.overview import CollectionOverview, is_collection_question
 from rag.prompts import ABSTAIN_MESSAGE, ANSWER_SYSTEM, TEMPLATE_OVERHEAD_TOKENS, answer_user_message
+from rag.quoting import quoter_for
 from rag.retrieval import Retriever
 
 AbstainReason = Literal["no_relevant_sources", "unsupported_answer"]
@@ -107,6 +108,7 @@ class AnswerService:
         self.overview = overview
         self.mode = mode
         self.context_tokens = context_tokens
+        self.quoter = quoter_for(backend)
 
     async def prepare(
         self, question: str, collection: str, options: RetrievalOptions, max_tokens: int, judge: bool = True
@@ -127,7 +129,8 @@ class AnswerService:
         if self.mode == "extract":
             return PreparedAnswer(answer_id, question, retrieval.hits, [], False, mode="extract")
         count = self.backend.count_tokens
-        fixed = count(ANSWER_SYSTEM) + count(answer_user_message(question, [])) + 2 * TEMPLATE_OVERHEAD_TOKENS
+        user_message = answer_user_message(question, [], self.quoter)
+        fixed = count(ANSWER_SYSTEM) + count(user_message) + 2 * TEMPLATE_OVERHEAD_TOKENS
         budget = self.backend.context_window - max_tokens
         if fixed >= budget:
             raise InvalidInput(
@@ -141,7 +144,8 @@ class AnswerService:
             return PreparedAnswer(
                 answer_id, question, [], [], True, "no_relevant_sources", related=retrieval.hits, mode=self.mode
             )
-        messages = [Message("system", ANSWER_SYSTEM), Message("user", answer_user_message(question, sources))]
+        user_message = answer_user_message(question, sources, self.quoter)
+        messages = [Message("system", ANSWER_SYSTEM), Message("user", user_message)]
         return PreparedAnswer(answer_id, question, sources, messages, False, mode=self.mode)
 
     async def answer(self, question: str, collection: str, options: RetrievalOptions, params: SamplingParams) -> Answer:

@@ -3,20 +3,23 @@
 A 135M-parameter model is right for a demo and for tests on a CPU, not for serious answers; point
 `RAG_LOCAL_MODEL_PATH` at a bigger GGUF or use a remote backend for that. llama.cpp is not
 thread-safe, so one generation runs at a time; it runs in a worker thread and checks a cancel flag
-between tokens, so a client that goes away stops the generation.
+between tokens, so a client that goes away stops the generation. Prompts are tokenized by
+`ChatTemplate` (local_template.py), so message contents never turn into control tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from rag.backends.base import Completion, Delta, Message, SamplingParams, Usage, messages_as_dicts
+from rag.backends.base import Completion, Delta, Message, SamplingParams, Usage
+from rag.backends.local_template import ChatTemplate
 from rag.config import Settings
 from rag.errors import BackendError
 
@@ -32,9 +35,8 @@ def default_gguf_path() -> str:
 
 
 def _json_format(response_format: dict[str, Any]) -> dict[str, Any] | None:
-    """OpenAI's JSON formats in the shape llama-cpp-python turns into a JSON grammar, so every sampled token
-    keeps the output valid JSON (a cut at max_tokens still truncates it: finish_reason says `length`).
-    llama-cpp-python reads `{"type": "json_object", "schema": ...}` and would silently ignore `json_schema`."""
+    """OpenAI's JSON formats as one shape: `{"type": "json_object", "schema": ...}`, so `json_schema`
+    requests get their schema's grammar too (a cut at max_tokens still truncates: finish_reason says `length`)."""
     kind = response_format.get("type")
     if kind == "json_object":
         return response_format
@@ -44,14 +46,24 @@ def _json_format(response_format: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _llama_kwargs(params: SamplingParams) -> dict[str, Any]:
-    """Our sampling parameters as llama.cpp names them; `seed` goes through, so a seeded request at any
-    temperature samples the same tokens again."""
+def _completion_kwargs(params: SamplingParams, eos_token: str) -> dict[str, Any]:
+    """Sampling parameters for `create_completion`, with what `create_chat_completion` would add; `seed`
+    goes through, so a seeded request at any temperature samples the same tokens again."""
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
     given = params.given()
     if "repetition_penalty" in given:
         given["repeat_penalty"] = given.pop("repetition_penalty")
-    if "response_format" in given:
-        given["response_format"] = _json_format(given["response_format"])
+    given.setdefault("temperature", 0.2)  # create_chat_completion's default (create_completion's is 0.8)
+    given["stop"] = [*given.get("stop", []), *([eos_token] if eos_token else [])]
+    response_format = _json_format(given.pop("response_format", None) or {}) or {}
+    if response_format.get("type") == "json_object":
+        schema = response_format.get("schema")
+        given["grammar"] = (
+            LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            if schema
+            else LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+        )
     return given
 
 
@@ -70,15 +82,20 @@ class LocalLlamaBackend:
             verbose=False,
         )
         self._lock = threading.Lock()
+        self.template = ChatTemplate(self.llm)
+        self.template_markers = self.template.markers  # what rag.quoting escapes in prompts for this model
 
     def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode(), add_bos=False, special=True))
+        return len(self.llm.tokenize(text.encode(), add_bos=False, special=False))
 
-    def _generate(self, messages: list[Message], params: SamplingParams, cancel: threading.Event) -> Iterator[Any]:
+    def prompt_tokens(self, messages: list[Message]) -> list[int]:
+        return self.template.tokens(messages)
+
+    def _generate(self, prompt: list[int], params: SamplingParams, cancel: threading.Event) -> Iterator[Any]:
         with self._lock:
             # No reset(): llama.cpp reuses the KV cache of the prompt prefix it has seen (the system prompt).
-            chunks = self.llm.create_chat_completion(
-                messages=messages_as_dicts(messages), stream=True, **_llama_kwargs(params)
+            chunks = self.llm.create_completion(
+                prompt=prompt, stream=True, **_completion_kwargs(params, self.template.eos_token)
             )
             try:
                 for chunk in chunks:
@@ -93,10 +110,11 @@ class LocalLlamaBackend:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         cancel = threading.Event()
         done = object()
+        prompt = self.prompt_tokens(messages)
 
         def produce() -> None:
             try:
-                for chunk in self._generate(messages, params, cancel):
+                for chunk in self._generate(prompt, params, cancel):
                     loop.call_soon_threadsafe(queue.put_nowait, chunk)
             except Exception as exc:  # surfaced in the event loop below
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
@@ -105,21 +123,20 @@ class LocalLlamaBackend:
 
         worker = threading.Thread(target=produce, daemon=True)
         worker.start()
-        prompt_tokens = sum(self.count_tokens(m.content) for m in messages)
         produced, finish_reason = [], "stop"
         try:
             while (item := await queue.get()) is not done:
                 if isinstance(item, Exception):
                     raise BackendError(f"local model failed: {item}") from item
                 choice = item["choices"][0]
-                text = choice["delta"].get("content") or ""
+                text = choice.get("text") or ""
                 if text:
                     produced.append(text)
                     yield Delta(text=text)
                 finish_reason = choice.get("finish_reason") or finish_reason
         finally:
             cancel.set()  # the client went away or we are done: stop generating
-        yield Delta(finish_reason=finish_reason, usage=Usage(prompt_tokens, self.count_tokens("".join(produced))))
+        yield Delta(finish_reason=finish_reason, usage=Usage(len(prompt), self.count_tokens("".join(produced))))
 
     async def complete(self, messages: list[Message], params: SamplingParams) -> Completion:
         parts, finish_reason, usage = [], "stop", Usage()
