@@ -25,8 +25,9 @@ from api.schemas import (
     TextDocument,
     UploadResult,
 )  # fmt: skip
-from ingest.jobs import StagedFile, display_filename, stage
+from ingest.jobs import StagedFile, stage
 from ingest.loaders import LOADERS
+from ingest.names import display_filename
 from ingest.pipeline import FileResult, Source
 from rag.errors import InvalidInput, NotFound, RagError, TooLarge, Unprocessable, UnsupportedType
 
