@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest.loaders import is_supported
+from ingest.folders import folder_files
 from ingest.pipeline import FileResult, IngestPipeline, Source
 from ingest.service import build_pipeline
 from rag.components import build_components
@@ -44,26 +43,31 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def collect_sources(paths: list[Path], recursive: bool) -> list[Source]:
+    """The sources of `rag ingest PATHS` (see find_sources), without the report of what was skipped."""
+    return find_sources(paths, recursive)[0]
+
+
+def find_sources(
+    paths: list[Path], recursive: bool, follow_symlinks: bool = False
+) -> tuple[list[Source], list[FileResult]]:
     """Files named explicitly are always tried; inside folders only supported types are taken.
 
     Inside a folder the document id is the path relative to it, so equal names in subfolders stay apart.
-    A `.ragignore` file in a folder lists glob patterns (relative paths) to leave out.
+    A `.ragignore` file in a folder lists glob patterns (relative paths) to leave out. Symlinks leaving
+    a folder are not followed unless `follow_symlinks`: they come back as `skipped` results.
     """
     sources: list[Source] = []
+    skipped: list[FileResult] = []
     for path in paths:
         if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            ignore_file = path / ".ragignore"
-            ignored = ignore_file.read_text().split() if ignore_file.is_file() else []
-            for file in sorted(p for p in path.glob(pattern) if p.is_file() and not p.name.startswith(".")):
-                relative = file.relative_to(path).as_posix()
-                if is_supported(file) and not any(fnmatch(relative, pat) for pat in ignored):
-                    sources.append(Source.from_path(file, document_id=relative))
+            found = folder_files(path, recursive, follow_symlinks)
+            sources += [Source.from_path(file, document_id=relative) for file, relative in found.files]
+            skipped += [FileResult(name, name, "skipped", reason=why) for name, why in found.skipped]
         elif path.is_file():
             sources.append(Source.from_path(path))
         else:
             raise _fail(f"no such file or directory: {path}", 2)
-    return sources
+    return sources, skipped
 
 
 @app.command()
@@ -71,11 +75,15 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
     collection: CollectionOption = "default",
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
+    follow_symlinks: Annotated[
+        bool, typer.Option("--follow-symlinks", help="Also ingest what symlinks pointing out of a folder point to.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Ingest files into a collection; unchanged files are skipped, changed ones replaced."""
-    sources = collect_sources(paths, recursive)
+    sources, skipped = find_sources(paths, recursive, follow_symlinks)
     if not sources:
+        _print_skipped(skipped, err_console)
         raise _fail("no supported files found", 2)
     try:
         pipeline = _pipeline()
@@ -88,7 +96,7 @@ def ingest(
             def advance(result: FileResult) -> None:
                 progress.update(task, advance=1, last=f"{result.filename}: {result.status}")
 
-            results = pipeline.ingest(sources, collection, progress=advance)
+            results = pipeline.ingest(sources, collection, progress=advance) + skipped
     except RagError as exc:
         raise _fail(exc.message) from exc
     if as_json:
@@ -100,15 +108,22 @@ def ingest(
 
 
 def _print_summary(results: list[FileResult]) -> None:
-    counts = {s: sum(r.status == s for r in results) for s in ("ingested", "unchanged", "failed")}
+    counts = {s: sum(r.status == s for r in results) for s in ("ingested", "unchanged", "failed", "skipped")}
     chunks = sum(r.chunks for r in results if r.status == "ingested")
     console.print(
         f"[green]{counts['ingested']} ingested[/green] ({chunks} chunks), "
         f"{counts['unchanged']} unchanged, [red]{counts['failed']} failed[/red]"
+        + (f", [yellow]{counts['skipped']} skipped[/yellow]" if counts["skipped"] else "")
     )
     for r in results:
         if r.status == "failed":
             console.print(f"  [red]✗[/red] {r.filename}: {r.reason}")
+    _print_skipped([r for r in results if r.status == "skipped"])
+
+
+def _print_skipped(skipped: list[FileResult], out: Console = console) -> None:
+    for r in skipped:
+        out.print(f"  [yellow]-[/yellow] {r.filename}: skipped, {r.reason} (--follow-symlinks to ingest it)")
 
 
 @docs_app.command("list")

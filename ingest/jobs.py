@@ -38,13 +38,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated_at TEXT NOT NULL
 );
 """
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def display_filename(raw: str | None) -> str:
-    """The client's filename reduced to a harmless base name (no directories, no control characters)."""
-    name = _UNSAFE.sub("", (raw or "").replace("\\", "/").rsplit("/", 1)[-1]).strip().lstrip(".")
-    return name[:255] or "upload"
 
 
 @dataclass

@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from ingest.chunking import Chunker
 from ingest.loaders import LoadedDocument, load_bytes
+from ingest.names import clean_name
 from ingest.registry import Registry, now
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -63,7 +64,7 @@ class Source:
 class FileResult:
     filename: str
     document_id: str
-    status: str  # ingested | unchanged | failed
+    status: str  # ingested | unchanged | failed; the CLI adds skipped (a symlink it did not follow)
     chunks: int = 0
     pages: int | None = None
     reason: str | None = None
@@ -114,7 +115,7 @@ class IngestPipeline:
         """Ingest every source; a failing one fails alone. Results come back in input order."""
         check_collection_name(collection)
         self.registry.ensure_collection(collection)
-        sources = list(sources)
+        sources = [replace(s, filename=clean_name(s.filename) or "upload") for s in sources]
         results: dict[int, FileResult] = {}
         done = threading.Lock()
 
@@ -127,7 +128,9 @@ class IngestPipeline:
         prepared: queue.Queue[tuple[int, _Prepared] | None] = queue.Queue(maxsize=64)
         stop = threading.Event()
         reader = threading.Thread(
-            target=self._read_all, args=(sources, collection, prepared, report, stop), daemon=True
+            target=self._read_all,
+            args=(sources, document_ids(sources), collection, prepared, report, stop),
+            daemon=True,
         )
         written: queue.Queue[list[tuple[int, _Prepared, np.ndarray]] | None] = queue.Queue(maxsize=2)
         writer = threading.Thread(target=self._write_all, args=(written, report), daemon=True)
@@ -199,16 +202,19 @@ class IngestPipeline:
     def _read_all(
         self,
         sources: list[Source],
+        ids: list[str | FileResult],
         collection: str,
         out: queue.Queue[tuple[int, _Prepared] | None],
         report: Callable[[int, FileResult], None],
         stop: threading.Event,
     ) -> None:
         try:
-            for index, source in enumerate(sources):
+            for index, (source, document_id) in enumerate(zip(sources, ids, strict=True)):
                 if stop.is_set():
                     return
-                document_id = source.document_id or source.filename
+                if isinstance(document_id, FileResult):  # no usable id of its own
+                    report(index, document_id)
+                    continue
                 try:
                     item = self._prepare(source, collection, document_id)
                 except RagError as exc:
@@ -282,15 +288,9 @@ class IngestPipeline:
         incoming: queue.Queue[list[tuple[int, _Prepared, np.ndarray]] | None],
         report: Callable[[int, FileResult], None],
     ) -> None:
-        while (items := incoming.get()) is not None:
-            while items:  # a document twice in one group (two files, one id) is written in turn: last wins
-                now, later, seen = [], [], set()
-                for entry in items:
-                    (later if entry[1].document_id in seen else now).append(entry)
-                    seen.add(entry[1].document_id)
-                for index, result in self._write_group(now):
-                    report(index, result)
-                items = later
+        while (items := incoming.get()) is not None:  # ids are unique within one ingest (document_ids)
+            for index, result in self._write_group(items):
+                report(index, result)
 
     def _write_group(self, items: list[tuple[int, _Prepared, np.ndarray]]) -> list[tuple[int, FileResult]]:
         """Store a group of documents: one vector upsert for all (each call costs ~20 ms in Chroma, whatever
@@ -358,6 +358,30 @@ class IngestPipeline:
     def _lock_for(self, collection: str, document_id: str) -> threading.Lock:
         with self._locks_guard:
             return self._doc_locks.setdefault((collection, document_id), threading.Lock())
+
+
+def document_ids(sources: list[Source]) -> list[str | FileResult]:
+    """Each source's document id, or the failure to report when it has none of its own.
+
+    Two files with one id in the same batch (`dup.txt` twice, `a/same.txt` and `b/same.txt` uploaded
+    as `same.txt`) would overwrite each other: the first keeps the id, the others fail with 409.
+    """
+    first: dict[str, int] = {}
+    ids: list[str | FileResult] = []
+    for index, source in enumerate(sources):
+        document_id = clean_name(source.document_id or source.filename)
+        if not document_id:
+            ids.append(_failed(source.filename, "", "the document id is empty", 422))
+        elif document_id in first:
+            reason = (
+                f"duplicate document id {document_id!r}: file {first[document_id] + 1} of this batch already has it;"
+                " this file was not ingested (give each file its own document_id to keep both)"
+            )
+            ids.append(_failed(source.filename, document_id, reason, 409))
+        else:
+            first[document_id] = index
+            ids.append(document_id)
+    return ids
 
 
 def _unchanged(filename: str, document_id: str, existing: Any) -> FileResult:

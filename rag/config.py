@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     local_model_path: str | None = Field(None, description="GGUF path for the local backend; unset = packaged SmolLM2.")
     local_threads: int | None = Field(None, description="llama.cpp threads for the local backend; unset = all cores.")
     max_tokens: int = Field(256, ge=1, description="Default answer length in tokens.")
+    max_summarize_chars: int = Field(
+        100_000, ge=1, description="Most characters /v1/summarize takes (text, document or topic chunks); above: 413."
+    )
 
     # OpenAI-compatible routes
     model_aliases: str = Field(

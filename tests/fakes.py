@@ -15,6 +15,11 @@ Two dialects, both on ``POST /v1/chat/completions`` (plus ``GET /v1/models``):
 Modes: ok, error500, flaky, rate_limited, hang, cut_stream, garbage (invalid JSON), missing_fields
 (valid JSON without the expected fields). Faults apply to chat requests only; ``/v1/models`` always works.
 
+``token_delay_s`` makes the fake generate slowly, like a real model: it waits that long before each word
+of the reply and, as llama.cpp's server does, stops generating once its client has closed the connection.
+``FakeServer.call_times``, ``token_times`` and ``hangup_times`` record when each call started, each word
+was generated and the fake noticed that a client had closed the connection mid-generation.
+
 Token counts are approximations: whitespace-separated words of all message contents (prompt) and of
 the reply (completion); ``max_tokens``/``max_completion_tokens`` truncates the reply to that many words.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import socket
 import threading
 import time
@@ -69,6 +75,24 @@ class FakeServer:
         """Number of chat-completion requests received so far."""
         return self._httpd.calls
 
+    @property
+    def call_times(self) -> list[float]:
+        """`time.monotonic()` at the start of each chat-completion request."""
+        with self._httpd.lock:
+            return list(self._httpd.call_times)
+
+    @property
+    def token_times(self) -> list[float]:
+        """`time.monotonic()` of each reply word generated (with ``token_delay_s``), across all calls."""
+        with self._httpd.lock:
+            return list(self._httpd.token_times)
+
+    @property
+    def hangup_times(self) -> list[float]:
+        """`time.monotonic()` when a generation stopped because its client had closed the connection."""
+        with self._httpd.lock:
+            return list(self._httpd.hangup_times)
+
 
 def _pieces(text: str) -> list[str]:
     """Split into word pieces that concatenate back to ``text`` (whitespace rides with the words)."""
@@ -92,7 +116,9 @@ class _FakeHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # never wait for keep-alive or hanging handler threads on close
 
-    def __init__(self, dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float) -> None:
+    def __init__(
+        self, dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float, token_delay_s: float = 0.0
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -100,6 +126,10 @@ class _FakeHTTPServer(ThreadingHTTPServer):
         self.fail_times, self.hang_seconds = fail_times, hang_seconds
         self.requests: list[RecordedRequest] = []
         self.calls = 0
+        self.token_delay_s = token_delay_s
+        self.call_times: list[float] = []
+        self.token_times: list[float] = []
+        self.hangup_times: list[float] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()  # open client sockets, closed on shutdown
@@ -181,6 +211,28 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _client_left(self) -> bool:
+        """True once the client closed the connection (readable with nothing to read)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _generate(self, pieces: list[str]) -> bool:
+        """Spend ``token_delay_s`` per word, recording each; False if the client left meanwhile."""
+        srv = self.server
+        if not srv.token_delay_s:
+            return True
+        for _ in pieces:
+            if self._client_left() or srv.stopping.wait(srv.token_delay_s) or self._client_left():
+                with srv.lock:
+                    srv.hangup_times.append(time.monotonic())
+                return False
+            with srv.lock:
+                srv.token_times.append(time.monotonic())
+        return True
+
     def _error(self, status: int, message: str, kind: str, extra: dict | None = None) -> None:
         if self.server.dialect == "openai":
             code = "rate_limit_exceeded" if status == 429 else None
@@ -205,6 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
         srv = self.server
         with srv.lock:
             srv.calls += 1
+            srv.call_times.append(time.monotonic())
             n = srv.calls
         if not isinstance(rec.json, dict):
             return self._error(400, "request body is not a JSON object", "invalid_request_error")
@@ -234,6 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
             pieces, stop_reason = pieces[:limit], "length"
             if pieces:
                 pieces[-1] = pieces[-1].rstrip()
+        if srv.token_delay_s and not stream and not self._generate(pieces):
+            return self._cut()  # the client left while we were generating
         text = "".join(pieces)
         usage = (_prompt_tokens(body), len(text.split()))
         cut = mode == "cut_stream"
@@ -275,7 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_stream()
         self._event(chunk({"role": "assistant", "content": ""}))
         for i, piece in enumerate(pieces):
-            if cut and i == 2:
+            if (cut and i == 2) or not self._generate([piece]):
                 return self._cut()
             self._event(chunk({"content": piece}))
         if cut:
@@ -308,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_stream()
         self._event(event("start", ""))
         for i, piece in enumerate(pieces):
-            if cut and i == 2:
+            if (cut and i == 2) or not self._generate([piece]):
                 return self._cut()
             self._event(event("progress", piece))
         if cut:
@@ -318,8 +373,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def _serve(dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float) -> Iterator[FakeServer]:
-    httpd = _FakeHTTPServer(dialect, mode, reply, fail_times, hang_seconds)
+def _serve(
+    dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float, token_delay_s: float = 0.0
+) -> Iterator[FakeServer]:
+    httpd = _FakeHTTPServer(dialect, mode, reply, fail_times, hang_seconds, token_delay_s)
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-{dialect}-{mode}", daemon=True
     )
@@ -336,10 +393,15 @@ def _serve(dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: f
 
 @contextmanager
 def fake_openai_server(
-    mode: str = "ok", *, reply: str = "The answer is 42 [1].", fail_times: int = 0, hang_seconds: float = 30.0
+    mode: str = "ok",
+    *,
+    reply: str = "The answer is 42 [1].",
+    fail_times: int = 0,
+    hang_seconds: float = 30.0,
+    token_delay_s: float = 0.0,
 ) -> Iterator[FakeServer]:
     """An OpenAI-compatible ``/v1/chat/completions`` (+ ``/v1/models``) server; see module docstring."""
-    with _serve("openai", mode, reply, fail_times, hang_seconds) as server:
+    with _serve("openai", mode, reply, fail_times, hang_seconds, token_delay_s) as server:
         yield server
 
 

@@ -25,8 +25,9 @@ from api.schemas import (
     TextDocument,
     UploadResult,
 )  # fmt: skip
-from ingest.jobs import StagedFile, display_filename, stage
+from ingest.jobs import StagedFile, stage
 from ingest.loaders import LOADERS
+from ingest.names import display_filename
 from ingest.pipeline import FileResult, Source
 from rag.errors import InvalidInput, NotFound, RagError, TooLarge, Unprocessable, UnsupportedType
 
@@ -34,7 +35,9 @@ router = APIRouter(tags=["documents"])
 UPLOAD_DOC = """Either `multipart/form-data` with one or many `files` (optionally a `document_id` and a JSON
 `metadata` object per file, in the same order; one `metadata` applies to all), or JSON
 `{text, filename, metadata, document_id}`. Small uploads answer 201 with a result per file; bigger ones
-(see `RAG_SYNC_UPLOAD_BYTES` / `RAG_SYNC_UPLOAD_FILES`) answer 202 with a job to follow at `/v1/jobs/{id}`."""
+(see `RAG_SYNC_UPLOAD_BYTES` / `RAG_SYNC_UPLOAD_FILES`) answer 202 with a job to follow at `/v1/jobs/{id}`.
+The document id is the file's base name unless given; two files of one upload with the same id are not
+both kept: the first is ingested, the others fail with 409 (give each its own `document_id` to keep both)."""
 
 
 def _metadata(raw: Any) -> dict[str, Any]:
