@@ -12,6 +12,8 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.answers_out import final_answer, sources_out, verification_out
 from api.deps import Services, ServicesDep
+from api.json_body import read_json
+from api.openapi import ref
 from api.schemas import (
     ERROR_RESPONSES,
     ChatChoice,
@@ -74,14 +76,11 @@ async def _prepare(body: ChatRequest, services: Services) -> tuple[PreparedChat,
     "/v1/chat/completions",
     response_model=ChatCompletion,
     responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
-    openapi_extra={"requestBody": {"content": {"application/json": {"schema": ChatRequest.model_json_schema()}}}},
+    # Validated by hand (400s, as OpenAI answers): api.openapi adds ChatRequest to the components.
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": ref(ChatRequest)}}}},
 )
 async def chat_completions(request: Request, services: ServicesDep) -> Any:
-    try:
-        raw = await request.json()
-    except ValueError as exc:
-        raise InvalidInput("the body must be a JSON object") from exc
-    body = parse_request(raw)
+    body = parse_request(await read_json(request))
     prepared, params = await _prepare(body, services)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
     sources = sources_out(prepared.answer.sources if prepared.answer else [])
