@@ -8,9 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from api.auth import ApiKeyMiddleware, KeyChecker
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
+from api.openapi import install_openapi
 from api.routes import chat, collections, completions, documents, embeddings, health, query, search, summarize
+from api.schemas import ChatRequest, TextDocument
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
 
@@ -33,6 +36,10 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_openapi(app, [ChatRequest, TextDocument])
+    app.state.key_checker = KeyChecker(settings.api_key_set)
+    # Added first, so it runs inside TraceMiddleware: its 401s carry a trace id.
+    app.add_middleware(ApiKeyMiddleware, checker=app.state.key_checker, public_docs=settings.public_docs)
     app.add_middleware(TraceMiddleware)
     app.include_router(health.router)
     protected = [Depends(require_api_key)]

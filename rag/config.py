@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `rag serve` binds to.")
     port: int = Field(8000, description="Port `rag serve` listens on.")
     api_keys: str = Field("", description="Comma-separated bearer keys; empty = no auth.")
+    public_docs: bool = Field(False, description="Serve /docs, /redoc and /openapi.json without a key.")
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:

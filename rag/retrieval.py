@@ -10,6 +10,7 @@ import numpy as np
 
 from rag.bm25 import Scores
 from rag.components import Components
+from rag.metadata import check_filters
 from rag.models import SearchHit
 from rag.rerank import Candidate, Reranker
 
@@ -43,6 +44,7 @@ class Retriever:
         self, collection: str, query: str, filters: dict[str, Any] | None = None
     ) -> tuple[list[Candidate], Scores, np.ndarray]:
         """Dense and keyword candidates fused by rank, every chunk's bm25 score, and the query vector."""
+        filters = check_filters(filters)  # before Chroma or SQLite see them
         limit = self.components.settings.candidates
         keyword = self.components.keyword
         # Keyword scoring needs no embedding: it runs here while the query encoder's thread embeds.
