@@ -12,6 +12,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.answers_out import final_answer, sources_out, verification_out
 from api.deps import Services, ServicesDep
+from api.inline_schema import inline_schema
 from api.schemas import (
     ERROR_RESPONSES,
     ChatChoice,
@@ -74,7 +75,7 @@ async def _prepare(body: ChatRequest, services: Services) -> tuple[PreparedChat,
     "/v1/chat/completions",
     response_model=ChatCompletion,
     responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
-    openapi_extra={"requestBody": {"content": {"application/json": {"schema": ChatRequest.model_json_schema()}}}},
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": inline_schema(ChatRequest)}}}},
 )
 async def chat_completions(request: Request, services: ServicesDep) -> Any:
     try:
