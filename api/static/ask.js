@@ -157,7 +157,9 @@ async function openCitation(turn, n, offset) {
     text.replaceChildren(source.text);
   }
   dialog.showModal();
-  text.querySelector("mark")?.scrollIntoView({ block: "center" });
+  // Scroll the passage (not the dialog) to the quote, so the title and the page image stay in view.
+  const mark = text.querySelector("mark");
+  text.scrollTop = mark ? Math.max(0, mark.offsetTop - text.clientHeight / 3) : 0;
   await showPage(turn.collection, source, citation);
 }
 

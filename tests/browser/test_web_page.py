@@ -102,6 +102,12 @@ def test_a_user_uploads_asks_opens_the_cited_page_and_deletes_a_document(
     shot("citation")
     css(browser, "#citation-dialog [data-close]").click()
 
+    css(browser, "#ask-question").send_keys("What does the flux capacitor XJ-9000 do?", Keys.ENTER)
+    wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, '.turn .answer[aria-busy="false"]')) == 2)
+    abstention = browser.find_elements(By.CSS_SELECTOR, ".turn")[1]
+    assert "abstained" in abstention.get_attribute("class") and abstention.text.count("No answer:") == 1
+    shot("abstention")
+
     browser.set_window_size(390, 844)  # a phone: nothing wider than the screen
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     shot("phone-width")
@@ -149,19 +155,25 @@ def test_the_page_works_by_keyboard_with_labelled_fields_and_visible_focus(rag_s
     assert browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle") == "solid"
     browser.switch_to.active_element.send_keys(Keys.ENTER)
     wait_for(browser, lambda b: b.switch_to.active_element.get_attribute("id") == "ask-question")
+    assert other_hosts(browser) == []  # the page needs nothing from another host
+
+
+def other_hosts(browser: WebDriver) -> list[str]:
+    """Hosts other than the server's that the current page fetched anything from."""
+    return browser.execute_script(  # type: ignore[no-any-return]
+        "return performance.getEntriesByType('resource').map(r => new URL(r.name).host)"
+        ".filter(h => h !== location.host)"
+    )
 
 
 def test_docs_and_redoc_render_their_operations_offline(rag_server: str, browser: WebDriver, shot) -> None:  # type: ignore[no-untyped-def]
     browser.get(rag_server + "/docs")
     wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, ".opblock")) >= 10)
     assert "/v1/query" in css(browser, ".swagger-ui").text
+    assert other_hosts(browser) == []
     shot("swagger-ui")
     browser.get(rag_server + "/redoc")
     wait_for(browser, lambda b: "/v1/collections/{name}/documents" in b.find_element(By.TAG_NAME, "body").text)
+    # Only ReDoc's own "API docs by Redocly" logo points at its CDN: offline, that image alone is missing.
+    assert set(other_hosts(browser)) <= {"cdn.redoc.ly"}
     shot("redoc")
-    # Nothing was fetched from another host.
-    hosts = browser.execute_script(
-        "return performance.getEntriesByType('resource').map(r => new URL(r.name).host)"
-        ".filter(h => h !== location.host)"
-    )
-    assert hosts == []
