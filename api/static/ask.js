@@ -104,7 +104,7 @@ function renderAnswer(node, turn) {
     parts.push(
       el(
         "button",
-        { type: "button", class: "cite", "aria-label": `Citation ${n}: ${source.filename}`, onclick: () => openCitation(turn, n, offset) },
+        { type: "button", class: "cite", "aria-label": `Citation ${n}: ${source.filename}`, onclick: () => openCitation(turn, source, offset) },
         `[${n}]`,
       ),
     );
@@ -121,7 +121,7 @@ function renderSources(node, turn, list, title) {
       {},
       el(
         "button",
-        { type: "button", class: "link", onclick: () => openCitation(turn, source.n, null) },
+        { type: "button", class: "link", onclick: () => openCitation(turn, source, null) },
         `[${source.n}] ${source.filename}`,
       ),
       source.page ? ` · page ${source.page}` : "",
@@ -140,10 +140,10 @@ function citationAt(turn, n, offset) {
   return candidates.reduce((best, c) => (distance(c) < distance(best) ? c : best));
 }
 
-async function openCitation(turn, n, offset) {
-  const source = [...turn.sources, ...turn.related].find((s) => s.n === n);
-  if (!source) return;
-  const citation = citationAt(turn, n, offset);
+/** The citation view of `source`; `offset` is where its [n] marker sits in the answer (null: from the list). */
+async function openCitation(turn, source, offset) {
+  const n = source.n;
+  const citation = turn.abstained ? null : citationAt(turn, n, offset);
   const dialog = $("#citation-dialog");
   $("#citation-title").textContent = `[${n}] ${source.filename}${source.page ? `, page ${source.page}` : ""}`;
   $("#citation-note").textContent = citation

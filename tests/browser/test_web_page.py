@@ -107,6 +107,13 @@ def test_a_user_uploads_asks_opens_the_cited_page_and_deletes_a_document(
     abstention = browser.find_elements(By.CSS_SELECTOR, ".turn")[1]
     assert "abstained" in abstention.get_attribute("class") and abstention.text.count("No answer:") == 1
     shot("abstention")
+    closest = abstention.find_element(By.CSS_SELECTOR, ".sources-panel li button.link")
+    closest_name = closest.text.split("] ")[1]
+    closest.click()
+    wait_for(browser, EC.visibility_of_element_located((By.ID, "citation-dialog")))
+    assert css(browser, "#citation-title").text.startswith(f"[1] {closest_name}")
+    assert css(browser, "#citation-figure").is_displayed() == closest_name.endswith(".pdf")
+    css(browser, "#citation-dialog [data-close]").click()
 
     browser.set_window_size(390, 844)  # a phone: nothing wider than the screen
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
