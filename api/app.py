@@ -7,13 +7,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api.auth import ApiKeyMiddleware, KeyChecker
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
 from api.openapi import install_openapi
-from api.routes import chat, collections, completions, documents, embeddings, health, query, search, summarize
+from api.routes import (
+    chat,
+    collections,
+    completions,
+    document_files,
+    documents,
+    embeddings,
+    health,
+    query,
+    search,
+    summarize,
+)
 from api.schemas import ChatRequest, TextDocument
+from api.web import install_web_page
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
 
@@ -29,7 +42,8 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         if close is not None:
             await close()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc with Swagger UI and ReDoc served from the installed package, not a CDN.
+    app = FastAPIOffline(
         title="rag-service",
         version="0.1.0",
         description="Question answering over your documents, with sources.",
@@ -46,11 +60,13 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     app.include_router(search.router, dependencies=protected)
     app.include_router(query.router, dependencies=protected)
     app.include_router(collections.router, dependencies=protected)
+    app.include_router(document_files.router, dependencies=protected)  # before documents' {document_id:path}
     app.include_router(documents.router, dependencies=protected)
     app.include_router(chat.router, dependencies=protected)
     app.include_router(completions.router, dependencies=protected)
     app.include_router(embeddings.router, dependencies=protected)
     app.include_router(summarize.router, dependencies=protected)
+    install_web_page(app)
     return app
 
 

@@ -13,7 +13,9 @@ from api.errors import error_response
 from rag.errors import Unauthorized
 
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-ALWAYS_OPEN = frozenset({"/health"})
+DOCS_PREFIXES = ("/static-offline-docs/",)  # Swagger UI and ReDoc assets (fastapi-offline)
+ALWAYS_OPEN = frozenset({"/health", "/"})
+OPEN_PREFIXES = ("/ui/",)  # the web page's HTML, CSS and JS hold no data; its calls to /v1 send the key
 
 
 class KeyChecker:
@@ -40,16 +42,17 @@ class KeyChecker:
 
 
 class ApiKeyMiddleware:
-    """Answers 401 (the error contract) to any request without a valid key, except /health and, when
-    RAG_PUBLIC_DOCS is set, the OpenAPI docs. Runs inside TraceMiddleware, so the 401 has a trace id."""
+    """Answers 401 (the error contract) to any request without a valid key, except /health, the web page's
+    files and, when RAG_PUBLIC_DOCS is set, the OpenAPI docs. Runs inside TraceMiddleware, so the 401 has a trace id."""
 
     def __init__(self, app: ASGIApp, checker: KeyChecker, public_docs: bool) -> None:
         self.app = app
         self.checker = checker
         self.open_paths = ALWAYS_OPEN | DOCS_PATHS if public_docs else ALWAYS_OPEN
+        self.open_prefixes = OPEN_PREFIXES + DOCS_PREFIXES if public_docs else OPEN_PREFIXES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.checker and scope["path"] not in self.open_paths:
+        if scope["type"] == "http" and self.checker and not self._is_open(scope["path"]):
             header = dict(scope.get("headers") or []).get(b"authorization")
             try:
                 self.checker.check(header.decode("latin-1") if header is not None else None)
@@ -58,3 +61,6 @@ class ApiKeyMiddleware:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _is_open(self, path: str) -> bool:
+        return path in self.open_paths or path.startswith(self.open_prefixes)

@@ -24,6 +24,7 @@ import numpy as np
 from ingest.chunking import Chunker
 from ingest.loaders import LoadedDocument, load_bytes
 from ingest.names import clean_name
+from ingest.originals import OriginalStore
 from ingest.registry import Registry, now
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -93,6 +94,7 @@ class IngestPipeline:
         self.store = store
         self.keyword = keyword
         self.registry = registry
+        self.originals = OriginalStore(settings.data_dir / "originals")
         tokenize = embedder.tokenize
         self.chunker = Chunker(
             tokenize,
@@ -163,9 +165,12 @@ class IngestPipeline:
         if self.registry.get(collection, document_id) is None:
             raise NotFound(f"document {document_id!r} not found in collection {collection!r}")
         with self._lock_for(collection, document_id):
+            record = self.registry.get(collection, document_id)
             self.keyword.delete_document(collection, document_id)
             self.store.delete_document(collection, document_id)
             self.registry.delete(collection, document_id)
+            if record is not None:
+                self.originals.discard(collection, record.sha256, self._shas_in_use(collection))
 
     def delete_collection(self, collection: str) -> None:
         if self.registry.collection(collection) is None:
@@ -173,6 +178,10 @@ class IngestPipeline:
         self.keyword.delete_collection(collection)
         self.store.delete_collection(collection)
         self.registry.delete_collection(collection)
+        self.originals.discard_collection(collection)
+
+    def _shas_in_use(self, collection: str) -> set[str]:
+        return {r.sha256 for r in self.registry.documents(collection, status=None)}
 
     def recover(self) -> int:
         """Finish or undo documents a crash left half-written; returns how many were repaired."""
@@ -336,6 +345,8 @@ class IngestPipeline:
 
     def _make_live(self, item: _Prepared, existing: Any) -> FileResult:
         source, collection = item.source, item.chunks[0].collection
+        # Kept before the document goes live, so a live document always has its original (for page images).
+        self.originals.save(collection, item.data_sha, source.read())
         self.keyword.replace_document(collection, item.document_id, item.version, item.chunks)
         pages = item.document.page_count
         self.registry.finish(
@@ -344,6 +355,8 @@ class IngestPipeline:
         )  # fmt: skip
         if existing is not None:  # a new document has no older vectors to remove
             self.store.delete_document(collection, item.document_id, keep_version=item.version)
+            if existing.sha256 != item.data_sha:
+                self.originals.discard(collection, existing.sha256, self._shas_in_use(collection))
         return FileResult(source.filename, item.document_id, "ingested", len(item.chunks), pages)
 
     def _undo(self, item: _Prepared, existing: Any, exc: Exception) -> FileResult:

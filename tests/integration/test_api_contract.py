@@ -109,6 +109,9 @@ def test_every_route_is_covered_by_the_contract_tests(kb_settings: Settings) -> 
         "/v1/collections/{name}/documents", "/v1/collections/{name}/documents/{document_id}",
         "/v1/collections/{name}/documents/{document_id}/chunks", "/v1/jobs/{job_id}", "/v1/chat/completions",
         "/v1/models", "/v1/summarize", "/v1/completions", "/v1/embeddings",
+        # their contract: tests/integration/test_web_routes.py
+        "/v1/collections/{name}/documents/{document_id}/pages/{page}.png",
+        "/v1/collections/{name}/documents/{document_id}/original",
     }  # fmt: skip
 
 
