@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,7 +9,10 @@ from fastapi import Depends, FastAPI
 
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
+from api.metrics import metrics_router
+from api.request_log import RequestLogMiddleware, configure_logging
 from api.routes import chat, collections, completions, documents, embeddings, health, query, search, summarize
+from api.tracing import install_tracing, shutdown_tracing
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
 
@@ -25,6 +27,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         close = getattr(app.state.services.backend, "aclose", None)
         if close is not None:
             await close()
+        shutdown_tracing()
 
     app = FastAPI(
         title="rag-service",
@@ -33,8 +36,11 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(RequestLogMiddleware)  # inside TraceMiddleware: the trace id is set
     app.add_middleware(TraceMiddleware)
+    install_tracing(app, settings)
     app.include_router(health.router)
+    app.include_router(metrics_router(settings.public_metrics))
     protected = [Depends(require_api_key)]
     app.include_router(search.router, dependencies=protected)
     app.include_router(query.router, dependencies=protected)
@@ -51,8 +57,8 @@ def app_from_env() -> FastAPI:
     """Entry point for uvicorn workers (`--factory`)."""
     import torch
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    configure_logging(settings.log_format)
     # One intra-op thread per request: on a few cores, torch's thread pools fight when requests overlap.
     torch.set_num_threads(settings.serve_torch_threads)
     return create_app(settings)

@@ -20,6 +20,7 @@ from rag.config import Settings
 from rag.errors import NotFound, Unauthorized
 from rag.retrieval import Retriever
 from rag.summarize import Summarizer
+from rag.telemetry import note_collection
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Services:
     jobs: JobQueue
 
     def require_collection(self, name: str) -> str:
+        note_collection(name)  # for the request's log line
         if not self.pipeline.registry.exists(name):
             raise NotFound(f"collection {name!r} not found")
         return name
