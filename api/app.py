@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +11,9 @@ from fastapi_offline import FastAPIOffline
 from api.auth import ApiKeyMiddleware, KeyChecker
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
+from api.metrics import metrics_router
 from api.openapi import install_openapi
+from api.request_log import RequestLogMiddleware, configure_logging
 from api.routes import (
     chat,
     collections,
@@ -26,6 +27,7 @@ from api.routes import (
     summarize,
 )
 from api.schemas import ChatRequest, TextDocument
+from api.tracing import install_tracing, shutdown_tracing
 from api.web import install_web_page
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         close = getattr(app.state.services.backend, "aclose", None)
         if close is not None:
             await close()
+        shutdown_tracing()
 
     # FastAPIOffline: /docs and /redoc with Swagger UI and ReDoc served from the installed package, not a CDN.
     app = FastAPIOffline(
@@ -53,9 +56,17 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     install_openapi(app, [ChatRequest, TextDocument])
     app.state.key_checker = KeyChecker(settings.api_key_set)
     # Added first, so it runs inside TraceMiddleware: its 401s carry a trace id.
-    app.add_middleware(ApiKeyMiddleware, checker=app.state.key_checker, public_docs=settings.public_docs)
+    app.add_middleware(
+        ApiKeyMiddleware,
+        checker=app.state.key_checker,
+        public_docs=settings.public_docs,
+        public_metrics=settings.public_metrics,
+    )
+    app.add_middleware(RequestLogMiddleware)  # outside the key check (its 401s are logged), inside TraceMiddleware
     app.add_middleware(TraceMiddleware)
+    install_tracing(app, settings)
     app.include_router(health.router)
+    app.include_router(metrics_router(settings.public_metrics))
     protected = [Depends(require_api_key)]
     app.include_router(search.router, dependencies=protected)
     app.include_router(query.router, dependencies=protected)
@@ -74,8 +85,8 @@ def app_from_env() -> FastAPI:
     """Entry point for uvicorn workers (`--factory`)."""
     import torch
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    configure_logging(settings.log_format)
     # One intra-op thread per request: on a few cores, torch's thread pools fight when requests overlap.
     torch.set_num_threads(settings.serve_torch_threads)
     return create_app(settings)

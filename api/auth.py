@@ -43,12 +43,15 @@ class KeyChecker:
 
 class ApiKeyMiddleware:
     """Answers 401 (the error contract) to any request without a valid key, except /health, the web page's
-    files and, when RAG_PUBLIC_DOCS is set, the OpenAPI docs. Runs inside TraceMiddleware, so the 401 has a trace id."""
+    files and, when RAG_PUBLIC_DOCS / RAG_PUBLIC_METRICS are set, the OpenAPI docs / the metrics.
+    Runs inside TraceMiddleware, so the 401 has a trace id."""
 
-    def __init__(self, app: ASGIApp, checker: KeyChecker, public_docs: bool) -> None:
+    def __init__(self, app: ASGIApp, checker: KeyChecker, public_docs: bool, public_metrics: bool = False) -> None:
         self.app = app
         self.checker = checker
-        self.open_paths = ALWAYS_OPEN | DOCS_PATHS if public_docs else ALWAYS_OPEN
+        self.open_paths = (
+            ALWAYS_OPEN | (DOCS_PATHS if public_docs else set()) | ({"/metrics"} if public_metrics else set())
+        )
         self.open_prefixes = OPEN_PREFIXES + DOCS_PREFIXES if public_docs else OPEN_PREFIXES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -21,6 +21,7 @@ from rag.config import Settings
 from rag.errors import NotFound
 from rag.retrieval import Retriever
 from rag.summarize import Summarizer
+from rag.telemetry import note_collection
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Services:
     jobs: JobQueue
 
     def require_collection(self, name: str) -> str:
+        note_collection(name)  # for the request's log line
         if not self.pipeline.registry.exists(name):
             raise NotFound(f"collection {name!r} not found")
         return name

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import time
 import uuid
 from typing import Any
 
@@ -65,7 +64,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 class TraceMiddleware:
     """Gives each request a trace id (or takes the caller's X-Trace-Id), puts it in the `X-Trace-Id`
-    header of every response and in the request's log line, and turns unexpected crashes into the
+    header of every response and in the request's log line (api/request_log.py), and turns unexpected crashes into the
     contract's 500. Pure ASGI, so streamed responses pass through untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -78,12 +77,12 @@ class TraceMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-trace-id", b"").decode("latin-1")
         trace_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
         trace_id_var.set(trace_id)
-        started, status, response_started = time.perf_counter(), 500, False
+        response_started = False
 
         async def send_with_trace(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal response_started
             if message["type"] == "http.response.start":
-                response_started, status = True, message["status"]
+                response_started = True
                 message.setdefault("headers", [])
                 # x-request-id too: the OpenAI SDK reads it into `request_id`.
                 message["headers"] = [*message["headers"], (b"x-trace-id", trace_id.encode()),
@@ -96,6 +95,3 @@ class TraceMiddleware:
             log.exception("unhandled error traceId=%s", trace_id)
             if not response_started:
                 await error_response(500, "internal error")(scope, receive, send_with_trace)
-        finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.1fms traceId=%s", scope["method"], scope["path"], status, elapsed, trace_id)

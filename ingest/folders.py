@@ -25,7 +25,8 @@ class FolderFiles:
 
 
 def folder_files(root: Path, recursive: bool, follow_symlinks: bool = False) -> FolderFiles:
-    """Supported, non-hidden files of `root` (and its sub-folders if `recursive`), sorted by relative path."""
+    """Supported, non-hidden files of `root` (and its sub-folders if `recursive`), sorted by relative path;
+    unsupported files and symlinks out of the folder come back as `skipped`, with the reason."""
     real_root = root.resolve()
     ignore_file = root / ".ragignore"
     ignored = ignore_file.read_text().split() if ignore_file.is_file() else []
@@ -47,7 +48,10 @@ def folder_files(root: Path, recursive: bool, follow_symlinks: bool = False) -> 
         for name in names:
             path = here / name
             relative = _relative(path, root)
-            if name.startswith(".") or not is_supported(path) or any(fnmatch(relative, p) for p in ignored):
+            if name.startswith(".") or any(fnmatch(relative, p) for p in ignored):
+                continue
+            if not is_supported(path):  # said, not silently left out: the user may expect it ingested
+                found.skipped.append((relative, f"unsupported file type '{path.suffix or name}'"))
                 continue
             reason = _outside(path, real_root) if not follow_symlinks else None
             if reason:

@@ -133,6 +133,12 @@ class JobQueue:
                 self._update(job_id, status="failed", error="uploaded files were lost before the job ran")
         return len(rows)
 
+    def pending(self) -> int:
+        """Jobs queued or running: the queue depth /metrics reports."""
+        with self._lock:
+            row = self.db.execute("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')").fetchone()
+        return int(row[0])
+
     def _enqueue(self, job_id: str) -> None:
         with self._wake:
             self._queue.append(job_id)

@@ -32,6 +32,7 @@ from rag.errors import NotFound, RagError, TooLarge
 from rag.keyword import KeywordIndex
 from rag.models import Chunk, check_collection_name
 from rag.store import VectorStore
+from rag.telemetry import record_ingested
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class IngestPipeline:
         def report(index: int, result: FileResult) -> None:
             with done:
                 results[index] = result
+            record_ingested(result.status, result.chunks)
             if progress:
                 progress(result)
 

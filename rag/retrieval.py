@@ -13,6 +13,7 @@ from rag.components import Components
 from rag.metadata import check_filters
 from rag.models import SearchHit
 from rag.rerank import Candidate, Reranker
+from rag.telemetry import stage
 
 RRF_K = 60
 
@@ -94,6 +95,12 @@ class Retriever:
         filters: dict[str, Any] | None = None,
         rerank: bool = True,
     ) -> Retrieval:
+        with stage("retrieve", collection=collection, top_k=top_k):
+            return self._search(collection, query, top_k, filters, rerank)
+
+    def _search(
+        self, collection: str, query: str, top_k: int, filters: dict[str, Any] | None, rerank: bool
+    ) -> Retrieval:
         candidates, bm25, vector = self.candidates(collection, query, filters)
         best = max((c.dense_score for c in candidates if c.dense_score is not None), default=0.0)
         if rerank and candidates:
@@ -101,7 +108,8 @@ class Retriever:
                 self.fill_scores(collection, vector, bm25, candidates)
             if self.reranker.needs_text:
                 candidates = self.fill_text(collection, candidates)
-            ranked = self.reranker.rerank(query, candidates)
+            with stage("rerank", candidates=len(candidates)):
+                ranked = self.reranker.rerank(query, candidates)
         else:
             ranked = [(c, c.fused_score) for c in candidates]
         scores = {c.chunk_id: score for c, score in ranked[:top_k]}

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.answers_out import sources_out, verification_out
+from api.answers_out import query_response, sources_out
 from api.deps import ServicesDep
 from api.schemas import ERROR_RESPONSES, QueryRequest, QueryResponse
 from api.streaming import answer_error, answer_events, open_stream, sse
@@ -35,12 +35,7 @@ async def query(body: QueryRequest, services: ServicesDep) -> Any:
     params = body.sampling(services.settings.max_tokens)
     options = RetrievalOptions(body.retrieval.top_k, body.retrieval.filters, body.retrieval.rerank)
     if not body.stream:
-        answer = await services.answers.answer(body.question, body.collection, options, params)
-        return QueryResponse(
-            id=answer.id, answer=answer.answer, sources=sources_out(answer.sources), abstained=answer.abstained,
-            usage=answer.usage.as_dict(), model=answer.model, finish_reason=answer.finish_reason,
-            **verification_out(answer).model_dump(),
-        )  # fmt: skip
+        return query_response(await services.answers.answer(body.question, body.collection, options, params))
 
     prepared = await services.answers.prepare(body.question, body.collection, options, params.max_tokens)
     head = {
