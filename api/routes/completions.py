@@ -35,7 +35,11 @@ def completion_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
     return {**chunk, "id": chunk["id"].replace("chatcmpl-", "cmpl-"), "object": "text_completion", "choices": choices}
 
 
-@router.post("/v1/completions", response_model=TextCompletion, responses=ERROR_RESPONSES)
+@router.post(
+    "/v1/completions",
+    response_model=TextCompletion,
+    responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
+)
 async def completions(body: CompletionRequest, request: Request, services: ServicesDep) -> Any:
     result = await complete_chat(as_chat(body), services, str(request.base_url), shape=completion_chunk)
     if not isinstance(result, ChatCompletion):
