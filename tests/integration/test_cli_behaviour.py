@@ -79,7 +79,7 @@ def test_ingest_reports_skipped_unsupported_files_without_loading_bars(tmp_path:
     summary = run_rag(["ingest", "docs", "-c", "boats"], tmp_path)
     assert summary.returncode == 0, summary.stderr
     assert "1 unchanged" in summary.stdout and "2 skipped" in summary.stdout
-    assert "photo.png: unsupported file type '.png'" in summary.stdout
+    assert "photo.png: skipped, unsupported file type '.png'" in summary.stdout
     assert "Loading weights" not in summary.stdout + summary.stderr
 
 
