@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         close = getattr(app.state.services.backend, "aclose", None)
         if close is not None:
             await close()
+        app.state.services.close()
 
     app = FastAPI(
         title="rag-service",

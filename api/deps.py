@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ingest.jobs import JobQueue
+from ingest.ownership import claim, release
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
 from rag.answer import AnswerService, build_answer_service
@@ -34,6 +35,11 @@ class Services:
     summarizer: Summarizer
     jobs: JobQueue
 
+    def close(self) -> None:
+        """At shutdown: give up the data directory (see `build_services`)."""
+        if not self.settings.chroma_url:
+            release(self.settings.data_dir)
+
     def require_collection(self, name: str) -> str:
         if not self.pipeline.registry.exists(name):
             raise NotFound(f"collection {name!r} not found")
@@ -41,6 +47,20 @@ class Services:
 
 
 def build_services(settings: Settings, backend: ChatBackend | None = None) -> Services:
+    """Everything a request needs. With embedded Chroma the server owns its data directory (ingest/ownership.py):
+    it refuses to start while another process writes there, and CLI writers send their work here meanwhile.
+    (`rag serve` claims it already, with its URL; this claim then only counts.)"""
+    if not settings.chroma_url:
+        claim(settings.data_dir, "rag serve")
+    try:
+        return _build_services(settings, backend)
+    except BaseException:
+        if not settings.chroma_url:
+            release(settings.data_dir)
+        raise
+
+
+def _build_services(settings: Settings, backend: ChatBackend | None) -> Services:
     components = build_components(settings)
     components.embedder.embed_query("warm-up")  # builds the ONNX query path now, not on the first request
     answers = build_answer_service(settings, components, backend)
