@@ -62,7 +62,7 @@ class RemoteWriter:
         self, batch: list[Source], collection: str, progress: Callable[[FileResult], None] | None
     ) -> list[FileResult]:
         files = [("files", (s.filename, s.read(), "application/octet-stream")) for s in batch]
-        ids = [("document_id", s.document_id or s.filename) for s in batch]
+        ids = {"document_id": [s.document_id or s.filename for s in batch]}  # one per file, in order
         response = self._call("POST", f"/v1/collections/{quote(collection)}/documents", files=files, data=ids)
         if response.status_code == 202:
             return self._follow(response.json()["job_id"], progress)

@@ -95,7 +95,7 @@ class SentenceTransformerEmbedder:
         if not self._query_encoder_ready:
             with self._lock:
                 if not self._query_encoder_ready and self.onnx_queries:
-                    self._query_encoder = build_onnx_query_encoder(self.model)
+                    self._query_encoder = build_onnx_query_encoder(self.model, model_path=self.model_path)
                 self._query_encoder_ready = True
         return self._query_encoder
 

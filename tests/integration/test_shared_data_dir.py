@@ -73,7 +73,7 @@ def test_a_cli_ingest_beside_a_running_server_goes_through_it_and_no_search_fail
     with fake_openai_server(reply="The quokka colony lives on Rottnest [1].") as fake:
         serve_env = env_for(data, RAG_CHAT_BASE_URL=fake.base_url)
         command = [str(BIN / "rag"), "serve", "--port", str(port)]
-        with server_process(command, "/health", port, tmp_path / "server.log", env=serve_env) as url:
+        with server_process(command, "/health", port, tmp_path / "server.log", 600, env=serve_env) as url:
             searcher = Searcher(url)
             searcher.start()
             time.sleep(3)  # searches before the ingest
