@@ -20,6 +20,7 @@ from rag.errors import RagError
 BATCH_FILES = 100
 BATCH_BYTES = 64 * 1024 * 1024  # per upload request: big enough to keep the server busy, small enough for memory
 JOB_POLL_S = 0.5
+START_WAIT_S = 600.0  # a server owns its directory from the moment it starts, before its models are loaded
 
 
 class ServerError(RagError):
@@ -31,8 +32,21 @@ class RemoteWriter:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.url = url.rstrip("/")
         self.client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self._ready = False
+
+    def _wait_until_up(self) -> None:
+        deadline = time.monotonic() + START_WAIT_S
+        while not self._ready:
+            try:
+                self.client.get("/health")
+                self._ready = True
+            except httpx.TransportError as exc:
+                if time.monotonic() > deadline:
+                    raise ServerError(f"the server at {self.url} did not answer: {exc}") from exc
+                time.sleep(0.5)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        self._wait_until_up()
         try:
             return self.client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:

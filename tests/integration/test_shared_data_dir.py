@@ -108,16 +108,18 @@ def test_a_cli_ingest_beside_a_running_server_goes_through_it_and_no_search_fail
     assert gone.status_code == 200 and "quokka00.txt" not in {h["document_id"] for h in gone.json()["results"]}
 
 
-# A writer that stops itself right after its first vector upsert: its documents are then pending in the
+# A writer that stops itself (once) right after its first vector upsert: its documents are then pending in the
 # registry with vectors written but not yet live, the worst moment for anyone else to "recover" them.
 PAUSING_INGEST = """
-import os, signal, sys
+import signal, sys, threading
 sys.path.insert(0, {root!r})
 import rag.store
-real = rag.store.ChromaStore.upsert
+real, calls = rag.store.ChromaStore.upsert, []
 def upsert(self, *args, **kwargs):
     real(self, *args, **kwargs)
-    os.kill(os.getpid(), signal.SIGSTOP)
+    calls.append(1)
+    if len(calls) == 1:
+        signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)  # os.kill lets this thread run on a while
 rag.store.ChromaStore.upsert = upsert
 import cli
 sys.argv = ["rag", "ingest", {docs!r}, "-c", {collection!r}]
