@@ -18,6 +18,7 @@ from rag.backends import ChatBackend
 from rag.chat import ChatService
 from rag.components import Components, build_components
 from rag.config import Settings
+from rag.embeddings import SentenceTransformerEmbedder
 from rag.errors import NotFound, Unauthorized
 from rag.retrieval import Retriever
 from rag.summarize import Summarizer
@@ -62,7 +63,11 @@ def build_services(settings: Settings, backend: ChatBackend | None = None) -> Se
 
 def _build_services(settings: Settings, backend: ChatBackend | None) -> Services:
     components = build_components(settings)
-    components.embedder.embed_query("warm-up")  # builds the ONNX query path now, not on the first request
+    # The ONNX query path is built now, not on the first request; a server exports it in a child process,
+    # which keeps the export's ~130 MB of leftovers out of it (rag/query_encoder.py).
+    if isinstance(components.embedder, SentenceTransformerEmbedder):
+        components.embedder.query_encoder(export_in_child=True)
+    components.embedder.embed_query("warm-up")
     answers = build_answer_service(settings, components, backend)
     pipeline = build_pipeline(components)
     jobs = JobQueue(pipeline, settings.registry_db, settings.data_dir / "uploads")

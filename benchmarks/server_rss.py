@@ -81,8 +81,8 @@ step("embedder (PyTorch)")
 if settings.onnx_queries:
     embedder.onnx_queries = True
     embedder._query_encoder_ready = False
-    embedder.embed_query("warm-up")
-    step("ONNX query encoder")
+    embedder.query_encoder(export_in_child=True)  # as `rag serve` builds it
+    step("ONNX query encoder (exported in a child)")
 from rag.store import ChromaStore
 store = ChromaStore(path=str(settings.chroma_dir))
 store.query("sample", embedder.embed_query("x"), 5)

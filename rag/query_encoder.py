@@ -3,16 +3,18 @@
 Why: at batch size 1, PyTorch spends most of a MiniLM forward pass dispatching operators (about 6 ms
 on one core here); ONNX Runtime runs the same weights in about 2.5 ms, and query embedding is the
 largest cost of a search. Documents keep using PyTorch, which is as fast or faster on full batches.
-Nothing is downloaded. When the model has a path, the export runs in a short-lived child process that
-writes the graph to a temporary file, read once by ONNX Runtime and deleted: tracing and exporting leave
-~200 MB behind in the process that does them, which a server would otherwise carry for its whole life
-(benchmarks/server_rss.py). The result is checked against PyTorch before it is used; any failure keeps
-the PyTorch path.
+Nothing is downloaded. Tracing and exporting leave ~200 MB behind in the process that does them, so
+a server (which would carry them for its whole life) exports in a short-lived child process that
+writes the graph to a temporary file, read once by ONNX Runtime and deleted; that costs the child's
+start-up, a few seconds (benchmarks/server_rss.py). Short-lived CLI processes export in memory. The
+result is checked against PyTorch before it is used; any failure keeps the PyTorch path.
 """
 
 from __future__ import annotations
 
 import copy
+import ctypes
+import gc
 import io
 import logging
 import queue
@@ -130,6 +132,16 @@ def _session_exported_in_child(model_path: str, options: Any) -> Any:
         return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
+def _return_freed_memory() -> None:
+    """Give the heap an in-memory export freed back to the system (glibc keeps freed small blocks for
+    reuse; about 100 MB here). Elsewhere (musl, macOS) this does nothing."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def build_onnx_query_encoder(model: Any, threads: int = 1, model_path: str | None = None) -> OnnxQueryEncoder | None:
     """Export `model` (a SentenceTransformer; loaded from `model_path` in a child process when given) to ONNX
     and return an encoder, or None when that fails."""
@@ -146,7 +158,10 @@ def build_onnx_query_encoder(model: Any, threads: int = 1, model_path: str | Non
         if model_path:
             session = _session_exported_in_child(model_path, options)
         else:
-            session = onnxruntime.InferenceSession(export_onnx(model), options, providers=["CPUExecutionProvider"])
+            graph = export_onnx(model)
+            session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            del graph
+            _return_freed_memory()
         encoder = OnnxQueryEncoder(session, tokenizer, names, max_length)
         expected = model.encode([_PROBE], normalize_embeddings=True, show_progress_bar=False)[0]
         agreement = float(np.dot(encoder.encode_batch([_PROBE, "a shorter second query"])[0], expected))
