@@ -19,8 +19,10 @@ from rag.errors import RagError
 # The stack (models, Chroma, LlamaIndex's chunker) takes seconds to import: each command imports what it
 # uses, so `rag --help`, `docs list` and `collections list` start at once.
 if TYPE_CHECKING:
+    from ingest.ownership import Owner
     from ingest.pipeline import FileResult, IngestPipeline, Source
     from ingest.registry import Registry
+    from ingest.remote import RemoteWriter
     from rag.backends import Usage
 
 app = typer.Typer(help="RAG question answering over your documents.", no_args_is_help=True)
@@ -39,6 +41,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 
 
 def _pipeline() -> IngestPipeline:
+    """The local pipeline, for a command that owns the data directory (see `_writer`)."""
     from ingest.service import build_pipeline
     from rag.components import build_components
 
@@ -46,10 +49,35 @@ def _pipeline() -> IngestPipeline:
 
 
 def _registry() -> Registry:
-    """The registry alone, for commands that only read it: no models, no store."""
+    """Read-only commands read the registry alone: no models, no Chroma, and no crash recovery, which is
+    the business of the process that writes."""
     from ingest.registry import Registry
 
     return Registry(get_settings().registry_db)
+
+
+def _writer(command: str) -> RemoteWriter | None:
+    """Own the data directory for this command (after any other CLI writer ends), or, when `rag serve`
+    owns it, the server to send the work to. With a Chroma server every process sees every write, so
+    nobody needs to own the directory."""
+    from ingest.ownership import DataDirBusy, claim
+    from ingest.remote import RemoteWriter
+
+    settings = get_settings()
+    if settings.chroma_url:
+        return None
+    try:
+        claim(settings.data_dir, command, on_wait=_say_waiting)  # held until this process exits
+    except DataDirBusy as exc:
+        if not exc.owner.url:
+            raise _fail(f"{exc.message}; stop it, or send the work through its HTTP API") from exc
+        err_console.print(f"[dim]{exc.owner.describe()} owns {settings.data_dir}: sending the work through it[/dim]")
+        return RemoteWriter(exc.owner.url, next(iter(sorted(settings.api_key_set)), None))
+    return None
+
+
+def _say_waiting(owner: Owner) -> None:
+    err_console.print(f"[dim]waiting for {owner.describe()} to finish with {get_settings().data_dir}...[/dim]")
 
 
 def _collection(name: str | None) -> str:
@@ -111,7 +139,7 @@ def ingest(
         _print_skipped(skipped, err_console)
         raise _fail("no supported files found", 2)
     try:
-        pipeline = _pipeline()
+        remote = _writer("rag ingest")
         with Progress(
             TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("{task.fields[last]}"), console=err_console, disable=as_json,
@@ -121,7 +149,8 @@ def ingest(
             def advance(result: FileResult) -> None:
                 progress.update(task, advance=1, last=f"{result.filename}: {result.status}")
 
-            results = pipeline.ingest(sources, collection, progress=advance)
+            writer = remote or _pipeline()
+            results = writer.ingest(sources, collection, progress=advance)
     except RagError as exc:
         raise _fail(exc.message) from exc
     if as_json:
@@ -174,7 +203,7 @@ def docs_delete(document_id: str, collection: CollectionOption = None) -> None:
     """Delete a document: its chunks, keyword entries and registry row."""
     collection = _collection(collection)
     try:
-        _pipeline().delete_document(collection, document_id)
+        (_writer("rag docs delete") or _pipeline()).delete_document(collection, document_id)
     except RagError as exc:
         raise _fail(exc.message) from exc
     console.print(f"deleted {document_id} from {collection}")
@@ -206,7 +235,7 @@ def collections_delete(
         if not typer.confirm(question, default=False, err=True):
             raise _fail("not deleted", 1)
     try:
-        _pipeline().delete_collection(name)
+        (_writer("rag collections delete") or _pipeline()).delete_collection(name)
     except RagError as exc:
         raise _fail(exc.message) from exc
     console.print(f"deleted collection {name}")
@@ -389,10 +418,12 @@ def summarize(
             loaded = load_bytes(file.name, file.read_bytes(), settings.max_file_bytes)
             units = [Unit(p.text, file.name, file.name, p.number) for p in loaded.pages if p.text.strip()]
         else:
+            from rag.keyword import KeywordIndex
+
             record = _registry().get(collection, document_id or "")
-            if record is None:
+            if record is None or record.version is None:
                 raise _fail(f"document {document_id!r} not found in collection {collection!r}")
-            units = document_units(_pipeline().keyword.document_chunks(collection, record.document_id))
+            units = document_units(KeywordIndex(settings.keyword_db).document_chunks(collection, record.document_id))
 
         async def run() -> None:
             backend = build_backend(settings)
@@ -507,6 +538,7 @@ def evaluate_retrieval(
     except RagError as exc:
         raise _fail(exc.message, 2) from exc
 
+    _own_for_eval()
     from ingest.service import build_pipeline
     from rag.components import build_components
 
@@ -576,6 +608,7 @@ def _evaluate_answers(
     missing = sorted(f for f in gold_files(items) if not (docs_dir / f).is_file())
     if missing:
         raise _fail(f"{docs_dir} lacks the set's documents, e.g. {missing[0]} (pass --docs DIR)", 2)
+    _own_for_eval()
     pipeline = _pipeline()
     sources = collect_sources([docs_dir], recursive=False)
     results = pipeline.ingest(sources, name)
@@ -620,6 +653,14 @@ def _evaluate_answers(
     console.print(table)
 
 
+def _own_for_eval() -> None:
+    """Evaluation ingests and searches in this process: it needs the data directory to itself."""
+    remote = _writer("rag eval")
+    if remote is not None:
+        raise _fail(f"the server at {remote.url} owns {get_settings().data_dir}: stop it, or evaluate with"
+                    " another RAG_DATA_DIR", 2)  # fmt: skip
+
+
 def _sampling(max_tokens: int) -> Any:
     from rag.backends import SamplingParams
 
@@ -656,17 +697,37 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default RAG_PORT).")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes; each loads its own models.")] = 1,
 ) -> None:
-    """Start the HTTP API (OpenAPI docs at /docs)."""
+    """Start the HTTP API (OpenAPI docs at /docs). With embedded Chroma the server owns its data directory:
+    CLI commands that write send their work through it."""
     import uvicorn
+
+    from ingest.ownership import DataDirBusy, claim
 
     settings = get_settings()
     # With JSON logs uvicorn's own lines go through the app's JSON handler too (api/request_log.py).
     log_config = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
+    host, port = host or settings.host, port or settings.port
+    if not settings.chroma_url:
+        if workers > 1:
+            raise _fail("several workers need a Chroma server (RAG_CHROMA_URL): embedded Chroma serves one process", 2)
+        try:  # before the models load: a busy directory is reported at once
+            claim(settings.data_dir, "rag serve", url=_reachable_url(host, port))
+        except DataDirBusy as exc:
+            raise _fail(f"{exc.message}; wait for it to finish, or serve another RAG_DATA_DIR") from exc
     uvicorn.run(
-        "api.app:app_from_env", factory=True, host=host or settings.host, port=port or settings.port,
+        "api.app:app_from_env", factory=True, host=host, port=port,
         workers=workers, log_level="info", access_log=False,  # our own log line has the trace id too
         log_config=log_config,
     )  # fmt: skip
+
+
+def _reachable_url(host: str, port: int) -> str:
+    """Where a process on this machine reaches the server (a wildcard bind answers on loopback)."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def main() -> None:

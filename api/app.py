@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         if close is not None:
             await close()
         shutdown_tracing()
+        app.state.services.close()
 
     # FastAPIOffline: /docs and /redoc with Swagger UI and ReDoc served from the installed package, not a CDN.
     app = FastAPIOffline(

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import KeyChecker
 from ingest.jobs import JobQueue
+from ingest.ownership import claim, release
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
 from rag.answer import AnswerService, build_answer_service
@@ -18,6 +19,7 @@ from rag.backends import ChatBackend
 from rag.chat import ChatService
 from rag.components import Components, build_components
 from rag.config import Settings
+from rag.embeddings import SentenceTransformerEmbedder
 from rag.errors import NotFound
 from rag.retrieval import Retriever
 from rag.summarize import Summarizer
@@ -36,6 +38,11 @@ class Services:
     summarizer: Summarizer
     jobs: JobQueue
 
+    def close(self) -> None:
+        """At shutdown: give up the data directory (see `build_services`)."""
+        if not self.settings.chroma_url:
+            release(self.settings.data_dir)
+
     def require_collection(self, name: str) -> str:
         note_collection(name)  # for the request's log line
         if not self.pipeline.registry.exists(name):
@@ -44,8 +51,26 @@ class Services:
 
 
 def build_services(settings: Settings, backend: ChatBackend | None = None) -> Services:
+    """Everything a request needs. With embedded Chroma the server owns its data directory (ingest/ownership.py):
+    it refuses to start while another process writes there, and CLI writers send their work here meanwhile.
+    (`rag serve` claims it already, with its URL; this claim then only counts.)"""
+    if not settings.chroma_url:
+        claim(settings.data_dir, "rag serve")
+    try:
+        return _build_services(settings, backend)
+    except BaseException:
+        if not settings.chroma_url:
+            release(settings.data_dir)
+        raise
+
+
+def _build_services(settings: Settings, backend: ChatBackend | None) -> Services:
     components = build_components(settings)
-    components.embedder.embed_query("warm-up")  # builds the ONNX query path now, not on the first request
+    # The ONNX query path is built now, not on the first request; a server exports it in a child process,
+    # which keeps the export's ~130 MB of leftovers out of it (rag/query_encoder.py).
+    if isinstance(components.embedder, SentenceTransformerEmbedder):
+        components.embedder.query_encoder(export_in_child=True)
+    components.embedder.embed_query("warm-up")
     answers = build_answer_service(settings, components, backend)
     pipeline = build_pipeline(components)
     jobs = JobQueue(pipeline, settings.registry_db, settings.data_dir / "uploads")

@@ -123,9 +123,11 @@ class JobQueue:
         return Job(**data)
 
     def resume(self) -> int:
-        """Queue again every job a restart interrupted; ingestion is idempotent, so done files are skipped."""
+        """Queue again every job a restart interrupted; ingestion is idempotent, so done files are skipped.
+        Staged files of finished jobs, or of uploads that never became a job, are deleted first."""
         with self._lock:
             rows = self.db.execute("SELECT id FROM jobs WHERE status IN ('queued', 'running')").fetchall()
+        self.clean_staging(keep={job_id for (job_id,) in rows})
         for (job_id,) in rows:
             if (self.uploads_dir / job_id / "manifest.json").is_file():
                 self._enqueue(job_id)
@@ -138,6 +140,18 @@ class JobQueue:
         with self._lock:
             row = self.db.execute("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')").fetchone()
         return int(row[0])
+
+    def clean_staging(self, keep: set[str]) -> int:
+        """Delete the upload folders of every job but `keep`: a stop just as a job finished, or during a
+        small upload, leaves its staged files behind. Runs at start, before any upload is staged."""
+        if not self.uploads_dir.is_dir():
+            return 0
+        stale = [d for d in self.uploads_dir.iterdir() if d.is_dir() and d.name not in keep]
+        for directory in stale:
+            shutil.rmtree(directory, ignore_errors=True)
+        if stale:
+            log.info("deleted %d leftover upload folder(s)", len(stale))
+        return len(stale)
 
     def _enqueue(self, job_id: str) -> None:
         with self._wake:

@@ -4,7 +4,7 @@ Parsing and chunking run in a reader thread and storage in a writer thread, so b
 the encoder, which is the bottleneck on a CPU. Vectors of a group of documents go to Chroma in one
 upsert (each call has a fixed cost of ~20 ms); each document then becomes visible in one step (the
 keyword index transaction, see rag/keyword.py); a crash leaves a pending registry row that
-`recover()` cleans up at the next start.
+`recover()` cleans up at the next writer's start, once the writer's lease shows it is gone.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ingest.chunking import Chunker
+from ingest.leases import live_writers, writer_lease
 from ingest.loaders import LoadedDocument, load_bytes
 from ingest.names import clean_name
 from ingest.originals import OriginalStore
@@ -186,26 +187,37 @@ class IngestPipeline:
         return {r.sha256 for r in self.registry.documents(collection, status=None)}
 
     def recover(self) -> int:
-        """Finish or undo documents a crash left half-written; returns how many were repaired."""
+        """Finish or undo documents whose writer died half-way; returns how many were repaired.
+
+        Only writers that are really gone: a document another live process is writing is left alone
+        (its writer's lease is still locked). Pending rows are read before the leases, so a writer that
+        starts meanwhile cannot have its rows taken for a dead one's."""
+        pending = self.registry.pending()
+        if not pending:
+            return 0
+        alive = live_writers(self.settings.data_dir)
         repaired = 0
-        for record in self.registry.pending():
+        for record in pending:
+            if record.writer in alive:
+                continue
             live = self.keyword.document_version(record.collection, record.document_id)
             if live is not None and live == record.pending_version:
-                self.registry.finish(
+                settled = self.registry.finish(
                     record.collection, record.document_id, filename=record.filename, size=record.size,
                     sha256=record.sha256, version=live, pages=record.pages, metadata=record.metadata,
-                    chunk_count=self.keyword.count(record.collection, record.document_id),
+                    chunk_count=self.keyword.count(record.collection, record.document_id), left_by=record.writer,
                 )  # fmt: skip
             else:
-                self.registry.abandon(record.collection, record.document_id)
-            # Chunks of any version that is not live are invisible already; now remove them.
-            if live is None:
-                self.store.delete_document(record.collection, record.document_id)
-            else:
-                self.store.delete_document(record.collection, record.document_id, keep_version=live)
+                settled = self.registry.abandon(record.collection, record.document_id, left_by=record.writer)
+            if not settled:  # another writer took the document over meanwhile: its work, not ours
+                continue
+            # Vectors of the versions that are not live are invisible already; now remove them (only those
+            # two: a writer that takes the document over next writes a version of its own).
+            for version in {record.version, record.pending_version} - {live, None}:
+                self.store.delete_document(record.collection, record.document_id, only_version=version)
             repaired += 1
         if repaired:
-            log.warning("recovered %d interrupted document(s)", repaired)
+            log.warning("recovered %d document(s) left half-written by a writer that is gone", repaired)
         return repaired
 
     # Stages ----------------------------------------------------------------------------------
@@ -322,7 +334,7 @@ class IngestPipeline:
                     continue
                 self.registry.begin(
                     item.chunks[0].collection, item.document_id, item.source.filename, item.source.size,
-                    item.data_sha, item.version, item.source.metadata,
+                    item.data_sha, item.version, item.source.metadata, writer_lease(self.settings.data_dir),
                 )  # fmt: skip
                 todo.append((index, item, vectors, existing))
             try:

@@ -1,8 +1,9 @@
 """Document registry (SQLite in the data dir): what was ingested, where, and in which state.
 
 States: `ingesting` while a new version is being written (the previous version, if any, stays
-live), `ready` once its chunks are live. Rows left `ingesting` by a crash are repaired at start-up
-by the pipeline.
+live), `ready` once its chunks are live. A row being written names its writer's lease
+(ingest/leases.py); rows left `ingesting` by a writer that is gone are repaired by the next writer
+to start (the pipeline's `recover`).
 """
 
 from __future__ import annotations
@@ -59,10 +60,12 @@ class DocumentRecord:
     created_at: str
     updated_at: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    writer: str | None = None  # lease of the process writing `pending_version`
 
     def public(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data.pop("pending_version")
+        data.pop("writer")
         return data
 
 
@@ -80,7 +83,13 @@ class Registry:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
-        self._db().executescript(_SCHEMA)
+        db = self._db()
+        db.executescript(_SCHEMA)
+        if "writer" not in {row["name"] for row in db.execute("PRAGMA table_info(documents)")}:
+            try:  # registries written before writer leases
+                db.execute("ALTER TABLE documents ADD COLUMN writer TEXT")
+            except sqlite3.OperationalError:  # another process added it meanwhile
+                pass
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -157,16 +166,17 @@ class Registry:
         sha256: str,
         version: str,
         metadata: dict[str, Any],
+        writer: str | None = None,
     ) -> None:
-        """Record that `version` is being written; an existing live version stays as it is."""
+        """Record that `writer` is writing `version`; an existing live version stays as it is."""
         stamp = now()
         self.ensure_collection(collection)
         self._db().execute(
             "INSERT INTO documents (collection, document_id, filename, size, sha256, pending_version, status,"
-            " metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'ingesting', ?, ?, ?)"
+            " metadata, created_at, updated_at, writer) VALUES (?, ?, ?, ?, ?, ?, 'ingesting', ?, ?, ?, ?)"
             " ON CONFLICT (collection, document_id) DO UPDATE SET pending_version = excluded.pending_version,"
-            " status = 'ingesting', updated_at = excluded.updated_at",
-            (collection, document_id, filename, size, sha256, version, json.dumps(metadata), stamp, stamp),
+            " status = 'ingesting', updated_at = excluded.updated_at, writer = excluded.writer",
+            (collection, document_id, filename, size, sha256, version, json.dumps(metadata), stamp, stamp, writer),
         )
 
     def finish(
@@ -181,25 +191,39 @@ class Registry:
         chunk_count: int,
         pages: int | None,
         metadata: dict[str, Any],
-    ) -> None:
-        self._db().execute(
+        left_by: str | None = None,
+    ) -> bool:
+        """Make `version` the live one. With `left_by` (recovery), only while the row is still pending from
+        that writer, so a writer that took the document over meanwhile is left alone; False if not."""
+        sql = (
             "UPDATE documents SET filename = ?, size = ?, sha256 = ?, version = ?, pending_version = NULL,"
-            " status = 'ready', chunk_count = ?, pages = ?, metadata = ?, updated_at = ?"
-            " WHERE collection = ? AND document_id = ?",
-            (filename, size, sha256, version, chunk_count, pages, json.dumps(metadata), now(), collection, document_id),
+            " status = 'ready', chunk_count = ?, pages = ?, metadata = ?, updated_at = ?, writer = NULL"
+            " WHERE collection = ? AND document_id = ?"
         )
+        args = [filename, size, sha256, version, chunk_count, pages, json.dumps(metadata), now()]
+        args += [collection, document_id]
+        if left_by is not None:
+            sql, args = sql + " AND status = 'ingesting' AND writer IS ?", [*args, left_by]
+        return self._db().execute(sql, args).rowcount == 1
 
-    def abandon(self, collection: str, document_id: str) -> None:
-        """Forget a pending version: back to the live one, or no row at all if there was none."""
+    def abandon(self, collection: str, document_id: str, left_by: str | None = None) -> bool:
+        """Forget a pending version: back to the live one, or no row at all if there was none.
+        `left_by` as in `finish`: recovery touches a row only while that dead writer still has it."""
+        where, args = "collection = ? AND document_id = ?", [collection, document_id]
+        if left_by is not None:
+            where, args = where + " AND status = 'ingesting' AND writer IS ?", [*args, left_by]
         db = self._db()
-        db.execute(
-            "DELETE FROM documents WHERE collection = ? AND document_id = ? AND version IS NULL",
-            (collection, document_id),
-        )
-        db.execute(
-            "UPDATE documents SET status = 'ready', pending_version = NULL WHERE collection = ? AND document_id = ?",
-            (collection, document_id),
-        )
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            gone = db.execute(f"DELETE FROM documents WHERE {where} AND version IS NULL", args).rowcount
+            kept = db.execute(
+                f"UPDATE documents SET status = 'ready', pending_version = NULL, writer = NULL WHERE {where}", args
+            ).rowcount
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return gone + kept > 0
 
     def delete(self, collection: str, document_id: str) -> None:
         self._db().execute("DELETE FROM documents WHERE collection = ? AND document_id = ?", (collection, document_id))

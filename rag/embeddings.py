@@ -93,12 +93,14 @@ class SentenceTransformerEmbedder:
         done.set_result(self.embed_documents([text])[0])
         return done
 
-    def query_encoder(self) -> OnnxQueryEncoder | None:
-        """The ONNX single-query path, exported on first use (about 2 s); None means PyTorch."""
+    def query_encoder(self, export_in_child: bool = False) -> OnnxQueryEncoder | None:
+        """The ONNX single-query path, exported on first use (about 2 s); None means PyTorch.
+        `export_in_child`: for a long-lived server, export in a child process (see rag/query_encoder.py)."""
         if not self._query_encoder_ready:
             with self._lock:
                 if not self._query_encoder_ready and self.onnx_queries:
-                    self._query_encoder = build_onnx_query_encoder(self.model)
+                    child = self.model_path if export_in_child else None
+                    self._query_encoder = build_onnx_query_encoder(self.model, model_path=child)
                 self._query_encoder_ready = True
         return self._query_encoder
 

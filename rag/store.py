@@ -7,7 +7,9 @@ the text already, and Chroma's own full-text indexing of documents tripled the c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +19,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rag.models import Chunk
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,9 @@ class VectorStore(Protocol):
 
     def embeddings(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]: ...
 
-    def delete_document(self, collection: str, document_id: str, keep_version: str | None = None) -> None: ...
+    def delete_document(
+        self, collection: str, document_id: str, keep_version: str | None = None, only_version: str | None = None
+    ) -> None: ...
 
     def delete_collection(self, collection: str) -> None: ...
 
@@ -86,6 +92,11 @@ def _legacy_name(collection: str) -> str | None:
 def _chroma_metadata(chunk: Chunk) -> dict[str, Any]:
     # Chroma accepts only scalar, non-null metadata values.
     return {k: v for k, v in chunk.metadata.items() if isinstance(v, (str, int, float, bool))}
+
+
+def _vectors(target: Any, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+    got = target.get(ids=list(chunk_ids), include=["embeddings"])
+    return {cid: np.asarray(vec, dtype=np.float32) for cid, vec in zip(got["ids"], got["embeddings"], strict=True)}
 
 
 class ChromaStore:
@@ -151,15 +162,23 @@ class ChromaStore:
     ) -> list[DenseHit]:
         """Nearest chunks; `metadata=False` returns ids and similarities only (Chroma then skips a
         metadata read that costs more than the vector search itself)."""
+        from chromadb.errors import InternalError
+
         target = self._collection(collection, create=False)
         if target is None:
             return []
-        result = target.query(
-            query_embeddings=[embedding],
-            n_results=limit,
-            where=chroma_where(filters),
-            include=["metadatas", "distances"] if metadata else ["distances"],
-        )
+        try:
+            result = target.query(
+                query_embeddings=[embedding],
+                n_results=limit,
+                where=chroma_where(filters),
+                include=["metadatas", "distances"] if metadata else ["distances"],
+            )
+        except InternalError as exc:
+            # Embedded Chroma whose vectors lag its metadata ("Error finding id"): another process wrote
+            # there (ingest/ownership.py keeps that from happening to a server). Keyword search still answers.
+            log.warning("dense search of %r failed, keyword results only: %s", collection, exc)
+            return []
         metadatas = result["metadatas"][0] if metadata else [None] * len(result["ids"][0])
         hits = []
         for cid, meta, distance in zip(result["ids"][0], metadatas, result["distances"][0], strict=True):
@@ -168,19 +187,35 @@ class ChromaStore:
         return hits
 
     def embeddings(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id; ids Chroma cannot serve are left out, never an error."""
+        from chromadb.errors import InternalError
+
         target = self._collection(collection, create=False)
         if target is None or not chunk_ids:
             return {}
-        got = target.get(ids=list(chunk_ids), include=["embeddings"])
-        return {cid: np.asarray(vec, dtype=np.float32) for cid, vec in zip(got["ids"], got["embeddings"], strict=True)}
+        try:
+            return _vectors(target, chunk_ids)
+        except InternalError:
+            # One id it holds metadata for but no vector (see query) fails the whole call: ask one by one.
+            found: dict[str, np.ndarray] = {}
+            for chunk_id in chunk_ids:
+                with contextlib.suppress(InternalError):
+                    found |= _vectors(target, [chunk_id])
+            log.warning("%d of %d vectors missing from %r", len(chunk_ids) - len(found), len(chunk_ids), collection)
+            return found
 
-    def delete_document(self, collection: str, document_id: str, keep_version: str | None = None) -> None:
+    def delete_document(
+        self, collection: str, document_id: str, keep_version: str | None = None, only_version: str | None = None
+    ) -> None:
+        """Delete a document's vectors: all, all but `keep_version`, or only those of `only_version`."""
         target = self._collection(collection, create=False)
         if target is None:
             return
         where: dict[str, Any] = {"document_id": document_id}
         if keep_version is not None:
             where = {"$and": [where, {"version": {"$ne": keep_version}}]}
+        elif only_version is not None:
+            where = {"$and": [where, {"version": only_version}]}
         target.delete(where=where)
 
     def delete_collection(self, collection: str) -> None:

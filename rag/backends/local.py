@@ -69,21 +69,32 @@ def _completion_kwargs(params: SamplingParams, eos_token: str) -> dict[str, Any]
 
 class LocalLlamaBackend:
     def __init__(self, settings: Settings) -> None:
-        from llama_cpp import Llama
-
         path = settings.local_model_path or default_gguf_path()
+        if not Path(path).is_file():  # reported at start, although the model loads later
+            raise BackendError(f"local model not found: {path}")
         self.model = settings.chat_model or Path(path).stem
         self.context_window = settings.chat_context_window
-        self.llm = Llama(
-            model_path=path,
-            n_ctx=settings.chat_context_window,
-            n_threads=settings.local_threads or os.cpu_count() or 2,
-            flash_attn=True,
-            verbose=False,
-        )
+        self._path, self._threads = path, settings.local_threads or os.cpu_count() or 2
+        self._llm: Any = None
+        self._load_lock = threading.Lock()
         self._lock = threading.Lock()
         self.template = ChatTemplate(self.llm)
         self.template_markers = self.template.markers  # what rag.quoting escapes in prompts for this model
+
+    @property
+    def llm(self) -> Any:
+        """The llama.cpp model, loaded on first use: in the default extract mode a server may never generate,
+        and the model with its context takes ~145 MB (benchmarks/server_rss.py)."""
+        if self._llm is None:
+            with self._load_lock:
+                if self._llm is None:
+                    from llama_cpp import Llama
+
+                    self._llm = Llama(
+                        model_path=self._path, n_ctx=self.context_window, n_threads=self._threads,
+                        flash_attn=True, verbose=False,
+                    )  # fmt: skip
+        return self._llm
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode(), add_bos=False, special=False))

@@ -24,3 +24,10 @@ def test_a_model_that_cannot_be_exported_falls_back_to_pytorch() -> None:
         max_seq_length = 16
 
     assert build_onnx_query_encoder(NotAModel()) is None
+
+
+def test_an_export_in_a_child_process_gives_the_same_vectors(embedder: SentenceTransformerEmbedder) -> None:
+    encoder = build_onnx_query_encoder(embedder.model, model_path=embedder.model_path)
+    assert encoder is not None
+    query = "How long does the battery take to charge?"
+    assert float(np.dot(encoder.encode(query), embedder.embed_documents([query])[0])) > 0.9999
