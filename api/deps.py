@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ingest.jobs import JobQueue
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
+from rag.admission import GenerationQueue
 from rag.answer import AnswerService, build_answer_service
 from rag.backends import ChatBackend
 from rag.chat import ChatService
@@ -33,6 +34,7 @@ class Services:
     chat: ChatService
     summarizer: Summarizer
     jobs: JobQueue
+    generation: GenerationQueue  # the chat backend's bounded queue (/v1/query, /v1/chat/completions)
 
     def require_collection(self, name: str) -> str:
         if not self.pipeline.registry.exists(name):
@@ -61,6 +63,7 @@ def build_services(settings: Settings, backend: ChatBackend | None = None) -> Se
         chat=ChatService(answers),
         summarizer=Summarizer(answers.backend),
         jobs=jobs,
+        generation=GenerationQueue(settings.backend_name, settings.generation_slots, settings.generation_queue),
     )
 
 

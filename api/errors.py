@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag.errors import RagError
+from api.disconnect import ClientGone, client_gone_response
+from rag.errors import RagError, RetryLater
 
 log = logging.getLogger("rag.api")
 trace_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
@@ -40,7 +41,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RagError)
     async def rag_error(_: Request, exc: RagError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, RetryLater):
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_response(exc.status_code, exc.message, headers)
+
+    app.add_exception_handler(ClientGone, client_gone_response)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

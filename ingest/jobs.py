@@ -176,7 +176,8 @@ class JobQueue:
                 results.append(result)
                 self._record(job_id, results)
 
-        final = self.pipeline.ingest([f.source() for f in files], job.collection, progress=progress)
+        # In the background: uploads and answers waiting for the encoder go first.
+        final = self.pipeline.ingest([f.source() for f in files], job.collection, progress=progress, background=True)
         self._record(job_id, final, status="done")
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -109,9 +109,14 @@ class IngestPipeline:
     # Public API ------------------------------------------------------------------------------
 
     def ingest(
-        self, sources: Iterable[Source], collection: str, progress: ProgressCallback | None = None
+        self,
+        sources: Iterable[Source],
+        collection: str,
+        progress: ProgressCallback | None = None,
+        background: bool = False,
     ) -> list[FileResult]:
-        """Ingest every source; a failing one fails alone. Results come back in input order."""
+        """Ingest every source; a failing one fails alone. Results come back in input order. `background`
+        work (jobs) lets interactive work use the encoder first."""
         check_collection_name(collection)
         self.registry.ensure_collection(collection)
         sources = list(sources)
@@ -135,7 +140,7 @@ class IngestPipeline:
         writer.start()
         try:
             for group in self._groups(prepared):
-                written.put(self._encode(group))
+                written.put(self._encode(group, background))
         finally:
             # Also on an error (or Ctrl-C) above: stop the reader and unblock it, then let the writer finish.
             stop.set()
@@ -148,8 +153,10 @@ class IngestPipeline:
             writer.join()
         return [results[i] for i in sorted(results)]
 
-    def _encode(self, group: list[tuple[int, _Prepared]]) -> list[tuple[int, _Prepared, np.ndarray]]:
-        vectors = self.embedder.embed_documents([c.text for _, p in group for c in p.chunks])
+    def _encode(
+        self, group: list[tuple[int, _Prepared]], background: bool = False
+    ) -> list[tuple[int, _Prepared, np.ndarray]]:
+        vectors = self.embedder.embed_documents([c.text for _, p in group for c in p.chunks], background=background)
         items, offset = [], 0
         for index, item in group:
             items.append((index, item, vectors[offset : offset + len(item.chunks)]))

@@ -65,6 +65,10 @@ class PreparedAnswer:
     mode: AnswerMode | Literal["overview"] = "generate"
     overview: GroundingReport | None = None  # the answer to a question about the collection itself
 
+    @property
+    def needs_model(self) -> bool:
+        return not self.abstained and self.mode not in ("overview", "extract")
+
 
 @dataclass
 class Finished:
@@ -107,6 +111,11 @@ class AnswerService:
         self.overview = overview
         self.mode = mode
         self.context_tokens = context_tokens
+
+    @property
+    def may_generate(self) -> bool:
+        """Whether an answer may call the chat model (in extract mode none does)."""
+        return self.mode != "extract"
 
     async def prepare(
         self, question: str, collection: str, options: RetrievalOptions, max_tokens: int, judge: bool = True

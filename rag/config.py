@@ -75,11 +75,20 @@ class Settings(BaseSettings):
     local_model_path: str | None = Field(None, description="GGUF path for the local backend; unset = packaged SmolLM2.")
     local_threads: int | None = Field(None, description="llama.cpp threads for the local backend; unset = all cores.")
     max_tokens: int = Field(256, ge=1, description="Default answer length in tokens.")
+    generation_queue: int = Field(
+        4, ge=0, description="Requests that may wait for the chat model beyond those it runs; more get 429 at once."
+    )
+    generation_concurrency: int | None = Field(
+        None, ge=1, description="Generations at once; unset = 1 for the local model, 4 for a remote backend."
+    )
 
     # HTTP service
     host: str = Field("127.0.0.1", description="Address `rag serve` binds to.")
     port: int = Field(8000, description="Port `rag serve` listens on.")
     api_keys: str = Field("", description="Comma-separated bearer keys; empty = no auth.")
+    shutdown_grace_s: float = Field(
+        10.0, gt=0, description="On shutdown, how long requests in flight may finish before they are cancelled."
+    )
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:
@@ -105,6 +114,11 @@ class Settings(BaseSettings):
     def answer_context_tokens(self) -> int | None:
         # The local CPU model reads prompts at a few hundred tokens/s: a short context keeps first tokens fast.
         return self.context_tokens or (400 if self.backend_name == "local" else None)
+
+    @property
+    def generation_slots(self) -> int:
+        # llama.cpp runs one generation at a time; a remote server batches several.
+        return self.generation_concurrency or (1 if self.backend_name == "local" else 4)
 
     @property
     def api_key_set(self) -> frozenset[str]:

@@ -13,7 +13,10 @@ Two dialects, both on ``POST /v1/chat/completions`` (plus ``GET /v1/models``):
   ``stop_reason``, ``metrics``; streams ``{"id", "event": {"event_type": start|progress|complete}}``.
 
 Modes: ok, error500, flaky, rate_limited, hang, cut_stream, garbage (invalid JSON), missing_fields
-(valid JSON without the expected fields). Faults apply to chat requests only; ``/v1/models`` always works.
+(valid JSON without the expected fields), slow (a model that takes ``first_token_delay`` seconds before its
+first piece and ``token_delay`` between pieces, and watches its client meanwhile: when the client hangs up
+it stops "generating" and records the moment in ``disconnects``; finished replies count in ``completed``).
+Faults apply to chat requests only; ``/v1/models`` always works.
 
 Token counts are approximations: whitespace-separated words of all message contents (prompt) and of
 the reply (completion); ``max_tokens``/``max_completion_tokens`` truncates the reply to that many words.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import socket
 import threading
 import time
@@ -33,7 +37,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-MODES = ("ok", "error500", "flaky", "rate_limited", "hang", "cut_stream", "garbage", "missing_fields")
+MODES = ("ok", "error500", "flaky", "rate_limited", "hang", "cut_stream", "garbage", "missing_fields", "slow")
 CHAT_PATH = "/v1/chat/completions"
 
 
@@ -69,6 +73,16 @@ class FakeServer:
         """Number of chat-completion requests received so far."""
         return self._httpd.calls
 
+    @property
+    def disconnects(self) -> list[float]:
+        """``time.monotonic()`` of each moment a "slow" reply noticed its client had gone and stopped."""
+        return list(self._httpd.disconnects)
+
+    @property
+    def completed(self) -> int:
+        """Replies of the "slow" mode that ran to their end."""
+        return self._httpd.completed
+
 
 def _pieces(text: str) -> list[str]:
     """Split into word pieces that concatenate back to ``text`` (whitespace rides with the words)."""
@@ -92,12 +106,19 @@ class _FakeHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # never wait for keep-alive or hanging handler threads on close
 
-    def __init__(self, dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float) -> None:
+    def __init__(
+        self, dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float, **timing: Any
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
         super().__init__(("127.0.0.1", 0), _Handler)
         self.dialect, self.mode, self.reply = dialect, mode, reply
         self.fail_times, self.hang_seconds = fail_times, hang_seconds
+        self.retry_after: str = timing.get("retry_after", "0")
+        self.first_token_delay: float = timing.get("first_token_delay", 0.0)
+        self.token_delay: float = timing.get("token_delay", 0.0)
+        self.disconnects: list[float] = []
+        self.completed = 0
         self.requests: list[RecordedRequest] = []
         self.calls = 0
         self.lock = threading.Lock()
@@ -181,6 +202,41 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _client_left_during(self, seconds: float) -> bool:
+        """Wait `seconds`, watching the connection; True (and recorded) as soon as the client hangs up."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.02))
+            try:
+                gone = bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                gone = True
+            if gone:
+                return self._left()
+        return False
+
+    def _left(self) -> bool:
+        with self.server.lock:
+            self.server.disconnects.append(time.monotonic())
+        self.close_connection = True
+        return True
+
+    def _slow_pieces(self, pieces: list[str], send: Any) -> bool:
+        """Send each piece after its delay; False (recorded) when the client left on the way."""
+        if self._client_left_during(self.server.first_token_delay):
+            return False
+        for i, piece in enumerate(pieces):
+            if i and self._client_left_during(self.server.token_delay):
+                return False
+            try:
+                send(piece)
+            except OSError:
+                self._left()
+                return False
+        with self.server.lock:
+            self.server.completed += 1
+        return True
+
     def _error(self, status: int, message: str, kind: str, extra: dict | None = None) -> None:
         if self.server.dialect == "openai":
             code = "rate_limit_exceeded" if status == 429 else None
@@ -214,7 +270,8 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "error500" or (mode == "flaky" and n <= srv.fail_times):
             return self._error(500, "The server had an error while processing your request.", "server_error")
         if mode == "rate_limited" and (srv.fail_times == 0 or n <= srv.fail_times):
-            return self._error(429, "Rate limit reached, please retry.", "rate_limit_error", {"Retry-After": "0"})
+            retry_after = {"Retry-After": srv.retry_after}
+            return self._error(429, "Rate limit reached, please retry.", "rate_limit_error", retry_after)
         if mode == "hang" and srv.stopping.wait(srv.hang_seconds):
             return self._cut()  # server shutting down: give up on this request
         if mode == "garbage":
@@ -237,6 +294,8 @@ class _Handler(BaseHTTPRequestHandler):
         text = "".join(pieces)
         usage = (_prompt_tokens(body), len(text.split()))
         cut = mode == "cut_stream"
+        if mode == "slow" and srv.dialect == "openai":
+            return self._slow_openai(body, stream, pieces, text, stop_reason, usage)
         if srv.dialect == "openai":
             self._openai(body, stream, pieces, text, stop_reason, usage, cut)
         else:
@@ -286,6 +345,30 @@ class _Handler(BaseHTTPRequestHandler):
         self._event("[DONE]")
         self._end_stream()
 
+    def _slow_openai(
+        self, body: dict, stream: bool, pieces: list[str], text: str, finish: str, usage: tuple[int, int]
+    ) -> None:
+        """A model taking its time; it stops when its client leaves (see ``_slow_pieces``)."""
+        head = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()),
+                "model": body.get("model") or "fake-model"}  # fmt: skip
+        usage_obj = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
+        if not stream:
+            if self._slow_pieces(pieces, lambda piece: None):
+                message = {"role": "assistant", "content": text}
+                choice = {"index": 0, "message": message, "finish_reason": finish}
+                self._send_json(200, {**head, "object": "chat.completion", "choices": [choice], "usage": usage_obj})
+            return
+
+        def chunk(delta: dict, finish_reason: str | None = None) -> dict:
+            choices = [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
+            return {**head, "object": "chat.completion.chunk", "choices": choices}
+
+        self._start_stream()
+        if self._slow_pieces(pieces, lambda piece: self._event(chunk({"content": piece}))):
+            self._event(chunk({}, finish))
+            self._event("[DONE]")
+            self._end_stream()
+
     def _llama(
         self, stream: bool, pieces: list[str], text: str, stop_reason: str, usage: tuple[int, int], cut: bool
     ) -> None:
@@ -318,8 +401,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def _serve(dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float) -> Iterator[FakeServer]:
-    httpd = _FakeHTTPServer(dialect, mode, reply, fail_times, hang_seconds)
+def _serve(
+    dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float, **timing: Any
+) -> Iterator[FakeServer]:
+    httpd = _FakeHTTPServer(dialect, mode, reply, fail_times, hang_seconds, **timing)
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-{dialect}-{mode}", daemon=True
     )
@@ -336,17 +421,32 @@ def _serve(dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: f
 
 @contextmanager
 def fake_openai_server(
-    mode: str = "ok", *, reply: str = "The answer is 42 [1].", fail_times: int = 0, hang_seconds: float = 30.0
+    mode: str = "ok",
+    *,
+    reply: str = "The answer is 42 [1].",
+    fail_times: int = 0,
+    hang_seconds: float = 30.0,
+    retry_after: str = "0",
+    first_token_delay: float = 0.0,
+    token_delay: float = 0.0,
 ) -> Iterator[FakeServer]:
-    """An OpenAI-compatible ``/v1/chat/completions`` (+ ``/v1/models``) server; see module docstring."""
-    with _serve("openai", mode, reply, fail_times, hang_seconds) as server:
+    """An OpenAI-compatible ``/v1/chat/completions`` (+ ``/v1/models``) server; see module docstring.
+
+    ``retry_after`` is the ``Retry-After`` of the "rate_limited" mode; the delays shape the "slow" mode."""
+    timing = {"retry_after": retry_after, "first_token_delay": first_token_delay, "token_delay": token_delay}
+    with _serve("openai", mode, reply, fail_times, hang_seconds, **timing) as server:
         yield server
 
 
 @contextmanager
 def fake_llama_api_server(
-    mode: str = "ok", *, reply: str = "The answer is 42 [1].", fail_times: int = 0, hang_seconds: float = 30.0
+    mode: str = "ok",
+    *,
+    reply: str = "The answer is 42 [1].",
+    fail_times: int = 0,
+    hang_seconds: float = 30.0,
+    retry_after: str = "0",
 ) -> Iterator[FakeServer]:
     """A Llama API native-format ``/v1/chat/completions`` (+ ``/v1/models``) server; see module docstring."""
-    with _serve("llama-api", mode, reply, fail_times, hang_seconds) as server:
+    with _serve("llama-api", mode, reply, fail_times, hang_seconds, retry_after=retry_after) as server:
         yield server

@@ -12,8 +12,11 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.answers_out import final_answer, sources_out, verification_out
 from api.deps import Services, ServicesDep
+from api.disconnect import unless_disconnected
+from api.generation import admitted, holding, kept_if, released_on_error, take_ticket
 from api.schemas import (
     ERROR_RESPONSES,
+    QUEUE_RESPONSES,
     ChatChoice,
     ChatChoiceMessage,
     ChatCompletion,
@@ -23,6 +26,7 @@ from api.schemas import (
     UsageModel,
 )  # fmt: skip
 from api.streaming import open_stream, sse
+from rag.admission import Ticket
 from rag.answer import Finished, RetrievalOptions
 from rag.backends.base import Delta, Message, SamplingParams, Usage
 from rag.chat import PreparedChat
@@ -73,7 +77,7 @@ async def _prepare(body: ChatRequest, services: Services) -> tuple[PreparedChat,
 @router.post(
     "/v1/chat/completions",
     response_model=ChatCompletion,
-    responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
+    responses={**ERROR_RESPONSES, **QUEUE_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
     openapi_extra={"requestBody": {"content": {"application/json": {"schema": ChatRequest.model_json_schema()}}}},
 )
 async def chat_completions(request: Request, services: ServicesDep) -> Any:
@@ -82,13 +86,33 @@ async def chat_completions(request: Request, services: ServicesDep) -> Any:
     except ValueError as exc:
         raise InvalidInput("the body must be a JSON object") from exc
     body = parse_request(raw)
-    prepared, params = await _prepare(body, services)
+    # A place in the model's queue first, so a full queue answers 429 before any work is done.
+    ticket = take_ticket(services, services.answers.may_generate or not body.use_context)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-    sources = sources_out(prepared.answer.sources if prepared.answer else [])
     if body.stream:
+        with released_on_error(ticket):
+            prepared, params = await unless_disconnected(request, _prepare(body, services))
+        sources = sources_out(prepared.answer.sources if prepared.answer else [])
         include_usage = bool((body.stream_options or {}).get("include_usage"))
-        return await _stream(services, prepared, params, completion_id, created, sources, include_usage)
+        ticket = kept_if(ticket, _needs_model(prepared))  # the stream owns it from here
+        return await _stream(services, request, ticket, prepared, params, completion_id, created, sources,
+                             include_usage)  # fmt: skip
+    with holding(ticket):
+        return await unless_disconnected(request, _complete(services, ticket, body, completion_id, created))
 
+
+def _needs_model(prepared: PreparedChat) -> bool:
+    grounded = prepared.grounded()
+    return grounded is None or grounded.needs_model
+
+
+async def _complete(
+    services: Services, ticket: Ticket | None, body: ChatRequest, completion_id: str, created: int
+) -> ChatCompletion:
+    prepared, params = await _prepare(body, services)
+    sources = sources_out(prepared.answer.sources if prepared.answer else [])
+    if ticket is not None and _needs_model(prepared):
+        await ticket.wait()
     choices, usage, model, verification = [], Usage(), services.backend.model, None
     grounded = prepared.grounded()
     for index in range(body.n):
@@ -114,8 +138,8 @@ def _openai_finish(reason: str) -> str:
 
 
 async def _stream(
-    services: Services, prepared: PreparedChat, params: SamplingParams, completion_id: str, created: int,
-    sources: list[Any], include_usage: bool,
+    services: Services, request: Request, ticket: Ticket | None, prepared: PreparedChat, params: SamplingParams,
+    completion_id: str, created: int, sources: list[Any], include_usage: bool,
 ) -> EventSourceResponse:  # fmt: skip
     model = services.backend.model
 
@@ -140,12 +164,12 @@ async def _stream(
 
     grounded = prepared.grounded()
     if grounded is not None:
-        items = services.answers.stream(grounded, params)
+        items = admitted(ticket, services.answers.stream(grounded, params))
     else:
-        items = services.backend.stream(prepared.messages, params)
+        items = admitted(ticket, services.backend.stream(prepared.messages, params))
     head = chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
                  sources=[s.model_dump() for s in sources])  # fmt: skip
-    return await open_stream(items, [head], on_item)
+    return await open_stream(items, [head], on_item, request=request)
 
 
 @router.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)
