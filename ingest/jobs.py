@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ingest.pipeline import FileResult, IngestPipeline, Source
+from ingest.pipeline import FileResult, IngestPipeline, IngestStopped, Source
 from ingest.registry import now
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ class JobQueue:
         self._wake = threading.Condition()
         self._queue: list[str] = []
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def new_upload_dir(self) -> tuple[str, Path]:
         job_id = f"job-{uuid.uuid4().hex[:20]}"
@@ -151,12 +152,14 @@ class JobQueue:
     def _work(self) -> None:
         while True:
             with self._wake:
-                if not self._queue:
+                if not self._queue or self._stopping.is_set():
                     self._thread = None
                     return
                 job_id = self._queue.pop(0)
             try:
                 self._run(job_id)
+            except IngestStopped:
+                log.info("job %s stopped for shutdown; it resumes at the next start", job_id)
             except Exception as exc:  # a job must never kill the worker
                 log.exception("job %s failed", job_id)
                 self._update(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
@@ -177,7 +180,9 @@ class JobQueue:
                 self._record(job_id, results)
 
         # In the background: uploads and answers waiting for the encoder go first.
-        final = self.pipeline.ingest([f.source() for f in files], job.collection, progress=progress, background=True)
+        final = self.pipeline.ingest(
+            [f.source() for f in files], job.collection, progress=progress, background=True, stop=self._stopping
+        )
         self._record(job_id, final, status="done")
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -193,6 +198,12 @@ class JobQueue:
             self.db.execute(
                 f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?", [*fields.values(), now(), job_id]
             )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the running job within one encoder batch (server shutdown); its row stays `running`, so the
+        next start resumes it, skipping the documents already stored."""
+        self._stopping.set()
+        self.wait_idle(timeout)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Block until no job is queued or running (tests and shutdown)."""

