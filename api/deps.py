@@ -63,7 +63,9 @@ def build_services(settings: Settings, backend: ChatBackend | None = None) -> Se
         chat=ChatService(answers),
         summarizer=Summarizer(answers.backend),
         jobs=jobs,
-        generation=GenerationQueue(settings.backend_name, settings.generation_slots, settings.generation_queue),
+        generation=GenerationQueue(
+            settings.backend_name, settings.generation_slots, settings.generation_queue, settings.generation_max_wait_s
+        ),
     )
 
 

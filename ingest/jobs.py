@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 
 from ingest.pipeline import FileResult, IngestPipeline, IngestStopped, Source
 from ingest.registry import now
+from rag.priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ class JobQueue:
             self._wake.notify()
 
     def _work(self) -> None:
+        lower_this_thread()  # and the pipeline's reader and writer threads it starts: interactive work goes first
         while True:
             with self._wake:
                 if not self._queue or self._stopping.is_set():

@@ -3,8 +3,10 @@
 Without a bound, every request that needs the model waits for it, however long the line, and a client
 that gave up long ago still holds its place. Here a caller first takes a `Ticket` (refused at once with
 `Overloaded`, a 429 with a `Retry-After` hint, when `concurrency + depth` tickets are out), does its cheap
-work (retrieval), then waits for a running slot only if it really needs the model. Waiting is plain
-asyncio, so a cancelled caller leaves the line at once and its slot goes to the next one.
+work (retrieval), then waits for a running slot only if it really needs the model. The line is also full
+when the wait it means, at the measured time per generation, exceeds `max_wait_s`: on a busy CPU a few
+places can mean minutes. Waiting is plain asyncio, so a cancelled caller leaves the line at once and its
+slot goes to the next one.
 
 Written by hand: asyncio.Semaphore neither bounds its waiters nor refuses at once, and the rate limiters
 we looked at (aiolimiter, slowapi) limit requests per second, not work in flight.
@@ -54,30 +56,38 @@ class Ticket:
 class GenerationQueue:
     """`concurrency` generations at a time, `depth` more waiting or preparing; the rest refused at once."""
 
-    def __init__(self, name: str, concurrency: int, depth: int) -> None:
+    def __init__(self, name: str, concurrency: int, depth: int, max_wait_s: float = float("inf")) -> None:
         self.name = name
         self.concurrency = max(1, concurrency)
         self.depth = max(0, depth)
+        self.max_wait_s = max_wait_s
         self._tickets = 0  # out: running, waiting, or still preparing
         self._running = 0
         self._waiters: deque[tuple[Ticket, asyncio.Future[None]]] = deque()
         self._service_s = _DEFAULT_SERVICE_S  # moving average of how long a slot is held
 
     def ticket(self) -> Ticket:
-        """A place in the line, or `Overloaded` at once when `concurrency + depth` are already out."""
-        if self._tickets >= self.concurrency + self.depth:
+        """A place in the line, or `Overloaded` at once when the line is full (places or expected wait)."""
+        full = self._tickets >= self.concurrency + self.depth
+        if full or (self._tickets >= self.concurrency and self.expected_wait_s() > self.max_wait_s):
             raise Overloaded(
                 f"the {self.name} chat backend is busy: {self._running} generating and {self._tickets - self._running}"
-                f" waiting (RAG_GENERATION_QUEUE={self.depth}); retry later",
+                f" waiting (RAG_GENERATION_QUEUE={self.depth}, about {self.expected_wait_s():.0f} s of wait);"
+                " retry later",
                 self.retry_after(),
             )
         self._tickets += 1
         return Ticket(self)
 
+    def expected_wait_s(self) -> float:
+        """How long a newcomer would wait for a slot: the line ahead, at the measured time per generation."""
+        if self._tickets < self.concurrency:
+            return 0.0
+        return self._service_s * ((self._tickets - self.concurrency) // self.concurrency + 1)
+
     def retry_after(self) -> int:
-        """Seconds until a place is likely free: the line ahead, at the measured time per generation."""
-        rounds = (self._tickets - self.concurrency) // self.concurrency + 1
-        return min(_MAX_RETRY_AFTER_S, max(1, math.ceil(self._service_s * max(1, rounds))))
+        """Seconds until a place is likely free."""
+        return min(_MAX_RETRY_AFTER_S, max(1, math.ceil(self.expected_wait_s() or self._service_s)))
 
     def stats(self) -> dict[str, int]:
         return {

@@ -73,10 +73,15 @@ class Settings(BaseSettings):
     chat_timeout_s: float = Field(60.0, gt=0, description="Timeout of one backend call.")
     chat_max_retries: int = Field(2, ge=0, description="Retries on 429/5xx/connection errors, with backoff.")
     local_model_path: str | None = Field(None, description="GGUF path for the local backend; unset = packaged SmolLM2.")
-    local_threads: int | None = Field(None, description="llama.cpp threads for the local backend; unset = all cores.")
+    local_threads: int | None = Field(
+        None, description="llama.cpp threads for the local backend; unset = all cores but one (at least 1)."
+    )
     max_tokens: int = Field(256, ge=1, description="Default answer length in tokens.")
     generation_queue: int = Field(
         4, ge=0, description="Requests that may wait for the chat model beyond those it runs; more get 429 at once."
+    )
+    generation_max_wait_s: float = Field(
+        30.0, gt=0, description="The queue also counts as full when a newcomer would wait longer than this."
     )
     generation_concurrency: int | None = Field(
         None, ge=1, description="Generations at once; unset = 1 for the local model, 4 for a remote backend."

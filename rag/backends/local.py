@@ -24,6 +24,7 @@ from typing import Any
 from rag.backends.base import Completion, Delta, Message, SamplingParams, Usage, messages_as_dicts
 from rag.config import Settings
 from rag.errors import BackendError
+from rag.priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -80,7 +81,9 @@ class LocalLlamaBackend:
         self.llm = Llama(
             model_path=path,
             n_ctx=settings.chat_context_window,
-            n_threads=settings.local_threads or os.cpu_count() or 2,
+            # One core stays free for searches and uploads: on 2 busy cores a second llama.cpp thread made
+            # answers 3x slower, its threads spin-waiting for each other (benchmarks/load.py).
+            n_threads=settings.local_threads or max(1, (os.cpu_count() or 2) - 1),
             flash_attn=True,
             verbose=False,
         )
@@ -135,6 +138,7 @@ class LocalLlamaBackend:
         done = object()
 
         def produce() -> None:
+            lower_this_thread()  # searches and uploads go first on a busy CPU
             try:
                 for chunk in self._generate(messages, params, cancel):
                     loop.call_soon_threadsafe(queue.put_nowait, chunk)
