@@ -5,21 +5,23 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
-from fnmatch import fnmatch
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest.loaders import is_supported
-from ingest.pipeline import FileResult, IngestPipeline, Source
-from ingest.service import build_pipeline
-from rag.components import build_components
 from rag.config import get_settings
 from rag.errors import RagError
+
+# The stack (models, Chroma, LlamaIndex's chunker) takes seconds to import: each command imports what it
+# uses, so `rag --help`, `docs list` and `collections list` start at once.
+if TYPE_CHECKING:
+    from ingest.pipeline import FileResult, IngestPipeline, Source
+    from ingest.registry import Registry
+    from rag.backends import Usage
 
 app = typer.Typer(help="RAG question answering over your documents.", no_args_is_help=True)
 docs_app = typer.Typer(help="Documents of a collection.", no_args_is_help=True)
@@ -30,12 +32,29 @@ app.add_typer(collections_app, name="collections")
 console = Console()
 err_console = Console(stderr=True)
 
-CollectionOption = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
+CollectionOption = Annotated[
+    str | None, typer.Option("--collection", "-c", help="Collection name (default: RAG_DEFAULT_COLLECTION, 'sample').")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _pipeline() -> IngestPipeline:
+    from ingest.service import build_pipeline
+    from rag.components import build_components
+
     return build_pipeline(build_components(get_settings()))
+
+
+def _registry() -> Registry:
+    """The registry alone, for commands that only read it: no models, no store."""
+    from ingest.registry import Registry
+
+    return Registry(get_settings().registry_db)
+
+
+def _collection(name: str | None) -> str:
+    """Every command's default collection is the same one: the setting, as for the API."""
+    return name or get_settings().default_collection
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -44,38 +63,52 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def collect_sources(paths: list[Path], recursive: bool) -> list[Source]:
-    """Files named explicitly are always tried; inside folders only supported types are taken.
+    """The sources of `rag ingest PATHS` (see find_sources), without the report of what was skipped."""
+    return find_sources(paths, recursive)[0]
+
+
+def find_sources(
+    paths: list[Path], recursive: bool, follow_symlinks: bool = False
+) -> tuple[list[Source], list[FileResult]]:
+    """Files named explicitly are always tried; inside folders only supported types are taken (the others
+    come back as `skipped` results, so the user hears about them).
 
     Inside a folder the document id is the path relative to it, so equal names in subfolders stay apart.
-    A `.ragignore` file in a folder lists glob patterns (relative paths) to leave out.
+    A `.ragignore` file in a folder lists glob patterns (relative paths) to leave out. Symlinks leaving
+    a folder are not followed unless `follow_symlinks`: they come back as `skipped` results.
     """
+    from ingest.folders import folder_files
+    from ingest.pipeline import FileResult, Source
+
     sources: list[Source] = []
+    skipped: list[FileResult] = []
     for path in paths:
         if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            ignore_file = path / ".ragignore"
-            ignored = ignore_file.read_text().split() if ignore_file.is_file() else []
-            for file in sorted(p for p in path.glob(pattern) if p.is_file() and not p.name.startswith(".")):
-                relative = file.relative_to(path).as_posix()
-                if is_supported(file) and not any(fnmatch(relative, pat) for pat in ignored):
-                    sources.append(Source.from_path(file, document_id=relative))
+            found = folder_files(path, recursive, follow_symlinks)
+            sources += [Source.from_path(file, document_id=relative) for file, relative in found.files]
+            skipped += [FileResult(name, name, "skipped", reason=why) for name, why in found.skipped]
         elif path.is_file():
             sources.append(Source.from_path(path))
         else:
             raise _fail(f"no such file or directory: {path}", 2)
-    return sources
+    return sources, skipped
 
 
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
-    collection: CollectionOption = "default",
+    collection: CollectionOption = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
+    follow_symlinks: Annotated[
+        bool, typer.Option("--follow-symlinks", help="Also ingest what symlinks pointing out of a folder point to.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Ingest files into a collection; unchanged files are skipped, changed ones replaced."""
-    sources = collect_sources(paths, recursive)
+    collection = _collection(collection)
+    sources, skipped = find_sources(paths, recursive, follow_symlinks)
     if not sources:
+        _print_skipped(skipped, err_console)
         raise _fail("no supported files found", 2)
     try:
         pipeline = _pipeline()
@@ -92,29 +125,41 @@ def ingest(
     except RagError as exc:
         raise _fail(exc.message) from exc
     if as_json:
-        print(json.dumps([asdict(r) for r in results], indent=2))
+        print(json.dumps([asdict(r) for r in [*results, *skipped]], indent=2))
     else:
-        _print_summary(results)
+        _print_summary([*results, *skipped])
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
 
 def _print_summary(results: list[FileResult]) -> None:
-    counts = {s: sum(r.status == s for r in results) for s in ("ingested", "unchanged", "failed")}
+    counts = {s: sum(r.status == s for r in results) for s in ("ingested", "unchanged", "failed", "skipped")}
     chunks = sum(r.chunks for r in results if r.status == "ingested")
     console.print(
         f"[green]{counts['ingested']} ingested[/green] ({chunks} chunks), "
         f"{counts['unchanged']} unchanged, [red]{counts['failed']} failed[/red]"
+        + (f", [yellow]{counts['skipped']} skipped[/yellow]" if counts["skipped"] else "")
     )
     for r in results:
         if r.status == "failed":
             console.print(f"  [red]✗[/red] {r.filename}: {r.reason}")
+    _print_skipped([r for r in results if r.status == "skipped"])
+
+
+def _print_skipped(skipped: list[FileResult], out: Console = console) -> None:
+    for r in skipped:
+        hint = " (--follow-symlinks to ingest it)" if "symlink" in (r.reason or "") else ""
+        out.print(f"  [yellow]-[/yellow] {r.filename}: skipped, {r.reason}{hint}")
 
 
 @docs_app.command("list")
-def docs_list(collection: CollectionOption, as_json: JsonOption = False) -> None:
+def docs_list(collection: CollectionOption = None, as_json: JsonOption = False) -> None:
     """List the documents of a collection."""
-    records = _pipeline().registry.documents(collection)
+    collection = _collection(collection)
+    registry = _registry()
+    if not registry.exists(collection):
+        raise _fail(f"collection {collection!r} not found")
+    records = registry.documents(collection)
     if as_json:
         print(json.dumps([r.public() for r in records], indent=2))
         return
@@ -125,8 +170,9 @@ def docs_list(collection: CollectionOption, as_json: JsonOption = False) -> None
 
 
 @docs_app.command("delete")
-def docs_delete(document_id: str, collection: CollectionOption) -> None:
+def docs_delete(document_id: str, collection: CollectionOption = None) -> None:
     """Delete a document: its chunks, keyword entries and registry row."""
+    collection = _collection(collection)
     try:
         _pipeline().delete_document(collection, document_id)
     except RagError as exc:
@@ -137,7 +183,7 @@ def docs_delete(document_id: str, collection: CollectionOption) -> None:
 @collections_app.command("list")
 def collections_list(as_json: JsonOption = False) -> None:
     """List collections with their document and chunk counts."""
-    records = _pipeline().registry.collections()
+    records = _registry().collections()
     if as_json:
         print(json.dumps([asdict(r) for r in records], indent=2))
         return
@@ -148,8 +194,17 @@ def collections_list(as_json: JsonOption = False) -> None:
 
 
 @collections_app.command("delete")
-def collections_delete(name: str) -> None:
-    """Delete a collection with all its documents."""
+def collections_delete(
+    name: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False
+) -> None:
+    """Delete a collection with all its documents (asks first on a terminal)."""
+    record = _registry().collection(name)
+    if record is None:
+        raise _fail(f"collection {name!r} not found")
+    if not yes and sys.stdin.isatty():
+        question = f"Delete collection {name!r} with its {record.documents} document(s)?"
+        if not typer.confirm(question, default=False, err=True):
+            raise _fail("not deleted", 1)
     try:
         _pipeline().delete_collection(name)
     except RagError as exc:
@@ -161,18 +216,19 @@ def _answering() -> tuple[Any, Any]:
     """The answer and chat services, in-process: no server needed."""
     from rag.answer import build_answer_service
     from rag.chat import ChatService
+    from rag.components import build_components
 
     settings = get_settings()
     answers = build_answer_service(settings, build_components(settings))
     return answers, ChatService(answers)
 
 
-async def _stream_reply(answers: Any, prepared: Any) -> str:
-    """Print the answer as it streams, then the checked answer's sources; returns the final text."""
+async def _stream_reply(answers: Any, prepared: Any, params: Any) -> Any:
+    """Print the answer as it streams, then the checked answer's sources; returns the final answer."""
     from rag.answer import Finished
 
     final, streamed = None, []
-    async for item in answers.stream(prepared, _sampling(get_settings().max_tokens)):
+    async for item in answers.stream(prepared, params):
         if isinstance(item, Finished):
             final = item.answer
         else:
@@ -180,7 +236,7 @@ async def _stream_reply(answers: Any, prepared: Any) -> str:
             console.print(item.text, end="", markup=False, highlight=False)
     console.print()
     if final is None:
-        return ""
+        return None
     if final.answer.strip() != "".join(streamed).strip():  # markers repaired, or the text replaced
         console.print(f"[bold]checked answer:[/bold] {final.answer}", markup=True, highlight=False)
     report = final.grounding
@@ -193,21 +249,51 @@ async def _stream_reply(answers: Any, prepared: Any) -> str:
         where = f", page {hit.page}" if hit.page is not None else ""
         mark = "" if final.abstained or n in cited else " (not cited)"
         console.print(f"  [dim][{n}] {hit.filename}{where} (score {hit.score:.3f}){mark}[/dim]")
-    return final.answer
+    return final
+
+
+def _answer_json(answer: Any) -> dict[str, Any]:
+    """An answer as `POST /v1/query` returns it, so scripts read the CLI and the API alike."""
+    from api.answers_out import query_response
+
+    return query_response(answer).model_dump()
+
+
+MaxTokensOption = Annotated[
+    int | None, typer.Option("--max-tokens", min=1, help="Longest answer, in tokens (default RAG_MAX_TOKENS).")
+]
+TopKOption = Annotated[int, typer.Option("--top-k", min=1, max=50, help="Sources retrieved for the answer.")]
+TemperatureOption = Annotated[
+    float | None, typer.Option("--temperature", min=0.0, max=2.0, help="Sampling temperature (backend default).")
+]
 
 
 @app.command()
-def ask(question: str, collection: CollectionOption = "sample") -> None:
+def ask(
+    question: str,
+    collection: CollectionOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as /v1/query returns it.")] = False,
+    max_tokens: MaxTokensOption = None,
+    top_k: TopKOption = 5,
+    temperature: TemperatureOption = None,
+) -> None:
     """Ask one question: the answer streams, then its sources are listed."""
     import asyncio
 
     from rag.answer import RetrievalOptions
+    from rag.backends import SamplingParams
+
+    collection = _collection(collection)
+    params = SamplingParams(max_tokens=max_tokens or get_settings().max_tokens, temperature=temperature)
 
     async def run() -> None:
-        answers, _ = _answering()
         check_collection(collection)
-        prepared = await answers.prepare(question, collection, RetrievalOptions(), get_settings().max_tokens)
-        await _stream_reply(answers, prepared)
+        answers, _ = _answering()
+        prepared = await answers.prepare(question, collection, RetrievalOptions(top_k=top_k), params.max_tokens)
+        if as_json:
+            print(json.dumps(_answer_json(await answers.finish(prepared, params))))
+        else:
+            await _stream_reply(answers, prepared, params)
 
     try:
         asyncio.run(run())
@@ -216,35 +302,61 @@ def ask(question: str, collection: CollectionOption = "sample") -> None:
 
 
 @app.command()
-def chat(collection: CollectionOption = "sample") -> None:
+def chat(
+    collection: CollectionOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Read questions from stdin; print one JSON line per turn.")
+    ] = False,
+    max_tokens: MaxTokensOption = None,
+    top_k: TopKOption = 5,
+    temperature: TemperatureOption = None,
+) -> None:
     """Talk with your documents: multi-turn, streaming; an empty line or Ctrl-D ends it."""
     import asyncio
 
     from rag.answer import RetrievalOptions
-    from rag.backends import Message
+    from rag.backends import Message, SamplingParams
+
+    collection = _collection(collection)
+    params = SamplingParams(max_tokens=max_tokens or get_settings().max_tokens, temperature=temperature)
+
+    def read_question() -> str:
+        if as_json:  # no prompt: stdout carries JSON only
+            line = sys.stdin.readline()
+            if not line:
+                raise EOFError
+            return line
+        return console.input("[bold]you>[/bold] ")
 
     async def run() -> None:
         # One event loop for the whole conversation: the backend's HTTP client belongs to it.
-        answers, chat_service = _answering()
         check_collection(collection)
+        answers, chat_service = _answering()
         history: list[Message] = []
         while True:
             try:
-                question = (await asyncio.to_thread(console.input, "[bold]you>[/bold] ")).strip()
+                question = (await asyncio.to_thread(read_question)).strip()
             except EOFError:
                 return
             if not question:
                 return
             history.append(Message("user", question))
             try:
-                max_tokens = get_settings().max_tokens
-                prepared = await chat_service.prepare(history, collection, RetrievalOptions(), max_tokens)
-                reply = await _stream_reply(answers, prepared.grounded())
+                options = RetrievalOptions(top_k=top_k)
+                prepared = await chat_service.prepare(history, collection, options, params.max_tokens)
+                if as_json:
+                    reply = await answers.finish(prepared.grounded(), params)
+                    print(json.dumps({"question": question, **_answer_json(reply)}), flush=True)
+                else:
+                    reply = await _stream_reply(answers, prepared.grounded(), params)
             except RagError as exc:
-                err_console.print(f"[red]error:[/red] {exc.message}")
+                if as_json:
+                    print(json.dumps({"question": question, "error": {"message": exc.message}}), flush=True)
+                else:
+                    err_console.print(f"[red]error:[/red] {exc.message}")
                 history.pop()
                 continue
-            history.append(Message("assistant", reply))
+            history.append(Message("assistant", reply.answer if reply is not None else ""))
 
     asyncio.run(run())
 
@@ -253,19 +365,23 @@ def chat(collection: CollectionOption = "sample") -> None:
 def summarize(
     file: Annotated[Path | None, typer.Argument(help="A file to summarize without ingesting it.")] = None,
     document_id: Annotated[str | None, typer.Option("--document-id", help="A stored document instead.")] = None,
-    collection: CollectionOption = "sample",
+    collection: CollectionOption = None,
     instruction: Annotated[str | None, typer.Option("--instruction", "-i", help="e.g. '3 bullet points'")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as /v1/summarize returns it.")] = False,
 ) -> None:
     """Summarize a file or a stored document of any length, streaming the summary."""
     import asyncio
 
     from ingest.loaders import load_bytes
     from rag.backends import SamplingParams, build_backend
-    from rag.summarize import Summarizer, Unit, document_units
+    from rag.summarize import Summarizer, Unit, covered, document_units
 
     settings = get_settings()
-    if (file is None) == (document_id is None):
-        raise _fail("give a FILE or --document-id (with --collection), not both", 2)
+    collection = _collection(collection)
+    if file is None and document_id is None:
+        raise _fail("nothing to summarize: give a FILE, or --document-id ID (with --collection)", 2)
+    if file is not None and document_id is not None:
+        raise _fail("give a FILE or --document-id, not both", 2)
     try:
         if file is not None:
             if not file.is_file():
@@ -273,25 +389,43 @@ def summarize(
             loaded = load_bytes(file.name, file.read_bytes(), settings.max_file_bytes)
             units = [Unit(p.text, file.name, file.name, p.number) for p in loaded.pages if p.text.strip()]
         else:
-            pipeline = _pipeline()
-            record = pipeline.registry.get(collection, document_id or "")
+            record = _registry().get(collection, document_id or "")
             if record is None:
                 raise _fail(f"document {document_id!r} not found in collection {collection!r}")
-            units = document_units(pipeline.keyword.document_chunks(collection, record.document_id))
+            units = document_units(_pipeline().keyword.document_chunks(collection, record.document_id))
 
         async def run() -> None:
-            summarizer = Summarizer(build_backend(settings))
+            backend = build_backend(settings)
+            summarizer = Summarizer(backend)
             params = SamplingParams(max_tokens=settings.max_tokens)
             with err_console.status("reading..."):
                 plan = await summarizer.plan(units, instruction, params)
+            parts, finish, usage = [], "stop", plan.usage
             async for delta in summarizer.stream(plan, params):
-                console.print(delta.text, end="", markup=False, highlight=False)
+                parts.append(delta.text)
+                finish, usage = delta.finish_reason or finish, delta.usage or usage
+                if not as_json:
+                    console.print(delta.text, end="", markup=False, highlight=False)
+            if as_json:
+                print(json.dumps(_summary_json("".join(parts), covered(units, False), usage, backend.model,
+                                               finish, plan.model_calls + 1)))  # fmt: skip
+                return
             console.print()
             err_console.print(f"[dim]{plan.model_calls + 1} model call(s)[/dim]")
 
         asyncio.run(run())
     except RagError as exc:
         raise _fail(exc.message) from exc
+
+
+def _summary_json(
+    text: str, sources: list[Any], usage: Usage, model: str, finish_reason: str, calls: int
+) -> dict[str, Any]:
+    """A summary as `POST /v1/summarize` returns it."""
+    return {
+        "summary": text.strip(), "sources": [asdict(s) for s in sources], "usage": usage.as_dict(), "model": model,
+        "finish_reason": finish_reason, "model_calls": calls,
+    }  # fmt: skip
 
 
 def _corpus_to_ingest(pipeline: IngestPipeline, collection: str, corpus: dict[str, dict[str, str]]) -> list[str]:
@@ -372,6 +506,9 @@ def evaluate_retrieval(
         data = load_beir(dataset_dir, split)  # everything is checked before anything is ingested
     except RagError as exc:
         raise _fail(exc.message, 2) from exc
+
+    from ingest.service import build_pipeline
+    from rag.components import build_components
 
     components = build_components(settings)
     pipeline = build_pipeline(components)
@@ -490,8 +627,27 @@ def _sampling(max_tokens: int) -> Any:
 
 
 def check_collection(name: str) -> None:
-    if _pipeline().registry.collection(name) is None:
+    if not _registry().exists(name):
         raise _fail(f"collection {name!r} not found (ingest into it first: rag ingest PATH -c {name})")
+
+
+@app.command("config")
+def show_config(as_json: JsonOption = False) -> None:
+    """Show the effective settings and where each came from (env, .env, config file, default); keys masked."""
+    from rag.config import user_config_file
+    from rag.settings_report import describe_settings
+
+    rows = describe_settings(get_settings())
+    path = user_config_file()
+    if as_json:
+        settings = {r.variable: {"value": r.value, "origin": r.origin} for r in rows}
+        print(json.dumps({"config_file": str(path), "config_file_exists": path.is_file(), "settings": settings}))
+        return
+    console.print(f"config file: {path}" + ("" if path.is_file() else " (none)"), highlight=False)
+    table = Table("setting", "value", "from")
+    for r in rows:
+        table.add_row(r.variable, "" if r.value is None else str(r.value), r.origin)
+    console.print(table)
 
 
 @app.command()
@@ -504,10 +660,13 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    # With JSON logs uvicorn's own lines go through the app's JSON handler too (api/request_log.py).
+    log_config = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
     uvicorn.run(
         "api.app:app_from_env", factory=True, host=host or settings.host, port=port or settings.port,
         workers=workers, log_level="info", access_log=False,  # our own log line has the trace id too
         timeout_graceful_shutdown=settings.shutdown_grace_s,  # then requests still running are cancelled
+        log_config=log_config,
     )  # fmt: skip
 
 

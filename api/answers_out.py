@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.schemas import Source, Verification
+from api.schemas import QueryResponse, Source, Verification
 from rag.answer import Answer
 from rag.models import SearchHit
 
@@ -42,3 +42,12 @@ def verification_out(answer: Answer) -> Verification:
 def final_answer(answer: Answer) -> dict[str, Any]:
     """What a stream's last event carries: the checked answer (it may differ from the streamed text)."""
     return {"answer": answer.answer, "abstained": answer.abstained, **verification_out(answer).model_dump()}
+
+
+def query_response(answer: Answer) -> QueryResponse:
+    """A whole answer as `POST /v1/query` (and `rag ask --json`) returns it."""
+    return QueryResponse(
+        id=answer.id, answer=answer.answer, sources=sources_out(answer.sources), abstained=answer.abstained,
+        usage=answer.usage.as_dict(), model=answer.model, finish_reason=answer.finish_reason,
+        **verification_out(answer).model_dump(),
+    )  # fmt: skip

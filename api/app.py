@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
+from api.auth import ApiKeyMiddleware, KeyChecker
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
-from api.routes import chat, collections, documents, health, query, search, summarize
+from api.metrics import metrics_router
+from api.openapi import install_openapi
+from api.request_log import RequestLogMiddleware, configure_logging
+from api.routes import (
+    chat,
+    collections,
+    completions,
+    document_files,
+    documents,
+    embeddings,
+    health,
+    query,
+    search,
+    summarize,
+)
+from api.schemas import ChatRequest, TextDocument
+from api.tracing import install_tracing, shutdown_tracing
+from api.web import install_web_page
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
 
@@ -27,23 +45,41 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         close = getattr(app.state.services.backend, "aclose", None)
         if close is not None:
             await close()
+        shutdown_tracing()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc with Swagger UI and ReDoc served from the installed package, not a CDN.
+    app = FastAPIOffline(
         title="rag-service",
         version="0.1.0",
         description="Question answering over your documents, with sources.",
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_openapi(app, [ChatRequest, TextDocument])
+    app.state.key_checker = KeyChecker(settings.api_key_set)
+    # Added first, so it runs inside TraceMiddleware: its 401s carry a trace id.
+    app.add_middleware(
+        ApiKeyMiddleware,
+        checker=app.state.key_checker,
+        public_docs=settings.public_docs,
+        public_metrics=settings.public_metrics,
+    )
+    app.add_middleware(RequestLogMiddleware)  # outside the key check (its 401s are logged), inside TraceMiddleware
     app.add_middleware(TraceMiddleware)
+    install_tracing(app, settings)
     app.include_router(health.router)
+    app.include_router(metrics_router(settings.public_metrics))
     protected = [Depends(require_api_key)]
     app.include_router(search.router, dependencies=protected)
     app.include_router(query.router, dependencies=protected)
     app.include_router(collections.router, dependencies=protected)
+    app.include_router(document_files.router, dependencies=protected)  # before documents' {document_id:path}
     app.include_router(documents.router, dependencies=protected)
     app.include_router(chat.router, dependencies=protected)
+    app.include_router(completions.router, dependencies=protected)
+    app.include_router(embeddings.router, dependencies=protected)
     app.include_router(summarize.router, dependencies=protected)
+    install_web_page(app)
     return app
 
 
@@ -51,8 +87,8 @@ def app_from_env() -> FastAPI:
     """Entry point for uvicorn workers (`--factory`)."""
     import torch
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    configure_logging(settings.log_format)
     # One intra-op thread per request: on a few cores, torch's thread pools fight when requests overlap.
     torch.set_num_threads(settings.serve_torch_threads)
     return create_app(settings)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth import KeyChecker
 from ingest.jobs import JobQueue
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
@@ -18,9 +19,10 @@ from rag.backends import ChatBackend
 from rag.chat import ChatService
 from rag.components import Components, build_components
 from rag.config import Settings
-from rag.errors import NotFound, Unauthorized
+from rag.errors import NotFound
 from rag.retrieval import Retriever
 from rag.summarize import Summarizer
+from rag.telemetry import note_collection
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Services:
     generation: GenerationQueue  # the chat backend's bounded queue (/v1/query, /v1/chat/completions)
 
     def require_collection(self, name: str) -> str:
+        note_collection(name)  # for the request's log line
         if not self.pipeline.registry.exists(name):
             raise NotFound(f"collection {name!r} not found")
         return name
@@ -80,13 +83,11 @@ _bearer = HTTPBearer(auto_error=False)
 def require_api_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
-    keys = request.app.state.services.settings.api_key_set
-    if not keys:
-        return
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <key>'")
-    if credentials.credentials not in keys:
-        raise Unauthorized("invalid API key")
+    """Declares the bearer scheme in the OpenAPI. api.auth.ApiKeyMiddleware has already checked the key
+    before routing; this checks again with the same KeyChecker, should a route ever be served without it."""
+    checker: KeyChecker = request.app.state.key_checker
+    if checker:
+        checker.check(request.headers.get("authorization"))
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import time
 import uuid
 from typing import Any
 
@@ -14,19 +13,29 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.disconnect import ClientGone, client_gone_response
 from rag.errors import RagError, RetryLater
 
 log = logging.getLogger("rag.api")
 trace_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
 
 
-def error_payload(code: int, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "traceId": trace_id_var.get()}}
+# OpenAI's error `type` by status, beside our contract, so OpenAI-aware tools classify our errors as OpenAI's.
+_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 429: "rate_limit_error"}
 
 
-def error_response(code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_payload(code, message), status_code=code, headers=headers)
+def error_payload(code: int, message: str, param: str | None = None, openai_code: str | None = None) -> dict[str, Any]:
+    """Our contract (`code` is the HTTP status, or OpenAI's string code where OpenAI has one, e.g. model_not_found)
+    plus OpenAI's `type` and `param`."""
+    kind = _OPENAI_TYPES.get(code, "server_error" if code >= 500 else "invalid_request_error")
+    body = {"code": openai_code or code, "message": message, "traceId": trace_id_var.get(), "type": kind}
+    return {"error": {**body, "param": param}}
+
+
+def error_response(
+    code: int, message: str, headers: dict[str, str] | None = None, param: str | None = None,
+    openai_code: str | None = None,
+) -> JSONResponse:  # fmt: skip
+    return JSONResponse(error_payload(code, message, param, openai_code), status_code=code, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -43,9 +52,8 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         if isinstance(exc, RetryLater):
             headers = {"Retry-After": str(exc.retry_after)}
-        return error_response(exc.status_code, exc.message, headers)
-
-    app.add_exception_handler(ClientGone, client_gone_response)
+        openai = {"param": getattr(exc, "param", None), "openai_code": getattr(exc, "openai_code", None)}
+        return error_response(exc.status_code, exc.message, headers, **openai)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -58,7 +66,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 class TraceMiddleware:
     """Gives each request a trace id (or takes the caller's X-Trace-Id), puts it in the `X-Trace-Id`
-    header of every response and in the request's log line, and turns unexpected crashes into the
+    header of every response and in the request's log line (api/request_log.py), and turns unexpected crashes into the
     contract's 500. Pure ASGI, so streamed responses pass through untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -71,14 +79,16 @@ class TraceMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-trace-id", b"").decode("latin-1")
         trace_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
         trace_id_var.set(trace_id)
-        started, status, response_started = time.perf_counter(), 500, False
+        response_started = False
 
         async def send_with_trace(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal response_started
             if message["type"] == "http.response.start":
-                response_started, status = True, message["status"]
+                response_started = True
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-trace-id", trace_id.encode())]
+                # x-request-id too: the OpenAI SDK reads it into `request_id`.
+                message["headers"] = [*message["headers"], (b"x-trace-id", trace_id.encode()),
+                                      (b"x-request-id", trace_id.encode())]  # fmt: skip
             await send(message)
 
         try:
@@ -87,6 +97,3 @@ class TraceMiddleware:
             log.exception("unhandled error traceId=%s", trace_id)
             if not response_started:
                 await error_response(500, "internal error")(scope, receive, send_with_trace)
-        finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.1fms traceId=%s", scope["method"], scope["path"], status, elapsed, trace_id)

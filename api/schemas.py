@@ -4,19 +4,54 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from rag import metadata as grammar
 from rag.backends.base import SamplingParams
+from rag.errors import InvalidInput
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
-FilterValue = str | int | float | bool | list[str | int | float | bool]
-Filters = dict[str, FilterValue]
+
+
+def _checked(check: Any) -> AfterValidator:
+    """Run a rag.metadata check inside validation, so a bad value is the route's 4xx like any other."""
+
+    def validate(value: Any) -> Any:
+        try:
+            return check(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from exc
+
+    return AfterValidator(validate)
+
+
+# rag.metadata checks the values as they came (10**30 stays an int, to be refused, not a float); the
+# JSON schemas below document the same grammar.
+_SCALARS: list[dict[str, Any]] = [
+    {"type": "string", "maxLength": grammar.MAX_STRING_VALUE},
+    {"type": "integer", "minimum": grammar.INT64_MIN, "maximum": grammar.INT64_MAX},
+    {"type": "number"},
+    {"type": "boolean"},
+]
+_LISTS = [{"type": "array", "items": s, "minItems": 1, "maxItems": grammar.MAX_FILTER_VALUES} for s in _SCALARS]
+_KEYS = {"type": "object", "propertyNames": {"pattern": grammar.KEY_PATTERN}}
+FILTERS_SCHEMA = {
+    **_KEYS,
+    "maxProperties": grammar.MAX_FILTER_KEYS,
+    "additionalProperties": {"anyOf": [*_SCALARS, *_LISTS]},
+    "description": f"Match chunk metadata: {grammar.GRAMMAR}",
+}
+Filters = Annotated[dict[str, Any], WithJsonSchema(FILTERS_SCHEMA), _checked(grammar.check_filters)]
+METADATA_SCHEMA = {**_KEYS, "additionalProperties": {"anyOf": _SCALARS}}
+Metadata = Annotated[dict[str, Any], WithJsonSchema(METADATA_SCHEMA), _checked(grammar.check_metadata)]
 
 
 class ErrorBody(BaseModel):
-    code: int = Field(examples=[404])
+    code: int | str = Field(examples=[404], description="The HTTP status, or OpenAI's code where it has one")
     message: str = Field(examples=["collection 'hr' not found"])
     traceId: str = Field(examples=["4bf92f3577b34da6a3ce929d0e0e4736"])
+    type: str = Field(examples=["not_found_error"], description="OpenAI's error type")
+    param: str | None = Field(None, description="The request field at fault, when known")
 
 
 class ErrorResponse(BaseModel):
@@ -32,6 +67,11 @@ QUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorResponse, "description": "The chat model's queue is full", "headers": _RETRY_AFTER},
     503: {"model": ErrorResponse, "description": "The chat backend asked to come back later", "headers": _RETRY_AFTER},
 }
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """ERROR_RESPONSES plus the statuses only some routes answer (409, 413, 415, ...)."""
+    return {**ERROR_RESPONSES, **{code: {"model": ErrorResponse} for code in codes}}
 
 
 class SearchRequest(BaseModel):
@@ -188,7 +228,7 @@ class TextDocument(BaseModel):
     text: str = Field(min_length=1, examples=["Our office opens at 8am."])
     filename: str = Field("text.txt", min_length=1, max_length=255)
     document_id: str | None = Field(None, min_length=1, max_length=512)
-    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class FileResultOut(BaseModel):
@@ -263,12 +303,12 @@ class ChunkPage(BaseModel):
 
 
 class ContentPart(BaseModel):
-    type: str
+    type: str = Field(json_schema_extra={"enum": ["text"]})  # others are refused by the route, with a reason
     text: str | None = None
 
 
 class ChatMessageIn(BaseModel):
-    role: str
+    role: str = Field(json_schema_extra={"enum": ["system", "user", "assistant"]})
     content: str | list[ContentPart] | None = None
 
 
@@ -287,11 +327,27 @@ class ChatRequest(SamplingFields):
     collection: str | None = Field(None, description="Defaults to RAG_DEFAULT_COLLECTION")
     use_context: bool = Field(True, description="false: a plain chat with the backend, no retrieval")
     retrieval: RetrievalSpec = Field(default_factory=RetrievalSpec)
+    citations_in_content: bool | None = Field(
+        None, description="End the content with a 'Sources:' block; default RAG_CITATIONS_IN_CONTENT"
+    )
+
+
+class UrlCitation(BaseModel):
+    start_index: int = Field(description="Start of the cited sentence in the content (characters)")
+    end_index: int
+    url: str = Field(description="This service's URL of the cited chunk")
+    title: str = Field(examples=["[1] handbook.pdf, p. 3"])
+
+
+class Annotation(BaseModel):
+    type: str = "url_citation"
+    url_citation: UrlCitation
 
 
 class ChatChoiceMessage(BaseModel):
     role: str = "assistant"
     content: str
+    annotations: list[Annotation] = Field(default_factory=list, description="OpenAI's url_citation annotations")
 
 
 class ChatChoice(BaseModel):
@@ -323,8 +379,25 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
+def _one_source(given: str, *others: str, needs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A JSON-schema branch: `given` (and `needs`) set, the other sources absent or null."""
+    properties = {given: {"type": "string"}, **{n: {"type": "string"} for n in needs}}
+    return {"required": [given, *needs], "properties": {**properties, **{o: {"type": "null"} for o in others}}}
+
+
 class SummarizeRequest(SamplingFields):
-    model_config = ConfigDict(extra="forbid")
+    """Exactly one source: `text`, `document_id` with `collection`, or `topic` with `collection` (else 400)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                _one_source("text", "document_id", "topic"),
+                _one_source("document_id", "text", "topic", needs=("collection",)),
+                _one_source("topic", "text", "document_id", needs=("collection",)),
+            ]
+        },
+    )
 
     text: str | None = Field(None, description="Raw text to summarize")
     document_id: str | None = Field(None, description="A stored document (with `collection`)")

@@ -10,7 +10,7 @@ from fastapi import Request
 from sse_starlette.sse import EventSourceResponse
 
 from api.answers_out import final_answer
-from api.disconnect import unless_disconnected
+from api.disconnect import until_disconnected
 from api.errors import error_payload
 from rag.answer import Finished
 from rag.backends.base import Delta
@@ -34,7 +34,7 @@ async def open_stream(
     then relay `head`, each delta as `on_delta` shapes it, a failure as `on_error`, and `data: [DONE]`.
     With `request`, a client that leaves before the first delta (in the queue, while the model reads the
     prompt) cancels the work too; after it, sse-starlette notices the disconnect and closes `deltas`."""
-    first = await (unless_disconnected(request, anext(deltas)) if request is not None else anext(deltas))
+    first = await (until_disconnected(request, anext(deltas)) if request is not None else anext(deltas))
 
     async def events() -> AsyncIterator[Event]:
         try:

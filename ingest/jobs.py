@@ -39,13 +39,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated_at TEXT NOT NULL
 );
 """
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def display_filename(raw: str | None) -> str:
-    """The client's filename reduced to a harmless base name (no directories, no control characters)."""
-    name = _UNSAFE.sub("", (raw or "").replace("\\", "/").rsplit("/", 1)[-1]).strip().lstrip(".")
-    return name[:255] or "upload"
 
 
 @dataclass
@@ -141,6 +134,12 @@ class JobQueue:
             else:
                 self._update(job_id, status="failed", error="uploaded files were lost before the job ran")
         return len(rows)
+
+    def pending(self) -> int:
+        """Jobs queued or running: the queue depth /metrics reports."""
+        with self._lock:
+            row = self.db.execute("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')").fetchone()
+        return int(row[0])
 
     def _enqueue(self, job_id: str) -> None:
         with self._wake:

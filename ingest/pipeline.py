@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ import numpy as np
 
 from ingest.chunking import Chunker
 from ingest.loaders import LoadedDocument, load_bytes
+from ingest.names import clean_name
+from ingest.originals import OriginalStore
 from ingest.registry import Registry, now
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -30,6 +32,7 @@ from rag.errors import NotFound, RagError, TooLarge
 from rag.keyword import KeywordIndex
 from rag.models import Chunk, check_collection_name
 from rag.store import VectorStore
+from rag.telemetry import record_ingested
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ class Source:
 class FileResult:
     filename: str
     document_id: str
-    status: str  # ingested | unchanged | failed
+    status: str  # ingested | unchanged | failed; the CLI adds skipped (a symlink it did not follow)
     chunks: int = 0
     pages: int | None = None
     reason: str | None = None
@@ -96,6 +99,7 @@ class IngestPipeline:
         self.store = store
         self.keyword = keyword
         self.registry = registry
+        self.originals = OriginalStore(settings.data_dir / "originals")
         tokenize = embedder.tokenize
         self.chunker = Chunker(
             tokenize,
@@ -126,20 +130,23 @@ class IngestPipeline:
         first; setting `stop` ends it between batches with `IngestStopped` (what is stored stays stored)."""
         check_collection_name(collection)
         self.registry.ensure_collection(collection)
-        sources = list(sources)
+        sources = [replace(s, filename=clean_name(s.filename) or "upload") for s in sources]
         results: dict[int, FileResult] = {}
         done = threading.Lock()
 
         def report(index: int, result: FileResult) -> None:
             with done:
                 results[index] = result
+            record_ingested(result.status, result.chunks)
             if progress:
                 progress(result)
 
         prepared: queue.Queue[tuple[int, _Prepared] | None] = queue.Queue(maxsize=64)
         stop_reader = threading.Event()
         reader = threading.Thread(
-            target=self._read_all, args=(sources, collection, prepared, report, stop_reader), daemon=True
+            target=self._read_all,
+            args=(sources, document_ids(sources), collection, prepared, report, stop_reader),
+            daemon=True,
         )
         written: queue.Queue[list[tuple[int, _Prepared, np.ndarray]] | None] = queue.Queue(maxsize=2)
         writer = threading.Thread(target=self._write_all, args=(written, report), daemon=True)
@@ -188,9 +195,12 @@ class IngestPipeline:
         if self.registry.get(collection, document_id) is None:
             raise NotFound(f"document {document_id!r} not found in collection {collection!r}")
         with self._lock_for(collection, document_id):
+            record = self.registry.get(collection, document_id)
             self.keyword.delete_document(collection, document_id)
             self.store.delete_document(collection, document_id)
             self.registry.delete(collection, document_id)
+            if record is not None:
+                self.originals.discard(collection, record.sha256, self._shas_in_use(collection))
 
     def delete_collection(self, collection: str) -> None:
         if self.registry.collection(collection) is None:
@@ -198,6 +208,10 @@ class IngestPipeline:
         self.keyword.delete_collection(collection)
         self.store.delete_collection(collection)
         self.registry.delete_collection(collection)
+        self.originals.discard_collection(collection)
+
+    def _shas_in_use(self, collection: str) -> set[str]:
+        return {r.sha256 for r in self.registry.documents(collection, status=None)}
 
     def recover(self) -> int:
         """Finish or undo documents a crash left half-written; returns how many were repaired."""
@@ -227,16 +241,19 @@ class IngestPipeline:
     def _read_all(
         self,
         sources: list[Source],
+        ids: list[str | FileResult],
         collection: str,
         out: queue.Queue[tuple[int, _Prepared] | None],
         report: Callable[[int, FileResult], None],
         stop: threading.Event,
     ) -> None:
         try:
-            for index, source in enumerate(sources):
+            for index, (source, document_id) in enumerate(zip(sources, ids, strict=True)):
                 if stop.is_set():
                     return
-                document_id = source.document_id or source.filename
+                if isinstance(document_id, FileResult):  # no usable id of its own
+                    report(index, document_id)
+                    continue
                 try:
                     item = self._prepare(source, collection, document_id)
                 except RagError as exc:
@@ -310,15 +327,9 @@ class IngestPipeline:
         incoming: queue.Queue[list[tuple[int, _Prepared, np.ndarray]] | None],
         report: Callable[[int, FileResult], None],
     ) -> None:
-        while (items := incoming.get()) is not None:
-            while items:  # a document twice in one group (two files, one id) is written in turn: last wins
-                now, later, seen = [], [], set()
-                for entry in items:
-                    (later if entry[1].document_id in seen else now).append(entry)
-                    seen.add(entry[1].document_id)
-                for index, result in self._write_group(now):
-                    report(index, result)
-                items = later
+        while (items := incoming.get()) is not None:  # ids are unique within one ingest (document_ids)
+            for index, result in self._write_group(items):
+                report(index, result)
 
     def _write_group(self, items: list[tuple[int, _Prepared, np.ndarray]]) -> list[tuple[int, FileResult]]:
         """Store a group of documents: one vector upsert for all (each call costs ~20 ms in Chroma, whatever
@@ -364,6 +375,8 @@ class IngestPipeline:
 
     def _make_live(self, item: _Prepared, existing: Any) -> FileResult:
         source, collection = item.source, item.chunks[0].collection
+        # Kept before the document goes live, so a live document always has its original (for page images).
+        self.originals.save(collection, item.data_sha, source.read())
         self.keyword.replace_document(collection, item.document_id, item.version, item.chunks)
         pages = item.document.page_count
         self.registry.finish(
@@ -372,6 +385,8 @@ class IngestPipeline:
         )  # fmt: skip
         if existing is not None:  # a new document has no older vectors to remove
             self.store.delete_document(collection, item.document_id, keep_version=item.version)
+            if existing.sha256 != item.data_sha:
+                self.originals.discard(collection, existing.sha256, self._shas_in_use(collection))
         return FileResult(source.filename, item.document_id, "ingested", len(item.chunks), pages)
 
     def _undo(self, item: _Prepared, existing: Any, exc: Exception) -> FileResult:
@@ -386,6 +401,30 @@ class IngestPipeline:
     def _lock_for(self, collection: str, document_id: str) -> threading.Lock:
         with self._locks_guard:
             return self._doc_locks.setdefault((collection, document_id), threading.Lock())
+
+
+def document_ids(sources: list[Source]) -> list[str | FileResult]:
+    """Each source's document id, or the failure to report when it has none of its own.
+
+    Two files with one id in the same batch (`dup.txt` twice, `a/same.txt` and `b/same.txt` uploaded
+    as `same.txt`) would overwrite each other: the first keeps the id, the others fail with 409.
+    """
+    first: dict[str, int] = {}
+    ids: list[str | FileResult] = []
+    for index, source in enumerate(sources):
+        document_id = clean_name(source.document_id or source.filename)
+        if not document_id:
+            ids.append(_failed(source.filename, "", "the document id is empty", 422))
+        elif document_id in first:
+            reason = (
+                f"duplicate document id {document_id!r}: file {first[document_id] + 1} of this batch already has it;"
+                " this file was not ingested (give each file its own document_id to keep both)"
+            )
+            ids.append(_failed(source.filename, document_id, reason, 409))
+        else:
+            first[document_id] = index
+            ids.append(document_id)
+    return ids
 
 
 def _unchanged(filename: str, document_id: str, existing: Any) -> FileResult:

@@ -24,7 +24,9 @@ from rag.grounding import GroundingChecker, GroundingReport, build_verifier, is_
 from rag.models import SearchHit
 from rag.overview import CollectionOverview, is_collection_question
 from rag.prompts import ABSTAIN_MESSAGE, ANSWER_SYSTEM, TEMPLATE_OVERHEAD_TOKENS, answer_user_message
+from rag.quoting import quoter_for
 from rag.retrieval import Retriever
+from rag.telemetry import ObservedBackend, record_answer, stage
 
 AbstainReason = Literal["no_relevant_sources", "unsupported_answer"]
 
@@ -111,6 +113,7 @@ class AnswerService:
         self.overview = overview
         self.mode = mode
         self.context_tokens = context_tokens
+        self.quoter = quoter_for(backend)
 
     @property
     def may_generate(self) -> bool:
@@ -136,7 +139,8 @@ class AnswerService:
         if self.mode == "extract":
             return PreparedAnswer(answer_id, question, retrieval.hits, [], False, mode="extract")
         count = self.backend.count_tokens
-        fixed = count(ANSWER_SYSTEM) + count(answer_user_message(question, [])) + 2 * TEMPLATE_OVERHEAD_TOKENS
+        user_message = answer_user_message(question, [], self.quoter)
+        fixed = count(ANSWER_SYSTEM) + count(user_message) + 2 * TEMPLATE_OVERHEAD_TOKENS
         budget = self.backend.context_window - max_tokens
         if fixed >= budget:
             raise InvalidInput(
@@ -150,7 +154,8 @@ class AnswerService:
             return PreparedAnswer(
                 answer_id, question, [], [], True, "no_relevant_sources", related=retrieval.hits, mode=self.mode
             )
-        messages = [Message("system", ANSWER_SYSTEM), Message("user", answer_user_message(question, sources))]
+        user_message = answer_user_message(question, sources, self.quoter)
+        messages = [Message("system", ANSWER_SYSTEM), Message("user", user_message)]
         return PreparedAnswer(answer_id, question, sources, messages, False, mode=self.mode)
 
     async def answer(self, question: str, collection: str, options: RetrievalOptions, params: SamplingParams) -> Answer:
@@ -167,12 +172,12 @@ class AnswerService:
         """The answer's text as it is produced, then `Finished` with the verified answer."""
         if prepared.abstained:
             yield Delta(text=ABSTAIN_MESSAGE)
-            yield Finished(self._abstention(prepared, prepared.abstain_reason or "no_relevant_sources"))
+            yield _finished(self._abstention(prepared, prepared.abstain_reason or "no_relevant_sources"))
             return
         if prepared.mode in ("overview", "extract"):
             answer = await self._without_model(prepared)
             yield Delta(text=answer.answer)
-            yield Finished(answer)
+            yield _finished(answer)
             return
         parts: list[str] = []
         finish_reason, usage = "stop", Usage()
@@ -182,7 +187,7 @@ class AnswerService:
                 yield Delta(text=delta.text)
             if delta.finish_reason:
                 finish_reason, usage = delta.finish_reason, delta.usage or usage
-        yield Finished(await self._verified("".join(parts), prepared, finish_reason, usage))
+        yield _finished(await self._verified("".join(parts), prepared, finish_reason, usage))
 
     async def _without_model(self, prepared: PreparedAnswer) -> Answer:
         if prepared.overview is not None:
@@ -191,13 +196,15 @@ class AnswerService:
         extracted = await asyncio.to_thread(self.extractor.answer, prepared.question, prepared.sources)
         if extracted.empty:
             return self._abstention(prepared, "no_relevant_sources")
-        report = await asyncio.to_thread(self.checker.check, extracted.text, prepared.sources, True)
+        with stage("check"):
+            report = await asyncio.to_thread(self.checker.check, extracted.text, prepared.sources, True)
         return Answer(prepared.id, report.answer, prepared.sources, False, "extractive", "stop",
                       grounding=report, mode="extract")  # fmt: skip
 
     async def _verified(self, text: str, prepared: PreparedAnswer, finish_reason: str, usage: Usage) -> Answer:
         """Check the generated text against its sources; repair markers, or fall back when nothing holds."""
-        report = await asyncio.to_thread(self.checker.check, text, prepared.sources, True)
+        with stage("check"):
+            report = await asyncio.to_thread(self.checker.check, text, prepared.sources, True)
         if report.supported > 0 and not is_refusal(text):
             return Answer(prepared.id, report.answer, prepared.sources, False, self.backend.model, finish_reason,
                           usage, grounding=report, mode="generate")  # fmt: skip
@@ -220,6 +227,11 @@ class AnswerService:
                       abstain_reason=reason, related=related, mode="abstain")  # fmt: skip
 
 
+def _finished(answer: Answer) -> Finished:
+    record_answer(answer.mode, answer.abstain_reason)
+    return Finished(answer)
+
+
 def build_answer_service(
     settings: Settings, components: Components, backend: ChatBackend | None = None
 ) -> AnswerService:
@@ -236,7 +248,7 @@ def build_answer_service(
     )  # fmt: skip
     return AnswerService(
         retriever,
-        backend or build_backend(settings),
+        ObservedBackend(backend or build_backend(settings)),  # times generations, counts tokens (/metrics)
         judge,
         GroundingChecker(components.embedder, build_verifier(settings.verifier_model)),
         ExtractiveAnswerer(components.embedder),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from rag.answer import AnswerService, PreparedAnswer, RetrievalOptions
 from rag.backends.base import Message
 from rag.errors import InvalidInput
-from rag.prompts import ANSWER_SYSTEM, TEMPLATE_OVERHEAD_TOKENS, answer_user_message
+from rag.prompts import TEMPLATE_OVERHEAD_TOKENS, answer_system, answer_user_message
 
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
             "fifth": 5, "5th": 5, "last": -1, "final": -1}  # fmt: skip
@@ -89,6 +89,7 @@ class ChatService:
     def __init__(self, answers: AnswerService) -> None:
         self.answers = answers
         self.backend = answers.backend
+        self.quoter = answers.quoter
 
     async def prepare(
         self,
@@ -101,7 +102,7 @@ class ChatService:
         query = standalone_query(messages)  # also checks there is a user message
         budget = self.backend.context_window - max_tokens
         if not use_context or collection is None:
-            return PreparedChat(trim_history(messages, budget, self.backend.count_tokens), None)
+            return PreparedChat(trim_history(self._quoted(messages), budget, self.backend.count_tokens), None)
         *history, last = [m for m in messages if m.role != "system"]
         # Leave room for some history beside the retrieved context; trim_history drops what still does not fit.
         history_tokens = sum(self.backend.count_tokens(m.content) for m in history)
@@ -111,7 +112,11 @@ class ChatService:
         if prepared.abstained or prepared.mode in ("overview", "extract"):
             return PreparedChat([], prepared)  # answered without the conversation
         instructions = "\n".join(m.content for m in messages if m.role == "system")
-        system = ANSWER_SYSTEM + (f"\nAdditional instructions from the user:\n{instructions}" if instructions else "")
-        grounded = Message("user", answer_user_message(last.content, prepared.sources))
-        conversation = trim_history([Message("system", system), *history, grounded], budget, self.backend.count_tokens)
-        return PreparedChat(conversation, prepared)
+        system = answer_system(instructions, self.quoter)
+        grounded = Message("user", answer_user_message(last.content, prepared.sources, self.quoter))
+        turns = [Message("system", system), *self._quoted(history), grounded]
+        return PreparedChat(trim_history(turns, budget, self.backend.count_tokens), prepared)
+
+    def _quoted(self, messages: list[Message]) -> list[Message]:
+        """A client's messages are text too: none of them may open a turn of its own in the prompt."""
+        return [Message(m.role, self.quoter.quote(m.content)) for m in messages]

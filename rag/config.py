@@ -1,4 +1,5 @@
-"""All settings in one place: `RAG_*` environment variables or a `.env` file."""
+"""All settings in one place: `RAG_*` environment variables, a `.env` file, or the user's config file
+(`~/.config/rag/config.toml` or the platform's equivalent), in that order of precedence."""
 
 from __future__ import annotations
 
@@ -7,14 +8,28 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 BackendName = Literal["local", "openai", "llama-api"]
+LogFormat = Literal["text", "json"]
 AnswerMode = Literal["generate", "extract", "auto"]
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The user's config file comes last: env vars and .env still win over it.
+        config_file = TomlConfigSettingsSource(settings_cls, toml_file=user_config_file())
+        return init_settings, env_settings, dotenv_settings, config_file, file_secret_settings
 
     # Storage
     data_dir: Path = Field(Path("./data"), description="Where Chroma, the keyword index and the registry live.")
@@ -45,7 +60,9 @@ class Settings(BaseSettings):
     sync_upload_files: int = Field(10, ge=0, description="Uploads with more files than this become jobs.")
 
     # Retrieval
-    default_collection: str = Field("sample", description="Collection /v1/chat/completions uses when none is given.")
+    default_collection: str = Field(
+        "sample", description="Collection every CLI command and /v1/chat/completions use when none is given."
+    )
     reranker_model: str | None = Field(None, description="Local CrossEncoder path; unset = offline default re-ranker.")
     candidates: int = Field(50, ge=1, description="Dense and keyword candidates fetched before fusion.")
     context_tokens: int | None = Field(
@@ -86,6 +103,17 @@ class Settings(BaseSettings):
     generation_concurrency: int | None = Field(
         None, ge=1, description="Generations at once; unset = 1 for the local model, 4 for a remote backend."
     )
+    max_summarize_chars: int = Field(
+        100_000, ge=1, description="Most characters /v1/summarize takes (text, document or topic chunks); above: 413."
+    )
+
+    # OpenAI-compatible routes
+    model_aliases: str = Field(
+        "rag", description="Comma-separated model names answered besides the served model; others get 404."
+    )
+    citations_in_content: bool = Field(
+        False, description="Append a 'Sources:' block to chat answers by default (for clients that show only text)."
+    )
 
     # HTTP service
     host: str = Field("127.0.0.1", description="Address `rag serve` binds to.")
@@ -93,6 +121,16 @@ class Settings(BaseSettings):
     api_keys: str = Field("", description="Comma-separated bearer keys; empty = no auth.")
     shutdown_grace_s: float = Field(
         10.0, gt=0, description="On shutdown, how long requests in flight may finish before they are cancelled."
+    )
+    public_docs: bool = Field(False, description="Serve /docs, /redoc and /openapi.json without a key.")
+
+    # Observability (api/metrics.py, api/request_log.py, api/tracing.py)
+    public_metrics: bool = Field(False, description="Serve GET /metrics without the API key.")
+    log_format: LogFormat = Field("text", description="text | json: one JSON line per request.")
+    otel_endpoint: str | None = Field(
+        None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="OpenTelemetry collector (OTLP over HTTP, e.g. http://127.0.0.1:4318); set = tracing on.",
     )
 
     @model_validator(mode="after")
@@ -140,6 +178,13 @@ class Settings(BaseSettings):
     @property
     def registry_db(self) -> Path:
         return self.data_dir / "registry.sqlite"
+
+
+def user_config_file() -> Path:
+    """`config.toml` in the user's config folder (platformdirs: ~/.config/rag on Linux, honouring XDG)."""
+    from platformdirs import user_config_path
+
+    return user_config_path("rag") / "config.toml"
 
 
 @lru_cache

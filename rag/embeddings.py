@@ -77,7 +77,10 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model_path: str | None = None, batch_size: int = 8, onnx_queries: bool = True) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        # Its "Loading weights" bar would land in the CLI's output and the server's log on every start.
+        transformers_logging.disable_progress_bar()
         self.model_path = model_path or default_embedding_model_path()
         self.model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
         self.batch_size = batch_size

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,14 +32,22 @@ class SearchHit:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
+MAX_COLLECTION_NAME = 128
 
 
 def check_collection_name(name: str) -> str:
-    """Collection names map 1:1 to Chroma collections, so they follow Chroma's rules."""
-    if not _COLLECTION_NAME.match(name) or ".." in name:
+    """Names are labels people choose: 1-128 printable characters of any script. They never reach Chroma
+    as they are (see `rag.store.chroma_collection_name`); `/` is refused because a name is a URL path
+    segment, and `.`/`..` because clients normalise them away."""
+    if (
+        not 1 <= len(name) <= MAX_COLLECTION_NAME
+        or not name.isprintable()
+        or name != name.strip()
+        or "/" in name
+        or name in (".", "..")
+    ):
         raise Unprocessable(
-            f"invalid collection name {name!r}: 3-63 characters, letters, digits, '.', '_' or '-',"
-            " starting and ending with a letter or digit"
+            f"invalid collection name {name!r}: 1-{MAX_COLLECTION_NAME} printable characters, no '/',"
+            " no leading or trailing spaces, not '.' or '..'"
         )
     return name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rag.models import SearchHit
+from rag.quoting import GENERIC_QUOTER, Quoter
 
 # Short lines, one instruction each: small models follow these best (measured on kb-dev, see README).
 ANSWER_SYSTEM = """\
@@ -26,20 +27,24 @@ def source_label(n: int, hit: SearchHit) -> str:
     return f"[{n}] ({where})"
 
 
-def quote_context(text: str) -> str:
-    """Keep document text from closing the context block early."""
-    return text.replace("</context>", "</ context>").replace("<context>", "< context>")
-
-
-def context_block(hits: Sequence[SearchHit]) -> str:
-    parts = [f"{source_label(n, hit)}\n{quote_context(hit.text)}" for n, hit in enumerate(hits, start=1)]
+def context_block(hits: Sequence[SearchHit], quoter: Quoter = GENERIC_QUOTER) -> str:
+    """The numbered sources; a source's text and file name are quoted, so neither can end the block."""
+    parts = [quoter.quote(f"{source_label(n, hit)}\n{hit.text}") for n, hit in enumerate(hits, start=1)]
     return "<context>\n" + "\n\n".join(parts) + "\n</context>"
 
 
-def answer_user_message(question: str, hits: Sequence[SearchHit]) -> str:
+def answer_user_message(question: str, hits: Sequence[SearchHit], quoter: Quoter = GENERIC_QUOTER) -> str:
     """The question before the sources and again after them: small models lose a question read only once,
     before a long context."""
-    return f"Question: {question}\n\n{context_block(hits)}\n\nQuestion: {question}"
+    question = quoter.quote(question)
+    return f"Question: {question}\n\n{context_block(hits, quoter)}\n\nQuestion: {question}"
+
+
+def answer_system(user_instructions: str, quoter: Quoter = GENERIC_QUOTER) -> str:
+    """The answer instructions, plus a chat client's own system messages (quoted: they cannot open turns)."""
+    if not user_instructions:
+        return ANSWER_SYSTEM
+    return f"{ANSWER_SYSTEM}\nAdditional instructions from the user:\n{quoter.quote(user_instructions)}"
 
 
 SUMMARY_SYSTEM = """\
@@ -75,3 +80,8 @@ SUMMARY_COMBINE_USER = """\
 These are notes on consecutive parts of one document. Merge them into one set of short notes without \
 losing facts; drop repetitions; keep [n] source numbers. Keep especially what this request will need: \
 "{instruction}\""""
+
+
+def summary_user(template: str, text: str, instruction: str, quoter: Quoter = GENERIC_QUOTER) -> str:
+    """A summary step's user message: the text and the user's instruction quoted, so neither closes <text>."""
+    return template.format(text=quoter.quote(text), instruction=quoter.quote(instruction))

@@ -10,8 +10,10 @@ import numpy as np
 
 from rag.bm25 import Scores
 from rag.components import Components
+from rag.metadata import check_filters
 from rag.models import SearchHit
 from rag.rerank import Candidate, Reranker
+from rag.telemetry import stage
 
 RRF_K = 60
 
@@ -43,6 +45,7 @@ class Retriever:
         self, collection: str, query: str, filters: dict[str, Any] | None = None
     ) -> tuple[list[Candidate], Scores, np.ndarray]:
         """Dense and keyword candidates fused by rank, every chunk's bm25 score, and the query vector."""
+        filters = check_filters(filters)  # before Chroma or SQLite see them
         limit = self.components.settings.candidates
         keyword = self.components.keyword
         # Keyword scoring needs no embedding: it runs here while the query encoder's thread embeds.
@@ -92,6 +95,12 @@ class Retriever:
         filters: dict[str, Any] | None = None,
         rerank: bool = True,
     ) -> Retrieval:
+        with stage("retrieve", collection=collection, top_k=top_k):
+            return self._search(collection, query, top_k, filters, rerank)
+
+    def _search(
+        self, collection: str, query: str, top_k: int, filters: dict[str, Any] | None, rerank: bool
+    ) -> Retrieval:
         candidates, bm25, vector = self.candidates(collection, query, filters)
         best = max((c.dense_score for c in candidates if c.dense_score is not None), default=0.0)
         if rerank and candidates:
@@ -99,7 +108,8 @@ class Retriever:
                 self.fill_scores(collection, vector, bm25, candidates)
             if self.reranker.needs_text:
                 candidates = self.fill_text(collection, candidates)
-            ranked = self.reranker.rerank(query, candidates)
+            with stage("rerank", candidates=len(candidates)):
+                ranked = self.reranker.rerank(query, candidates)
         else:
             ranked = [(c, c.fused_score) for c in candidates]
         scores = {c.chunk_id: score for c, score in ranked[:top_k]}

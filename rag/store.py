@@ -7,6 +7,8 @@ the text already, and Chroma's own full-text indexing of documents tripled the c
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -56,6 +58,31 @@ def chroma_where(filters: dict[str, Any] | None) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+# The names earlier versions handed to Chroma verbatim (Chroma's own rules, which an IPv4 address broke).
+_LEGACY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
+_IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_MAPPED = re.compile(r"^rag-[0-9a-f]{40}$")
+
+
+def chroma_collection_name(collection: str) -> str:
+    """The Chroma collection behind a user-chosen name: derived from a hash, so any name people choose
+    (short, non-ASCII, shaped like an IP address) is one Chroma accepts, and every process finds the same."""
+    return "rag-" + hashlib.sha256(collection.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def _legacy_name(collection: str) -> str | None:
+    """The verbatim name data directories written before the mapping use, if this name could be one (never
+    another collection's mapped name: a user naming theirs `rag-<hash>` must not reach someone else's)."""
+    if (
+        _LEGACY_NAME.match(collection)
+        and ".." not in collection
+        and not _IPV4.match(collection)
+        and not _MAPPED.match(collection)
+    ):
+        return collection
+    return None
+
+
 def _chroma_metadata(chunk: Chunk) -> dict[str, Any]:
     # Chroma accepts only scalar, non-null metadata values.
     return {k: v for k, v in chunk.metadata.items() if isinstance(v, (str, int, float, bool))}
@@ -81,16 +108,27 @@ class ChromaStore:
 
     def _collection(self, name: str, create: bool = True) -> Any | None:
         if name not in self._collections:
-            if create:
-                self._collections[name] = self.client.get_or_create_collection(
-                    name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            found = self._existing(name)
+            if found is None and create:
+                found = self.client.get_or_create_collection(
+                    chroma_collection_name(name), embedding_function=None, metadata={"hnsw:space": "cosine"}
                 )
-            else:
-                try:
-                    self._collections[name] = self.client.get_collection(name, embedding_function=None)
-                except Exception:  # chromadb raises NotFoundError or ValueError depending on mode
-                    return None
+            if found is None:
+                return None
+            self._collections[name] = found
         return self._collections[name]
+
+    def _existing(self, name: str) -> Any | None:
+        """The collection's Chroma collection if it exists: under its mapped name, or under its own name
+        in a data directory written before the mapping (kept working, not migrated)."""
+        for candidate in (chroma_collection_name(name), _legacy_name(name)):
+            if candidate is None:
+                continue
+            try:
+                return self.client.get_collection(candidate, embedding_function=None)
+            except Exception:  # chromadb raises NotFoundError or ValueError depending on mode
+                continue
+        return None
 
     def upsert(self, collection: str, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
         target = self._collection(collection)
@@ -147,10 +185,13 @@ class ChromaStore:
 
     def delete_collection(self, collection: str) -> None:
         self._collections.pop(collection, None)
-        try:
-            self.client.delete_collection(collection)
-        except Exception:  # already gone: deleting is idempotent
-            pass
+        for candidate in (chroma_collection_name(collection), _legacy_name(collection)):
+            if candidate is None:
+                continue
+            try:
+                self.client.delete_collection(candidate)
+            except Exception:  # already gone: deleting is idempotent
+                pass
 
     def heartbeat(self) -> bool:
         try:

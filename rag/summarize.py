@@ -22,8 +22,9 @@ from rag.prompts import (
     SUMMARY_SYSTEM,
     SUMMARY_USER,
     TEMPLATE_OVERHEAD_TOKENS,
-    quote_context,
+    summary_user,
 )  # fmt: skip
+from rag.quoting import quoter_for
 
 NOTES_TOKENS = 160  # length of each intermediate summary
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -77,6 +78,7 @@ def split_to_fit(text: str, budget: int, count: Callable[[str], int]) -> list[st
 class Summarizer:
     def __init__(self, backend: ChatBackend) -> None:
         self.backend = backend
+        self.quoter = quoter_for(backend)
 
     def _input_budget(self, prompt_template: str, output_tokens: int) -> int:
         count = self.backend.count_tokens
@@ -109,14 +111,14 @@ class Summarizer:
             notes = [await self._condense(template, piece, instruction, params, plan) for piece in pieces]
             body = "\n\n".join(notes)
             level += 1
-        user = SUMMARY_USER.format(instruction=instruction, text=quote_context(body))
+        user = summary_user(SUMMARY_USER, body, instruction, self.quoter)
         plan.messages = [Message("system", SUMMARY_SYSTEM), Message("user", user)]
         return plan
 
     async def _condense(
         self, template: str, piece: str, instruction: str, params: SamplingParams, plan: SummaryPlan
     ) -> str:
-        user = template.format(instruction=instruction, text=quote_context(piece))
+        user = summary_user(template, piece, instruction, self.quoter)
         step = SamplingParams(max_tokens=NOTES_TOKENS, temperature=params.temperature, seed=params.seed)
         completion = await self.backend.complete([Message("system", SUMMARY_SYSTEM), Message("user", user)], step)
         plan.model_calls += 1

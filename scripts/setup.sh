@@ -9,3 +9,15 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q torch==2.13.0
 # llama-cpp-python compiles from source the first time (about 5 minutes); pip caches the wheel.
 .venv/bin/python -m pip install -q -e ".[dev]"
+# Headless Chromium for the browser tests (tests/browser), from Debian's packages: only when asked
+# (RAG_SETUP_BROWSER=1, as scripts/test.sh does) or in CI, so run.sh stays light.
+if [ "${RAG_SETUP_BROWSER:-0}" = 1 ] || [ "${CI:-}" = true ]; then
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -q
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver
+    else
+      echo "The browser tests need Chromium: apt-get install chromium chromium-driver (as root)" >&2
+    fi
+  fi
+fi

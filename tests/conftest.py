@@ -160,7 +160,7 @@ def api_client(settings: Settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def live_server(tmp_path: Path, embedder: SentenceTransformerEmbedder):  # type: ignore[no-untyped-def]
-    """Start the real app under uvicorn on a free port; yields a function (settings changes) -> base URL."""
+    """Start the real app under uvicorn on a free port; yields a function (backend, settings changes) -> base URL."""
     import threading
 
     import uvicorn
@@ -169,11 +169,12 @@ def live_server(tmp_path: Path, embedder: SentenceTransformerEmbedder):  # type:
 
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(**changes: object) -> str:
+    def start(backend: object = None, **changes: object) -> str:
         fields = {"data_dir": tmp_path / "data", "chat_base_url": "http://127.0.0.1:9/v1", **changes}
         settings = Settings(_env_file=None, **fields)  # type: ignore[arg-type]
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+        app = create_app(settings, backend)  # type: ignore[arg-type]
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         servers.append((server, thread))

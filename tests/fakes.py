@@ -13,10 +13,14 @@ Two dialects, both on ``POST /v1/chat/completions`` (plus ``GET /v1/models``):
   ``stop_reason``, ``metrics``; streams ``{"id", "event": {"event_type": start|progress|complete}}``.
 
 Modes: ok, error500, flaky, rate_limited, hang, cut_stream, garbage (invalid JSON), missing_fields
-(valid JSON without the expected fields), slow (a model that takes ``first_token_delay`` seconds before its
-first piece and ``token_delay`` between pieces, and watches its client meanwhile: when the client hangs up
-it stops "generating" and records the moment in ``disconnects``; finished replies count in ``completed``).
-Faults apply to chat requests only; ``/v1/models`` always works.
+(valid JSON without the expected fields). Faults apply to chat requests only; ``/v1/models`` always works.
+
+``token_delay_s`` makes the fake generate slowly, like a real model: it waits that long before each word
+of the reply (``first_token_delay_s`` more before the first, like a model reading a long prompt) and, as
+llama.cpp's server does, watches its client meanwhile and stops generating once it has closed the connection.
+``FakeServer.call_times``, ``token_times`` and ``hangup_times`` record when each call started, each word
+was generated and the fake noticed that a client had closed the connection mid-generation; ``completed``
+counts the replies sent to their end. ``retry_after`` is the ``Retry-After`` of the "rate_limited" mode.
 
 Token counts are approximations: whitespace-separated words of all message contents (prompt) and of
 the reply (completion); ``max_tokens``/``max_completion_tokens`` truncates the reply to that many words.
@@ -37,7 +41,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-MODES = ("ok", "error500", "flaky", "rate_limited", "hang", "cut_stream", "garbage", "missing_fields", "slow")
+MODES = ("ok", "error500", "flaky", "rate_limited", "hang", "cut_stream", "garbage", "missing_fields")
 CHAT_PATH = "/v1/chat/completions"
 
 
@@ -74,13 +78,26 @@ class FakeServer:
         return self._httpd.calls
 
     @property
-    def disconnects(self) -> list[float]:
-        """``time.monotonic()`` of each moment a "slow" reply noticed its client had gone and stopped."""
-        return list(self._httpd.disconnects)
+    def call_times(self) -> list[float]:
+        """`time.monotonic()` at the start of each chat-completion request."""
+        with self._httpd.lock:
+            return list(self._httpd.call_times)
+
+    @property
+    def token_times(self) -> list[float]:
+        """`time.monotonic()` of each reply word generated (with ``token_delay_s``), across all calls."""
+        with self._httpd.lock:
+            return list(self._httpd.token_times)
+
+    @property
+    def hangup_times(self) -> list[float]:
+        """`time.monotonic()` when a generation stopped because its client had closed the connection."""
+        with self._httpd.lock:
+            return list(self._httpd.hangup_times)
 
     @property
     def completed(self) -> int:
-        """Replies of the "slow" mode that ran to their end."""
+        """Replies sent to their end (a client that left midway does not count)."""
         return self._httpd.completed
 
 
@@ -114,13 +131,15 @@ class _FakeHTTPServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.dialect, self.mode, self.reply = dialect, mode, reply
         self.fail_times, self.hang_seconds = fail_times, hang_seconds
-        self.retry_after: str = timing.get("retry_after", "0")
-        self.first_token_delay: float = timing.get("first_token_delay", 0.0)
-        self.token_delay: float = timing.get("token_delay", 0.0)
-        self.disconnects: list[float] = []
-        self.completed = 0
         self.requests: list[RecordedRequest] = []
         self.calls = 0
+        self.token_delay_s: float = timing.get("token_delay_s", 0.0)
+        self.first_token_delay_s: float = timing.get("first_token_delay_s", 0.0)
+        self.retry_after: str = timing.get("retry_after", "0")
+        self.completed = 0
+        self.call_times: list[float] = []
+        self.token_times: list[float] = []
+        self.hangup_times: list[float] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()  # open client sockets, closed on shutdown
@@ -202,40 +221,42 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _client_left_during(self, seconds: float) -> bool:
-        """Wait `seconds`, watching the connection; True (and recorded) as soon as the client hangs up."""
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            readable, _, _ = select.select([self.connection], [], [], min(left, 0.02))
-            try:
-                gone = bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
-            except OSError:
-                gone = True
-            if gone:
-                return self._left()
-        return False
+    def _client_left(self, wait: float = 0.0) -> bool:
+        """True once the client closed the connection (readable with nothing to read), within `wait` seconds."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], wait)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
-    def _left(self) -> bool:
-        with self.server.lock:
-            self.server.disconnects.append(time.monotonic())
-        self.close_connection = True
+    def _left_during(self, seconds: float) -> bool:
+        """Wait `seconds`, watching the client (and the server shutting down); True as soon as either goes."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._client_left(max(0.0, min(deadline - time.monotonic(), 0.02))) or self.server.stopping.is_set():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+
+    def _generate(self, pieces: list[str], first: int = 0) -> bool:
+        """Spend ``token_delay_s`` per word (and ``first_token_delay_s`` before word 0), recording each; False
+        (recorded in ``hangup_times``) if the client left meanwhile. `first` is the index of ``pieces[0]``."""
+        srv = self.server
+        if not srv.token_delay_s and not srv.first_token_delay_s:
+            return True
+        for i in range(first, first + len(pieces)):
+            if self._left_during(srv.token_delay_s + (srv.first_token_delay_s if i == 0 else 0.0)):
+                with srv.lock:
+                    srv.hangup_times.append(time.monotonic())
+                self.close_connection = True
+                return False
+            with srv.lock:
+                srv.token_times.append(time.monotonic())
         return True
 
-    def _slow_pieces(self, pieces: list[str], send: Any) -> bool:
-        """Send each piece after its delay; False (recorded) when the client left on the way."""
-        if self._client_left_during(self.server.first_token_delay):
-            return False
-        for i, piece in enumerate(pieces):
-            if i and self._client_left_during(self.server.token_delay):
-                return False
-            try:
-                send(piece)
-            except OSError:
-                self._left()
-                return False
+    def _sent_in_full(self) -> None:
         with self.server.lock:
             self.server.completed += 1
-        return True
 
     def _error(self, status: int, message: str, kind: str, extra: dict | None = None) -> None:
         if self.server.dialect == "openai":
@@ -261,6 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
         srv = self.server
         with srv.lock:
             srv.calls += 1
+            srv.call_times.append(time.monotonic())
             n = srv.calls
         if not isinstance(rec.json, dict):
             return self._error(400, "request body is not a JSON object", "invalid_request_error")
@@ -291,11 +313,11 @@ class _Handler(BaseHTTPRequestHandler):
             pieces, stop_reason = pieces[:limit], "length"
             if pieces:
                 pieces[-1] = pieces[-1].rstrip()
+        if not stream and not self._generate(pieces):
+            return self._cut()  # the client left while we were generating
         text = "".join(pieces)
         usage = (_prompt_tokens(body), len(text.split()))
         cut = mode == "cut_stream"
-        if mode == "slow" and srv.dialect == "openai":
-            return self._slow_openai(body, stream, pieces, text, stop_reason, usage)
         if srv.dialect == "openai":
             self._openai(body, stream, pieces, text, stop_reason, usage, cut)
         else:
@@ -319,7 +341,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "logprobs": None,
                 "finish_reason": finish,
             }
-            return self._send_json(200, {**head, "object": "chat.completion", "choices": [choice], "usage": usage_obj})
+            self._send_json(200, {**head, "object": "chat.completion", "choices": [choice], "usage": usage_obj})
+            return self._sent_in_full()
 
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
@@ -334,7 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_stream()
         self._event(chunk({"role": "assistant", "content": ""}))
         for i, piece in enumerate(pieces):
-            if cut and i == 2:
+            if (cut and i == 2) or not self._generate([piece], first=i):
                 return self._cut()
             self._event(chunk({"content": piece}))
         if cut:
@@ -344,30 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._event({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage_obj})
         self._event("[DONE]")
         self._end_stream()
-
-    def _slow_openai(
-        self, body: dict, stream: bool, pieces: list[str], text: str, finish: str, usage: tuple[int, int]
-    ) -> None:
-        """A model taking its time; it stops when its client leaves (see ``_slow_pieces``)."""
-        head = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()),
-                "model": body.get("model") or "fake-model"}  # fmt: skip
-        usage_obj = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
-        if not stream:
-            if self._slow_pieces(pieces, lambda piece: None):
-                message = {"role": "assistant", "content": text}
-                choice = {"index": 0, "message": message, "finish_reason": finish}
-                self._send_json(200, {**head, "object": "chat.completion", "choices": [choice], "usage": usage_obj})
-            return
-
-        def chunk(delta: dict, finish_reason: str | None = None) -> dict:
-            choices = [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
-            return {**head, "object": "chat.completion.chunk", "choices": choices}
-
-        self._start_stream()
-        if self._slow_pieces(pieces, lambda piece: self._event(chunk({"content": piece}))):
-            self._event(chunk({}, finish))
-            self._event("[DONE]")
-            self._end_stream()
+        self._sent_in_full()
 
     def _llama(
         self, stream: bool, pieces: list[str], text: str, stop_reason: str, usage: tuple[int, int], cut: bool
@@ -380,7 +380,8 @@ class _Handler(BaseHTTPRequestHandler):
         ]
         if not stream:
             message = {"role": "assistant", "stop_reason": stop_reason, "content": {"type": "text", "text": text}}
-            return self._send_json(200, {"id": rid, "completion_message": message, "metrics": metrics})
+            self._send_json(200, {"id": rid, "completion_message": message, "metrics": metrics})
+            return self._sent_in_full()
 
         def event(event_type: str, delta_text: str, **extra: Any) -> dict:
             return {
@@ -391,13 +392,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_stream()
         self._event(event("start", ""))
         for i, piece in enumerate(pieces):
-            if cut and i == 2:
+            if (cut and i == 2) or not self._generate([piece], first=i):
                 return self._cut()
             self._event(event("progress", piece))
         if cut:
             return self._cut()
         self._event(event("complete", "", stop_reason=stop_reason, metrics=metrics))
         self._end_stream()
+        self._sent_in_full()
 
 
 @contextmanager
@@ -426,14 +428,12 @@ def fake_openai_server(
     reply: str = "The answer is 42 [1].",
     fail_times: int = 0,
     hang_seconds: float = 30.0,
+    token_delay_s: float = 0.0,
+    first_token_delay_s: float = 0.0,
     retry_after: str = "0",
-    first_token_delay: float = 0.0,
-    token_delay: float = 0.0,
 ) -> Iterator[FakeServer]:
-    """An OpenAI-compatible ``/v1/chat/completions`` (+ ``/v1/models``) server; see module docstring.
-
-    ``retry_after`` is the ``Retry-After`` of the "rate_limited" mode; the delays shape the "slow" mode."""
-    timing = {"retry_after": retry_after, "first_token_delay": first_token_delay, "token_delay": token_delay}
+    """An OpenAI-compatible ``/v1/chat/completions`` (+ ``/v1/models``) server; see module docstring."""
+    timing = {"token_delay_s": token_delay_s, "first_token_delay_s": first_token_delay_s, "retry_after": retry_after}
     with _serve("openai", mode, reply, fail_times, hang_seconds, **timing) as server:
         yield server
 

@@ -8,14 +8,28 @@ from dataclasses import asdict
 from fastapi import APIRouter, Response
 
 from api.deps import ServicesDep
-from api.schemas import ERROR_RESPONSES, CollectionCreate, CollectionList, CollectionOut
+from api.openapi import links
+from api.schemas import ERROR_RESPONSES, CollectionCreate, CollectionList, CollectionOut, error_responses
 from rag.errors import Conflict, NotFound
 from rag.models import check_collection_name
 
 router = APIRouter(tags=["collections"])
 
 
-@router.post("/v1/collections", status_code=201, response_model=CollectionOut, responses=ERROR_RESPONSES)
+CREATED_LINKS = links(
+    ("get", "/v1/collections/{name}", {"name": "$response.body#/name"}),
+    ("post", "/v1/collections/{name}/documents", {"name": "$response.body#/name"}),
+    ("get", "/v1/collections/{name}/documents", {"name": "$response.body#/name"}),
+    ("delete", "/v1/collections/{name}", {"name": "$response.body#/name"}),
+)
+
+
+@router.post(
+    "/v1/collections",
+    status_code=201,
+    response_model=CollectionOut,
+    responses={**error_responses(409), 201: CREATED_LINKS},
+)
 async def create_collection(body: CollectionCreate, services: ServicesDep) -> CollectionOut:
     registry = services.pipeline.registry
     if not registry.ensure_collection(check_collection_name(body.name), body.description):

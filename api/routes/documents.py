@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 from typing import Annotated, Any, Literal
 
@@ -13,6 +12,8 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.deps import Services, ServicesDep
+from api.json_body import parse_json, read_json
+from api.openapi import links, ref
 from api.schemas import (
     ERROR_RESPONSES,
     ChunkOut,
@@ -24,27 +25,63 @@ from api.schemas import (
     JobOut,
     TextDocument,
     UploadResult,
+    error_responses,
 )  # fmt: skip
-from ingest.jobs import StagedFile, display_filename, stage
+from ingest.jobs import StagedFile, stage
 from ingest.loaders import LOADERS
+from ingest.names import display_filename
 from ingest.pipeline import FileResult, Source
 from rag.errors import InvalidInput, NotFound, RagError, TooLarge, Unprocessable, UnsupportedType
+from rag.metadata import check_metadata
 
 router = APIRouter(tags=["documents"])
 UPLOAD_DOC = """Either `multipart/form-data` with one or many `files` (optionally a `document_id` and a JSON
 `metadata` object per file, in the same order; one `metadata` applies to all), or JSON
 `{text, filename, metadata, document_id}`. Small uploads answer 201 with a result per file; bigger ones
-(see `RAG_SYNC_UPLOAD_BYTES` / `RAG_SYNC_UPLOAD_FILES`) answer 202 with a job to follow at `/v1/jobs/{id}`."""
+(see `RAG_SYNC_UPLOAD_BYTES` / `RAG_SYNC_UPLOAD_FILES`) answer 202 with a job to follow at `/v1/jobs/{id}`.
+The document id is the file's base name unless given; two files of one upload with the same id are not
+both kept: the first is ingested, the others fail with 409 (give each its own `document_id` to keep both).
+A lone file that fails answers with its own status (400, 413 or 415) and reason."""
+
+# The body is parsed by hand (two content types): api.openapi adds TextDocument to the components.
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["files"],
+                "properties": {
+                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    "document_id": {"type": "array", "items": {"type": "string"}, "description": "One per file"},
+                    "metadata": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "A JSON object per file, or one for all (see TextDocument.metadata)",
+                    },
+                },
+            }
+        },
+        "application/json": {"schema": ref(TextDocument)},
+    },
+}
+_DOCUMENT = {"name": "$request.path.name", "document_id": "$response.body#/results/0/document_id"}
+UPLOADED_LINKS = links(
+    ("get", "/v1/collections/{name}/documents/{document_id}", _DOCUMENT),
+    ("get", "/v1/collections/{name}/documents/{document_id}/chunks", _DOCUMENT),
+    ("delete", "/v1/collections/{name}/documents/{document_id}", _DOCUMENT),
+)
+JOB_LINKS = links(("get", "/v1/jobs/{job_id}", {"job_id": "$response.body#/job_id"}))
 
 
 def _metadata(raw: Any) -> dict[str, Any]:
-    try:
-        value = json.loads(raw) if isinstance(raw, str) else raw
-    except json.JSONDecodeError as exc:
-        raise Unprocessable(f"metadata is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict) or not all(isinstance(v, (str, int, float, bool)) for v in value.values()):
+    value = parse_json(raw, "metadata", Unprocessable) if isinstance(raw, str) else raw
+    if not isinstance(value, dict):
         raise Unprocessable("metadata must be a JSON object of strings, numbers or booleans")
-    return value
+    try:
+        return check_metadata(value)
+    except InvalidInput as exc:
+        raise Unprocessable(f"metadata: {exc.message}") from exc
 
 
 def _answer(results: list[FileResult]) -> JSONResponse:
@@ -58,9 +95,10 @@ def _answer(results: list[FileResult]) -> JSONResponse:
 
 
 async def _upload_text(collection: str, request: Request, services: Services) -> JSONResponse:
+    raw = await read_json(request, Unprocessable)
     try:
-        doc = TextDocument.model_validate(await request.json())
-    except (ValidationError, ValueError) as exc:
+        doc = TextDocument.model_validate(raw)
+    except ValidationError as exc:
         raise Unprocessable(f"invalid text document: {exc}") from exc
     filename = display_filename(doc.filename)
     kind = filename if filename.lower().endswith((".txt", ".md", ".markdown")) else "text.txt"
@@ -112,8 +150,9 @@ async def _upload_files(collection: str, request: Request, services: Services, l
     "/v1/collections/{name}/documents",
     status_code=201,
     response_model=UploadResult,
-    responses={**ERROR_RESPONSES, 202: {"model": JobAccepted}, 413: {}, 415: {}},
+    responses={**error_responses(413, 415), 201: UPLOADED_LINKS, 202: {"model": JobAccepted, **JOB_LINKS}},
     description=UPLOAD_DOC,
+    openapi_extra={"requestBody": UPLOAD_BODY},
 )
 async def upload_documents(name: str, request: Request, services: ServicesDep) -> Response:
     services.require_collection(name)

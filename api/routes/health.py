@@ -13,7 +13,11 @@ from api.schemas import HealthResponse
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=HealthResponse)
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "A component is down (status: degraded)"}},
+)
 async def health(services: ServicesDep) -> JSONResponse:
     store = await asyncio.to_thread(services.components.store.heartbeat)
     embedder = services.components.embedder.dimension > 0

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from api.answers_out import sources_out, verification_out
+from api.answers_out import query_response, sources_out
 from api.deps import Services, ServicesDep
-from api.disconnect import unless_disconnected
+from api.disconnect import until_disconnected
 from api.generation import admitted, holding, kept_if, released_on_error, take_ticket
 from api.schemas import ERROR_RESPONSES, QUEUE_RESPONSES, QueryRequest, QueryResponse
 from api.streaming import answer_error, answer_events, open_stream, sse
@@ -44,15 +44,10 @@ async def query(body: QueryRequest, request: Request, services: ServicesDep) -> 
     ticket = take_ticket(services, services.answers.may_generate)  # 429 now, before any work, when full
     if not body.stream:
         with holding(ticket):
-            answer = await unless_disconnected(request, _answer(services, ticket, body, options, params))
-        return QueryResponse(
-            id=answer.id, answer=answer.answer, sources=sources_out(answer.sources), abstained=answer.abstained,
-            usage=answer.usage.as_dict(), model=answer.model, finish_reason=answer.finish_reason,
-            **verification_out(answer).model_dump(),
-        )  # fmt: skip
+            return query_response(await until_disconnected(request, _answer(services, ticket, body, options, params)))
 
     with released_on_error(ticket):
-        prepared = await unless_disconnected(
+        prepared = await until_disconnected(
             request, services.answers.prepare(body.question, body.collection, options, params.max_tokens)
         )
     # The stream owns the place in line from here, when it needs the model at all.

@@ -11,10 +11,11 @@ from rag.errors import InvalidInput
 
 def load_docx(data: bytes) -> LoadedDocument:
     import docx
+    from lxml.etree import LxmlError  # lxml parses the XML inside: too deep or huge nodes raise XMLSyntaxError
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, LxmlError) as exc:
         raise InvalidInput(f"corrupt or unreadable .docx ({type(exc).__name__}: {exc})") from exc
     lines = [p.text for p in document.paragraphs]
     for table in document.tables:

@@ -5,6 +5,7 @@ A 135M-parameter model is right for a demo and for tests on a CPU, not for serio
 thread-safe, so one generation runs at a time, in a worker thread. A caller that goes away stops it
 within about a millisecond: a cancelled generation never starts, and a running one is aborted inside
 llama.cpp (between the graph's operations, so also while it reads a long prompt), not only between tokens.
+Prompts are tokenized by `ChatTemplate` (local_template.py), so message contents never turn into control tokens.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import importlib.util
+import json
 import logging
 import os
 import threading
@@ -21,7 +23,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from rag.backends.base import Completion, Delta, Message, SamplingParams, Usage, messages_as_dicts
+from rag.backends.base import Completion, Delta, Message, SamplingParams, Usage
+from rag.backends.local_template import ChatTemplate
 from rag.config import Settings
 from rag.errors import BackendError
 from rag.priority import lower_this_thread
@@ -64,10 +67,36 @@ class AbortSwitch:
         self._flag[0] = 1
 
 
-def _llama_kwargs(params: SamplingParams) -> dict[str, Any]:
+def _json_format(response_format: dict[str, Any]) -> dict[str, Any] | None:
+    """OpenAI's JSON formats as one shape: `{"type": "json_object", "schema": ...}`, so `json_schema`
+    requests get their schema's grammar too (a cut at max_tokens still truncates: finish_reason says `length`)."""
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return response_format
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        return {"type": "json_object", **({"schema": schema} if schema else {})}
+    return None
+
+
+def _completion_kwargs(params: SamplingParams, eos_token: str) -> dict[str, Any]:
+    """Sampling parameters for `create_completion`, with what `create_chat_completion` would add; `seed`
+    goes through, so a seeded request at any temperature samples the same tokens again."""
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
     given = params.given()
     if "repetition_penalty" in given:
         given["repeat_penalty"] = given.pop("repetition_penalty")
+    given.setdefault("temperature", 0.2)  # create_chat_completion's default (create_completion's is 0.8)
+    given["stop"] = [*given.get("stop", []), *([eos_token] if eos_token else [])]
+    response_format = _json_format(given.pop("response_format", None) or {}) or {}
+    if response_format.get("type") == "json_object":
+        schema = response_format.get("schema")
+        given["grammar"] = (
+            LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            if schema
+            else LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+        )
     return given
 
 
@@ -91,9 +120,14 @@ class LocalLlamaBackend:
         self._abort = AbortSwitch(self.llm)
         self._running: threading.Event | None = None  # the cancel flag of the generation holding the model
         self._running_guard = threading.Lock()
+        self.template = ChatTemplate(self.llm)
+        self.template_markers = self.template.markers  # what rag.quoting escapes in prompts for this model
 
     def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode(), add_bos=False, special=True))
+        return len(self.llm.tokenize(text.encode(), add_bos=False, special=False))
+
+    def prompt_tokens(self, messages: list[Message]) -> list[int]:
+        return self.template.tokens(messages)
 
     def _cancel(self, cancel: threading.Event) -> bool:
         """Stop one generation: before it starts, or inside llama.cpp if it holds the model now (returns True)."""
@@ -104,7 +138,7 @@ class LocalLlamaBackend:
                 return True
             return False
 
-    def _generate(self, messages: list[Message], params: SamplingParams, cancel: threading.Event) -> Iterator[Any]:
+    def _generate(self, prompt: list[int], params: SamplingParams, cancel: threading.Event) -> Iterator[Any]:
         with self._lock:
             with self._running_guard:
                 if cancel.is_set():  # the caller left while it waited for the model
@@ -113,8 +147,8 @@ class LocalLlamaBackend:
                 self._abort.arm()
             try:
                 # No reset(): llama.cpp reuses the KV cache of the prompt prefix it has seen (the system prompt).
-                chunks = self.llm.create_chat_completion(
-                    messages=messages_as_dicts(messages), stream=True, **_llama_kwargs(params)
+                chunks = self.llm.create_completion(
+                    prompt=prompt, stream=True, **_completion_kwargs(params, self.template.eos_token)
                 )
                 try:
                     for chunk in chunks:
@@ -136,11 +170,12 @@ class LocalLlamaBackend:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         cancel, stopped = threading.Event(), threading.Event()
         done = object()
+        prompt = self.prompt_tokens(messages)
 
         def produce() -> None:
             lower_this_thread()  # searches and uploads go first on a busy CPU
             try:
-                for chunk in self._generate(messages, params, cancel):
+                for chunk in self._generate(prompt, params, cancel):
                     loop.call_soon_threadsafe(queue.put_nowait, chunk)
             except Exception as exc:  # surfaced in the event loop below
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
@@ -150,14 +185,13 @@ class LocalLlamaBackend:
 
         worker = threading.Thread(target=produce, daemon=True)
         worker.start()
-        prompt_tokens = sum(self.count_tokens(m.content) for m in messages)
         produced, finish_reason = [], "stop"
         try:
             while (item := await queue.get()) is not done:
                 if isinstance(item, Exception):
                     raise BackendError(f"local model failed: {item}") from item
                 choice = item["choices"][0]
-                text = choice["delta"].get("content") or ""
+                text = choice.get("text") or ""
                 if text:
                     produced.append(text)
                     yield Delta(text=text)
@@ -170,7 +204,7 @@ class LocalLlamaBackend:
                 stopped.wait(timeout=1)
                 log.info("local generation cancelled: stopped %.0f ms after the caller left, %d pieces in",
                          (time.monotonic() - asked) * 1000, len(produced))  # fmt: skip
-        yield Delta(finish_reason=finish_reason, usage=Usage(prompt_tokens, self.count_tokens("".join(produced))))
+        yield Delta(finish_reason=finish_reason, usage=Usage(len(prompt), self.count_tokens("".join(produced))))
 
     async def complete(self, messages: list[Message], params: SamplingParams) -> Completion:
         parts, finish_reason, usage = [], "stop", Usage()

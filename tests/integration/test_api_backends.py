@@ -39,7 +39,8 @@ def assert_contract(response, status: int) -> dict:  # type: ignore[no-untyped-d
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert error["code"] == status and error["message"]
-    assert error["traceId"] == response.headers["x-trace-id"]
+    assert error["traceId"] == response.headers["x-trace-id"] == response.headers["x-request-id"]
+    assert error["type"] and "param" in error  # OpenAI's fields beside ours
     return error
 
 

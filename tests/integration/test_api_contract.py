@@ -60,7 +60,9 @@ def test_api_keys_protect_every_route_but_health(kb_settings: Settings) -> None:
         wrong = client.post("/v1/search", json=body, headers={"Authorization": "Bearer nope"})
         right = client.post("/v1/search", json=body, headers={"Authorization": "Bearer k2"})
         query = client.post("/v1/query", json={"question": "x", "collection": "kb1"})
+        metrics = client.get("/metrics")
     assert_contract(missing, 401)
+    assert_contract(metrics, 401)  # unless RAG_PUBLIC_METRICS=true (tests/integration/test_observability.py)
     assert missing.headers["www-authenticate"] == "Bearer"
     assert_contract(wrong, 401)
     assert_contract(query, 401)
@@ -80,6 +82,8 @@ def test_api_keys_protect_every_route_but_health(kb_settings: Settings) -> None:
         ("/v1/query", {"question": "x", "collection": "kb1", "temperature": 3}, 422),
         ("/v1/query", {"question": "x", "collection": "kb1", "stop": ["s"] * 17}, 422),
         ("/v1/query", {"question": "x", "collection": "kb1", "retrieval": {"top_k": 0}}, 422),
+        ("/v1/completions", {"prompt": "x", "collection": "nope1"}, 404),
+        ("/v1/embeddings", {"input": []}, 400),
         ("/v1/nothing-here", {}, 404),
     ],
 )
@@ -106,7 +110,10 @@ def test_every_route_is_covered_by_the_contract_tests(kb_settings: Settings) -> 
         "/health", "/v1/search", "/v1/query", "/v1/collections", "/v1/collections/{name}",
         "/v1/collections/{name}/documents", "/v1/collections/{name}/documents/{document_id}",
         "/v1/collections/{name}/documents/{document_id}/chunks", "/v1/jobs/{job_id}", "/v1/chat/completions",
-        "/v1/models", "/v1/summarize",
+        "/v1/models", "/v1/summarize", "/v1/completions", "/v1/embeddings", "/metrics",
+        # their contract: tests/integration/test_web_routes.py
+        "/v1/collections/{name}/documents/{document_id}/pages/{page}.png",
+        "/v1/collections/{name}/documents/{document_id}/original",
     }  # fmt: skip
 
 

@@ -79,3 +79,33 @@ def test_ask_and_chat_stream_the_answer_then_list_sources(tmp_path: Path) -> Non
     second_request = fake.requests[-1].json["messages"]
     assert [m["role"] for m in second_request] == ["system", "user", "assistant", "user"]  # the history went along
     assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_ingest_does_not_follow_symlinks_out_of_the_folder_unless_asked(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "private").mkdir(parents=True)
+    (outside / "passwd.txt").write_text("root:x:0:0:an account file from outside the folder")
+    (outside / "private" / "keys.md").write_text("# Keys\nA private note from outside the folder.")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "readme.txt").write_text("Inside the folder: kayaks float.")
+    (docs / "latest.txt").symlink_to(docs / "readme.txt")  # stays inside the folder: taken
+    (docs / "passwd.txt").symlink_to(outside / "passwd.txt")
+    (docs / "private").symlink_to(outside / "private", target_is_directory=True)
+    (docs / "gone.txt").symlink_to(tmp_path / "nowhere.txt")  # broken: no file to take
+    data = tmp_path / "data"
+
+    first = rag(["ingest", str(docs), "--collection", "links", "--recursive"], data)
+    assert first.returncode == 0, first.stderr
+    assert "2 ingested" in first.stdout and "2 skipped" in first.stdout
+    assert "passwd.txt: skipped, symlink to a file outside the folder" in first.stdout
+    assert "private: skipped, symlink to a folder outside it" in first.stdout
+    assert "--follow-symlinks" in first.stdout
+    listed = json.loads(rag(["docs", "list", "--collection", "links", "--json"], data).stdout)
+    assert {d["document_id"] for d in listed} == {"readme.txt", "latest.txt"}
+
+    followed = rag(["ingest", str(docs), "-c", "links", "-r", "--follow-symlinks", "--json"], data)
+    assert followed.returncode == 0, followed.stderr
+    statuses = {r["document_id"]: r["status"] for r in json.loads(followed.stdout)}
+    assert statuses == {"latest.txt": "unchanged", "passwd.txt": "ingested", "private/keys.md": "ingested",
+                        "readme.txt": "unchanged"}  # fmt: skip

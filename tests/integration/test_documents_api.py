@@ -38,7 +38,7 @@ def test_collections_lifecycle(live_server) -> None:  # type: ignore[no-untyped-
         created = client.post("/v1/collections", json={"name": "hr-docs", "description": "HR"})
         assert created.status_code == 201 and created.json()["documents"] == 0
         assert_contract(client.post("/v1/collections", json={"name": "hr-docs"}), 409)
-        assert_contract(client.post("/v1/collections", json={"name": "bad name!"}), 422)
+        assert_contract(client.post("/v1/collections", json={"name": "bad/name"}), 422)
         upload(client, [("a.txt", b"Holiday rules.")], "hr-docs")
         listed = client.get("/v1/collections").json()["collections"]
         assert [(c["name"], c["documents"], c["chunks"] > 0) for c in listed] == [("hr-docs", 1, True)]

@@ -1,7 +1,7 @@
 """The chat model's bounded queue and work that stops when nobody waits, over real HTTP.
 
 The service runs under uvicorn on a real socket; the chat backend is a fake OpenAI-compatible server
-(tests/fakes.py, "slow" mode) that takes its time per token and records the moment it notices its
+(tests/fakes.py, `token_delay_s`) that takes its time per token and records the moment it notices its
 client (our service) hang up, so "the backend stopped working" is observed where it happens.
 """
 
@@ -57,7 +57,7 @@ def start_service(tmp_path: Path, embedder, live_server) -> Callable[..., str]: 
 @pytest.fixture
 def slow_backend() -> Iterator[FakeServer]:
     """A model that takes 0.1 s per word of a 480-word answer (about 50 s), first word after 0.3 s."""
-    with fake_openai_server("slow", reply=LONG_REPLY, first_token_delay=0.3, token_delay=0.1) as fake:
+    with fake_openai_server(reply=LONG_REPLY, first_token_delay_s=0.3, token_delay_s=0.1) as fake:
         yield fake
 
 
@@ -128,7 +128,7 @@ def test_a_full_queue_answers_429_at_once_while_search_and_documents_stay_fast(
 
     background.close_all()  # everyone leaves: the line empties and the model stops
     wait_until(lambda: generation(url)["tickets"] == 0, timeout=10)
-    assert wait_until(lambda: slow_backend.disconnects, timeout=10)
+    assert wait_until(lambda: slow_backend.hangup_times, timeout=10)
     assert slow_backend.completed == 0
 
 
@@ -156,7 +156,7 @@ def test_a_client_that_leaves_stops_the_backend_within_a_second(
     start_service: Callable[..., str], path: str, stream: bool, when: str
 ) -> None:
     first_token_delay = 30.0 if when == "before_first_token" else 0.3
-    with fake_openai_server("slow", reply=LONG_REPLY, first_token_delay=first_token_delay, token_delay=0.1) as fake:
+    with fake_openai_server(reply=LONG_REPLY, first_token_delay_s=first_token_delay, token_delay_s=0.1) as fake:
         url = start_service(fake.base_url)
         body = {**(QUERY if path == "/v1/query" else CHAT), "stream": stream}
         with httpx.Client(timeout=httpx.Timeout(30, read=1.5)) as client:
@@ -168,7 +168,7 @@ def test_a_client_that_leaves_stops_the_backend_within_a_second(
                 with pytest.raises(httpx.ReadTimeout):
                     client.post(f"{url}{path}", json=body)
         left = time.monotonic()  # the connection is closed now
-        stopped = wait_until(lambda: fake.disconnects, timeout=10)[0]
+        stopped = wait_until(lambda: fake.hangup_times, timeout=10)[0]
         assert stopped - left < STOP_WITHIN_S, f"the backend went on {stopped - left:.2f}s after the client left"
         assert fake.completed == 0
         wait_until(lambda: generation(url)["tickets"] == 0, timeout=STOP_WITHIN_S)

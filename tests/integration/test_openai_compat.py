@@ -37,7 +37,7 @@ def server(live_server, tmp_path: Path) -> Iterator[tuple[str, object]]:  # type
     )
     with fake_openai_server(reply="Sous le sable buries the lamb in hot sand [1].") as fake:
         url = live_server(chat_base_url=fake.base_url, chat_model="llama-test", default_collection="lamb",
-                          api_keys="k1")  # fmt: skip
+                          api_keys="k1", model_aliases="rag,meta-llama/Llama-2-7b-chat-hf")  # fmt: skip
         yield url, fake
 
 
@@ -48,7 +48,7 @@ def client(url: str, key: str = "k1") -> openai.OpenAI:
 def test_the_openai_client_gets_a_grounded_completion_with_sources(server) -> None:  # type: ignore[no-untyped-def]
     url, fake = server
     response = client(url).chat.completions.create(
-        model="anything", messages=[{"role": "user", "content": "How is lamb cooked in sand?"}], temperature=0,
+        model="llama-test", messages=[{"role": "user", "content": "How is lamb cooked in sand?"}], temperature=0,
         extra_body={"top_k": 20, "retrieval": {"top_k": 2}},
     )  # fmt: skip
     assert response.object == "chat.completion" and response.model == "llama-test"
@@ -63,7 +63,7 @@ def test_the_openai_client_gets_a_grounded_completion_with_sources(server) -> No
 def test_the_openai_client_streams_chunks_with_sources_first(server) -> None:  # type: ignore[no-untyped-def]
     url, _ = server
     stream = client(url).chat.completions.create(
-        model="x", messages=[{"role": "user", "content": "smoking lamb over oak"}], stream=True,
+        model="rag", messages=[{"role": "user", "content": "smoking lamb over oak"}], stream=True,
         stream_options={"include_usage": True},
     )  # fmt: skip
     chunks = list(stream)
@@ -81,7 +81,7 @@ def test_a_follow_up_retrieves_what_it_refers_to(server) -> None:  # type: ignor
         {"role": "assistant", "content": 'Three: "Sous Vide", "Sous le Sable" and "Hot Smoking".'},
         {"role": "user", "content": "Tell me more about the second method."},
     ]
-    response = client(url).chat.completions.create(model="x", messages=messages)  # type: ignore[arg-type]
+    response = client(url).chat.completions.create(model="rag", messages=messages)  # type: ignore[arg-type]
     assert response.model_extra["sources"][0]["filename"] == "sous_le_sable.txt"  # type: ignore[index]
 
 
@@ -89,7 +89,7 @@ def test_plain_chat_without_context_passes_messages_through(server) -> None:  # 
     url, fake = server
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"}]
     response = client(url).chat.completions.create(
-        model="x", messages=messages, n=2, response_format={"type": "json_object"},  # type: ignore[arg-type]
+        model="rag", messages=messages, n=2, response_format={"type": "json_object"},  # type: ignore[arg-type]
         extra_body={"use_context": False},
     )  # fmt: skip
     assert [c.index for c in response.choices] == [0, 1]
@@ -98,9 +98,9 @@ def test_plain_chat_without_context_passes_messages_through(server) -> None:  # 
     assert fake.requests[-1].json["response_format"] == {"type": "json_object"}
 
 
-def test_models_lists_the_backend_model(server) -> None:  # type: ignore[no-untyped-def]
+def test_models_lists_the_backend_model_then_its_aliases(server) -> None:  # type: ignore[no-untyped-def]
     url, _ = server
-    assert [m.id for m in client(url).models.list()] == ["llama-test"]
+    assert [m.id for m in client(url).models.list()] == ["llama-test", "rag", "meta-llama/Llama-2-7b-chat-hf"]
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_models_lists_the_backend_model(server) -> None:  # type: ignore[no-unty
 def test_bad_requests_raise_the_right_openai_exceptions(server, kwargs, error, status) -> None:  # type: ignore[no-untyped-def]
     url, _ = server
     with pytest.raises(error) as caught:
-        client(url).chat.completions.create(model="x", **kwargs)
+        client(url).chat.completions.create(model="rag", **kwargs)
     assert caught.value.status_code == status
     body = caught.value.body
     assert isinstance(body, dict) and body["code"] == status and body["traceId"]
@@ -126,12 +126,12 @@ def test_bad_requests_raise_the_right_openai_exceptions(server, kwargs, error, s
 def test_auth_and_backend_failures_surface_as_openai_exceptions(server, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url, _ = server
     with pytest.raises(openai.AuthenticationError):
-        client(url, key="wrong").chat.completions.create(model="x", messages=[{"role": "user", "content": "hi"}])
+        client(url, key="wrong").chat.completions.create(model="rag", messages=[{"role": "user", "content": "hi"}])
     with fake_openai_server("error500") as broken:
         settings_url = live_server(chat_base_url=broken.base_url, chat_max_retries=0, data_dir=tmp_path / "d2")
         with pytest.raises(openai.InternalServerError) as caught:
             openai.OpenAI(base_url=f"{settings_url}/v1", api_key="-", max_retries=0).chat.completions.create(
-                model="x", messages=[{"role": "user", "content": "hi"}], extra_body={"use_context": False}
+                model="rag", messages=[{"role": "user", "content": "hi"}], extra_body={"use_context": False}
             )
     assert caught.value.status_code == 502
 

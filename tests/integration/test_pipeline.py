@@ -70,7 +70,7 @@ def test_changed_content_replaces_the_old_chunks(pipeline: IngestPipeline, compo
     assert len(pipeline.registry.documents("docs")) == 1
 
 
-def test_one_document_twice_in_a_batch_is_stored_once_and_the_last_version_wins(
+def test_one_document_id_twice_in_a_batch_keeps_the_first_and_fails_the_others(
     pipeline: IngestPipeline, components: Components, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def one_group(prepared: Any) -> Iterator[list[Any]]:  # both copies in one encode group, whatever the timing
@@ -81,10 +81,12 @@ def test_one_document_twice_in_a_batch_is_stored_once_and_the_last_version_wins(
 
     monkeypatch.setattr(IngestPipeline, "_groups", staticmethod(one_group))
     same = [Source.from_bytes("faq.txt", b"Parking is free."), Source.from_bytes("faq.txt", b"Parking is free.")]
-    assert [r.status for r in pipeline.ingest(same, "docs")] == ["ingested", "unchanged"]
+    assert [r.status for r in pipeline.ingest(same, "docs")] == ["ingested", "failed"]
     two = [Source.from_bytes("notes.txt", b"First draft."), Source.from_bytes("notes.txt", b"Final text.")]
-    assert [r.status for r in pipeline.ingest(two, "docs")] == ["ingested", "ingested"]
-    assert dense_texts(components, "docs", "notes.txt") == ["Final text."]
+    results = pipeline.ingest(two, "docs")
+    assert [(r.status, r.status_code) for r in results] == [("ingested", None), ("failed", 409)]
+    assert "duplicate document id 'notes.txt'" in (results[1].reason or "")
+    assert dense_texts(components, "docs", "notes.txt") == ["First draft."]  # never overwritten by the twin
 
 
 def test_a_broken_file_fails_alone(pipeline: IngestPipeline) -> None:

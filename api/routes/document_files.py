@@ -1,0 +1,69 @@
+"""A document's original file and its pages as images (PDFs), for the web page's citation view.
+
+Registered before `documents.py`: its `{document_id:path}` routes would otherwise take these paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, Response
+
+from api.deps import Services, ServicesDep
+from api.schemas import ERROR_RESPONSES
+from ingest.page_images import render_page
+from ingest.registry import DocumentRecord
+from rag.errors import NotFound
+
+router = APIRouter(tags=["documents"])
+PNG = {200: {"content": {"image/png": {}}, "description": "The page as a PNG"}}
+
+
+def _original(services: Services, collection: str, document_id: str) -> tuple[DocumentRecord, Path]:
+    services.require_collection(collection)
+    record = services.pipeline.registry.get(collection, document_id)
+    if record is None or record.version is None:
+        raise NotFound(f"document {document_id!r} not found in collection {collection!r}")
+    path = services.pipeline.originals.path(collection, record.sha256)
+    if path is None:
+        raise NotFound(f"the original of {document_id!r} was not kept (ingested before originals were): upload again")
+    return record, path
+
+
+@router.get(
+    "/v1/collections/{name}/documents/{document_id:path}/pages/{page}.png",
+    response_class=Response,
+    responses={**ERROR_RESPONSES, **PNG},
+)
+async def page_image(
+    name: str,
+    document_id: str,
+    page: int,
+    services: ServicesDep,
+    width: Annotated[int, Query(ge=100, le=2000, description="Image width in pixels")] = 900,
+    highlight: Annotated[str | None, Query(max_length=4000, description="Text to outline on the page")] = None,
+) -> Response:
+    """Page `page` (1-based) of a PDF document, rendered server-side; `highlight` outlines a quote on it
+    (the `X-Highlighted-Boxes` header says how many boxes were drawn, 0 when it was not found)."""
+    record, path = _original(services, name, document_id)
+    if record.pages is None or not record.filename.lower().endswith(".pdf"):
+        raise NotFound(f"document {document_id!r} is not a PDF: it has no page images")
+    image = await asyncio.to_thread(render_page, path, page, width, highlight)
+    headers = {"X-Highlighted-Boxes": str(image.highlighted_boxes), "Cache-Control": "private, max-age=300"}
+    return Response(image.png, media_type="image/png", headers=headers)
+
+
+@router.get(
+    "/v1/collections/{name}/documents/{document_id:path}/original",
+    response_class=FileResponse,
+    responses={**ERROR_RESPONSES, 200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
+)
+async def original_file(name: str, document_id: str, services: ServicesDep) -> FileResponse:
+    """The file as it was uploaded, under its filename."""
+    record, path = _original(services, name, document_id)
+    media_type = mimetypes.guess_type(record.filename)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type, filename=record.filename)

@@ -1,0 +1,151 @@
+"""What the core records about its work: Prometheus counters and timers, OpenTelemetry spans, and per-request
+notes (collection, tokens). rag/ only records; api/ serves the metrics, exports the spans and writes the
+request log line. Without a tracer provider the spans are no-ops; the metrics cost a lock and an add.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+from prometheus_client import Counter, Histogram
+
+from rag.backends.base import ChatBackend, Completion, Delta, Message, SamplingParams, Usage
+
+_tracer = trace.get_tracer("rag")
+
+STAGE_SECONDS = Histogram(
+    "rag_stage_duration_seconds",
+    "Time spent in each step of answering: retrieve, rerank, generate, check",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+TIME_TO_FIRST_TOKEN = Histogram(
+    "rag_generation_time_to_first_token_seconds",
+    "From sending a prompt to the chat backend to its first streamed text",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+TOKENS_PER_SECOND = Histogram(
+    "rag_generation_tokens_per_second",
+    "Completion tokens per second after the first token, per streamed generation",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
+TOKENS = Counter("rag_tokens_total", "Tokens sent to (prompt) and produced by (completion) the chat backend", ["kind"])
+ANSWERS = Counter("rag_answers_total", "Answers given, by how the text was made", ["mode"])
+ABSTENTIONS = Counter("rag_abstentions_total", "Answers withheld, by reason", ["reason"])
+INGESTED_FILES = Counter(
+    "rag_ingest_documents_total", "Files through ingestion, by outcome (failed = ingestion failures)", ["status"]
+)
+INGESTED_CHUNKS = Counter("rag_ingest_chunks_total", "Chunks written by ingestion")
+
+# Known label values start at 0, so rates and alerts work before the first event.
+for _kind in ("prompt", "completion"):
+    TOKENS.labels(_kind)
+for _reason in ("no_relevant_sources", "unsupported_answer"):
+    ABSTENTIONS.labels(_reason)
+for _status in ("ingested", "unchanged", "failed"):
+    INGESTED_FILES.labels(_status)
+
+
+@dataclass
+class RequestNotes:
+    """What one request touched, for its log line (never text or keys)."""
+
+    collection: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+_notes: ContextVar[RequestNotes | None] = ContextVar("rag_request_notes", default=None)
+
+
+def start_request_notes() -> RequestNotes:
+    """Begin collecting notes for the work done in this context (one HTTP request)."""
+    notes = RequestNotes()
+    _notes.set(notes)
+    return notes
+
+
+def note_collection(name: str) -> None:
+    notes = _notes.get()
+    if notes is not None:
+        notes.collection = name
+
+
+def record_tokens(usage: Usage) -> None:
+    TOKENS.labels("prompt").inc(usage.prompt_tokens)
+    TOKENS.labels("completion").inc(usage.completion_tokens)
+    notes = _notes.get()
+    if notes is not None:
+        notes.prompt_tokens += usage.prompt_tokens
+        notes.completion_tokens += usage.completion_tokens
+
+
+def record_answer(mode: str, abstain_reason: str | None) -> None:
+    ANSWERS.labels(mode).inc()
+    if abstain_reason:
+        ABSTENTIONS.labels(abstain_reason).inc()
+
+
+def record_ingested(status: str, chunks: int) -> None:
+    INGESTED_FILES.labels(status).inc()
+    if status == "ingested":
+        INGESTED_CHUNKS.inc(chunks)
+
+
+@contextmanager
+def stage(name: str, **attributes: Any) -> Iterator[None]:
+    """Time one step of the work and trace it as a span (a child of the current request's span)."""
+    started = time.perf_counter()
+    with _tracer.start_as_current_span(name, attributes=attributes):
+        try:
+            yield
+        finally:
+            STAGE_SECONDS.labels(name).observe(time.perf_counter() - started)
+
+
+class ObservedBackend:
+    """A chat backend that times its generations and counts their tokens; everything else passes through."""
+
+    def __init__(self, backend: ChatBackend) -> None:
+        self.inner = backend
+
+    def __getattr__(self, name: str) -> Any:  # model, context_window, count_tokens, health, aclose ...
+        return getattr(self.inner, name)
+
+    async def complete(self, messages: list[Message], params: SamplingParams) -> Completion:
+        with stage("generate", model=self.inner.model):
+            completion = await self.inner.complete(messages, params)
+        record_tokens(completion.usage)
+        return completion
+
+    async def stream(self, messages: list[Message], params: SamplingParams) -> AsyncIterator[Delta]:
+        # Not the current span: an async generator may resume in another context, where detaching it would fail.
+        span = _tracer.start_span("generate", attributes={"model": self.inner.model})
+        started, first = time.perf_counter(), None
+        usage: Usage | None = None
+        deltas = self.inner.stream(messages, params)
+        try:
+            async for delta in deltas:
+                if delta.text and first is None:
+                    first = time.perf_counter()
+                    TIME_TO_FIRST_TOKEN.observe(first - started)
+                usage = delta.usage or usage
+                yield delta
+        finally:
+            close = getattr(deltas, "aclose", None)
+            if close is not None:  # a client that went away stops the backend's generation now, not at GC
+                await close()
+            ended = time.perf_counter()
+            STAGE_SECONDS.labels("generate").observe(ended - started)
+            if usage is not None:
+                record_tokens(usage)
+                span.set_attributes(usage.as_dict())
+                if first is not None and ended > first and usage.completion_tokens > 1:
+                    TOKENS_PER_SECOND.observe((usage.completion_tokens - 1) / (ended - first))
+            span.end()
