@@ -36,7 +36,7 @@ class Services:
     chat: ChatService
     summarizer: Summarizer
     jobs: JobQueue
-    generation: GenerationQueue  # the chat backend's bounded queue (/v1/query, /v1/chat/completions)
+    generation: GenerationQueue  # the chat backend's bounded queue (answers, chat, completions, summaries)
 
     def require_collection(self, name: str) -> str:
         note_collection(name)  # for the request's log line

@@ -107,7 +107,12 @@ def test_a_full_queue_answers_429_at_once_while_search_and_documents_stay_fast(
         background.post(f"{url}/v1/query", QUERY)
     wait_until(lambda: generation(url)["tickets"] == 3 and slow_backend.calls == 1)
 
-    for path, body in (("/v1/query", QUERY), ("/v1/query", {**QUERY, "stream": True}), ("/v1/chat/completions", CHAT)):
+    completion = {"model": "rag", "prompt": QUESTION, "collection": "kb1"}
+    summary = {"text": "Full-time employees receive 25 days of paid annual leave per year.", "stream": True}
+    for path, body in (
+        ("/v1/query", QUERY), ("/v1/query", {**QUERY, "stream": True}), ("/v1/chat/completions", CHAT),
+        ("/v1/completions", completion), ("/v1/summarize", summary), ("/v1/summarize", {**summary, "stream": False}),
+    ):  # fmt: skip
         started = time.monotonic()
         response = httpx.post(f"{url}{path}", json=body, timeout=30)
         waited = time.monotonic() - started
