@@ -717,6 +717,7 @@ def serve(
     uvicorn.run(
         "api.app:app_from_env", factory=True, host=host, port=port,
         workers=workers, log_level="info", access_log=False,  # our own log line has the trace id too
+        timeout_graceful_shutdown=settings.shutdown_grace_s,  # then requests still running are cancelled
         log_config=log_config,
     )  # fmt: skip
 

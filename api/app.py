@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = build_services(settings, backend)
         yield
+        await asyncio.to_thread(app.state.services.jobs.stop, settings.shutdown_grace_s)
         close = getattr(app.state.services.backend, "aclose", None)
         if close is not None:
             await close()

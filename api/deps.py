@@ -14,6 +14,7 @@ from ingest.jobs import JobQueue
 from ingest.ownership import claim, release
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
+from rag.admission import GenerationQueue
 from rag.answer import AnswerService, build_answer_service
 from rag.backends import ChatBackend
 from rag.chat import ChatService
@@ -37,6 +38,7 @@ class Services:
     chat: ChatService
     summarizer: Summarizer
     jobs: JobQueue
+    generation: GenerationQueue  # the chat backend's bounded queue (answers, chat, completions, summaries)
 
     def close(self) -> None:
         """At shutdown: give up the data directory (see `build_services`)."""
@@ -89,6 +91,9 @@ def _build_services(settings: Settings, backend: ChatBackend | None) -> Services
         chat=ChatService(answers),
         summarizer=Summarizer(answers.backend),
         jobs=jobs,
+        generation=GenerationQueue(
+            settings.backend_name, settings.generation_slots, settings.generation_queue, settings.generation_max_wait_s
+        ),
     )
 
 

@@ -1,18 +1,20 @@
-"""Work that stops when its client goes away, for routes that compute before they answer.
+"""Work that stops when nobody waits for it: run a request's work, cancel it the moment the client hangs up.
 
-Starlette does not cancel a handler whose client disconnected: a summary of a long text would go on
-calling the model for minutes for nobody. `until_disconnected` runs the work as a task beside a watcher
-of the connection and cancels the work the moment the client leaves; the cancellation reaches the
-backend call (the HTTP request to a model server is closed, the local model stops between tokens).
-Streamed responses already stop the same way once they have started (api/streaming.py).
+Starlette never cancels a handler whose client left: a plain (non-streamed) answer or a summary of a long
+text would go on holding the model for nobody while the next clients wait. So /v1/query,
+/v1/chat/completions and /v1/summarize run their work with `until_disconnected`: a task beside a watcher of
+the connection (the ASGI `http.disconnect` message, the same signal sse-starlette watches once a stream has
+started), cancelling the task as soon as the client goes. The cancellation reaches the backend call (the
+HTTP request to a model server is closed, the local model is aborted inside its compute graph) and a place
+in the generation queue. Streamed responses stop the same way once they have started (api/streaming.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from starlette.requests import Request
 
@@ -34,18 +36,22 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-async def until_disconnected(request: Request, work: Coroutine[Any, Any, T]) -> T:
+async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
     """The result of `work`, or ClientDisconnected once the client has left and `work` is cancelled."""
     task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(_disconnected(request))
+    gone = False
     try:
         await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:  # also when this handler is itself cancelled (server shutdown)
+    finally:  # also when this handler is itself cancelled (server shutdown): take the work down with it
         watcher.cancel()
         if not task.done():
+            gone = True
             task.cancel()
+            # Let its cleanup (closing the backend connection, stopping the model) run before we return;
+            # whatever it ends with is retrieved here, so asyncio does not log it: nobody is left to tell.
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task  # let the backend call close its connection before we return
-    if task.cancelled():
+                await task
+    if gone or task.cancelled():
         raise ClientDisconnected("the client disconnected before the answer was ready")
     return task.result()

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag.errors import RagError
+from rag.errors import RagError, RetryLater
 
 log = logging.getLogger("rag.api")
 trace_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
@@ -50,6 +50,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RagError)
     async def rag_error(_: Request, exc: RagError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, RetryLater):
+            headers = {"Retry-After": str(exc.retry_after)}
         openai = {"param": getattr(exc, "param", None), "openai_code": getattr(exc, "openai_code", None)}
         return error_response(exc.status_code, exc.message, headers, **openai)
 

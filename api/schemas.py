@@ -61,6 +61,12 @@ class ErrorResponse(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 404, 422, 500, 502, 504)
 }
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
+# The routes that call the chat model: its queue can be full (429), the backend can ask for a pause (503).
+QUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorResponse, "description": "The chat model's queue is full", "headers": _RETRY_AFTER},
+    503: {"model": ErrorResponse, "description": "The chat backend asked to come back later", "headers": _RETRY_AFTER},
+}
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -190,6 +196,9 @@ class HealthResponse(BaseModel):
     backend: bool
     backend_name: str
     model: str
+    generation: dict[str, int] = Field(
+        default_factory=dict, description="The chat model's queue: running, waiting, tickets, concurrency, depth"
+    )
 
 
 class CollectionCreate(BaseModel):

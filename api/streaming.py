@@ -6,9 +6,11 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from fastapi import Request
 from sse_starlette.sse import EventSourceResponse
 
 from api.answers_out import final_answer
+from api.disconnect import until_disconnected
 from api.errors import error_payload
 from rag.answer import Finished
 from rag.backends.base import Delta
@@ -26,10 +28,13 @@ async def open_stream(
     head: list[Event],
     on_delta: Callable[[Any], list[Event]],
     on_error: Callable[[RagError], Event] = lambda exc: sse(error_payload(exc.status_code, exc.message)),
+    request: Request | None = None,
 ) -> EventSourceResponse:
     """Wait for the first delta before answering 200, so a backend failing up front still gets its 502/504;
-    then relay `head`, each delta as `on_delta` shapes it, a failure as `on_error`, and `data: [DONE]`."""
-    first = await anext(deltas)
+    then relay `head`, each delta as `on_delta` shapes it, a failure as `on_error`, and `data: [DONE]`.
+    With `request`, a client that leaves before the first delta (in the queue, while the model reads the
+    prompt) cancels the work too; after it, sse-starlette notices the disconnect and closes `deltas`."""
+    first = await (until_disconnected(request, anext(deltas)) if request is not None else anext(deltas))
 
     async def events() -> AsyncIterator[Event]:
         try:

@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ingest.pipeline import FileResult, IngestPipeline, Source
+from ingest.pipeline import FileResult, IngestPipeline, IngestStopped, Source
 from ingest.registry import now
+from rag.priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class JobQueue:
         self._wake = threading.Condition()
         self._queue: list[str] = []
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def new_upload_dir(self) -> tuple[str, Path]:
         job_id = f"job-{uuid.uuid4().hex[:20]}"
@@ -162,14 +164,17 @@ class JobQueue:
             self._wake.notify()
 
     def _work(self) -> None:
+        lower_this_thread()  # and the pipeline's reader and writer threads it starts: interactive work goes first
         while True:
             with self._wake:
-                if not self._queue:
+                if not self._queue or self._stopping.is_set():
                     self._thread = None
                     return
                 job_id = self._queue.pop(0)
             try:
                 self._run(job_id)
+            except IngestStopped:
+                log.info("job %s stopped for shutdown; it resumes at the next start", job_id)
             except Exception as exc:  # a job must never kill the worker
                 log.exception("job %s failed", job_id)
                 self._update(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
@@ -189,7 +194,10 @@ class JobQueue:
                 results.append(result)
                 self._record(job_id, results)
 
-        final = self.pipeline.ingest([f.source() for f in files], job.collection, progress=progress)
+        # In the background: uploads and answers waiting for the encoder go first.
+        final = self.pipeline.ingest(
+            [f.source() for f in files], job.collection, progress=progress, background=True, stop=self._stopping
+        )
         self._record(job_id, final, status="done")
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -205,6 +213,12 @@ class JobQueue:
             self.db.execute(
                 f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?", [*fields.values(), now(), job_id]
             )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the running job within one encoder batch (server shutdown); its row stays `running`, so the
+        next start resumes it, skipping the documents already stored."""
+        self._stopping.set()
+        self.wait_idle(timeout)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Block until no job is queued or running (tests and shutdown)."""

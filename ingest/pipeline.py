@@ -43,6 +43,10 @@ _RESERVED_KEYS = {"document_id", "collection", "filename", "page", "chunk_index"
                   "sha256", "document_sha256", "version", "ingested_at"}  # fmt: skip
 
 
+class IngestStopped(Exception):
+    """A background ingestion was asked to stop (server shutdown); running it again finishes it."""
+
+
 @dataclass
 class Source:
     """One file (or raw text) to ingest."""
@@ -114,9 +118,17 @@ class IngestPipeline:
     # Public API ------------------------------------------------------------------------------
 
     def ingest(
-        self, sources: Iterable[Source], collection: str, progress: ProgressCallback | None = None
+        self,
+        sources: Iterable[Source],
+        collection: str,
+        progress: ProgressCallback | None = None,
+        background: bool = False,
+        stop: threading.Event | None = None,
     ) -> list[FileResult]:
-        """Ingest every source; a failing one fails alone. Results come back in input order."""
+        """Ingest every source; a failing one fails alone. Results come back in input order.
+
+        `background` work (jobs) encodes one batch at a time and lets interactive work use the encoder
+        first; setting `stop` ends it between batches with `IngestStopped` (what is stored stays stored)."""
         check_collection_name(collection)
         self.registry.ensure_collection(collection)
         sources = [replace(s, filename=clean_name(s.filename) or "upload") for s in sources]
@@ -131,10 +143,10 @@ class IngestPipeline:
                 progress(result)
 
         prepared: queue.Queue[tuple[int, _Prepared] | None] = queue.Queue(maxsize=64)
-        stop = threading.Event()
+        stop_reader = threading.Event()
         reader = threading.Thread(
             target=self._read_all,
-            args=(sources, document_ids(sources), collection, prepared, report, stop),
+            args=(sources, document_ids(sources), collection, prepared, report, stop_reader),
             daemon=True,
         )
         written: queue.Queue[list[tuple[int, _Prepared, np.ndarray]] | None] = queue.Queue(maxsize=2)
@@ -143,10 +155,10 @@ class IngestPipeline:
         writer.start()
         try:
             for group in self._groups(prepared):
-                written.put(self._encode(group))
+                written.put(self._encode(group, background, stop))
         finally:
             # Also on an error (or Ctrl-C) above: stop the reader and unblock it, then let the writer finish.
-            stop.set()
+            stop_reader.set()
             while reader.is_alive():
                 try:
                     prepared.get(timeout=0.1)
@@ -156,13 +168,29 @@ class IngestPipeline:
             writer.join()
         return [results[i] for i in sorted(results)]
 
-    def _encode(self, group: list[tuple[int, _Prepared]]) -> list[tuple[int, _Prepared, np.ndarray]]:
-        vectors = self.embedder.embed_documents([c.text for _, p in group for c in p.chunks])
+    def _encode(
+        self, group: list[tuple[int, _Prepared]], background: bool = False, stop: threading.Event | None = None
+    ) -> list[tuple[int, _Prepared, np.ndarray]]:
+        texts = [c.text for _, p in group for c in p.chunks]
+        vectors = self._encode_in_background(texts, stop) if background else self.embedder.embed_documents(texts)
         items, offset = [], 0
         for index, item in group:
             items.append((index, item, vectors[offset : offset + len(item.chunks)]))
             offset += len(item.chunks)
         return items
+
+    def _encode_in_background(self, texts: list[str], stop: threading.Event | None) -> np.ndarray:
+        """One batch per turn of the encoder: an interactive caller waits for one batch at most (0.1-0.2 s on
+        an idle CPU; a whole group of 256 chunks held it for a minute on a busy one)."""
+        batch = self.settings.embedding_batch_size
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)  # as encode() sorts them
+        vectors = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
+        for start in range(0, len(order), batch):
+            if stop is not None and stop.is_set():
+                raise IngestStopped("ingestion stopped before its end")
+            picked = order[start : start + batch]
+            vectors[picked] = self.embedder.embed_documents([texts[i] for i in picked], background=True)
+        return vectors
 
     def delete_document(self, collection: str, document_id: str) -> None:
         if self.registry.get(collection, document_id) is None:

@@ -67,6 +67,10 @@ class PreparedAnswer:
     mode: AnswerMode | Literal["overview"] = "generate"
     overview: GroundingReport | None = None  # the answer to a question about the collection itself
 
+    @property
+    def needs_model(self) -> bool:
+        return not self.abstained and self.mode not in ("overview", "extract")
+
 
 @dataclass
 class Finished:
@@ -110,6 +114,11 @@ class AnswerService:
         self.mode = mode
         self.context_tokens = context_tokens
         self.quoter = quoter_for(backend)
+
+    @property
+    def may_generate(self) -> bool:
+        """Whether an answer may call the chat model (in extract mode none does)."""
+        return self.mode != "extract"
 
     async def prepare(
         self, question: str, collection: str, options: RetrievalOptions, max_tokens: int, judge: bool = True

@@ -90,8 +90,19 @@ class Settings(BaseSettings):
     chat_timeout_s: float = Field(60.0, gt=0, description="Timeout of one backend call.")
     chat_max_retries: int = Field(2, ge=0, description="Retries on 429/5xx/connection errors, with backoff.")
     local_model_path: str | None = Field(None, description="GGUF path for the local backend; unset = packaged SmolLM2.")
-    local_threads: int | None = Field(None, description="llama.cpp threads for the local backend; unset = all cores.")
+    local_threads: int | None = Field(
+        None, description="llama.cpp threads for the local backend; unset = all cores but one (at least 1)."
+    )
     max_tokens: int = Field(256, ge=1, description="Default answer length in tokens.")
+    generation_queue: int = Field(
+        4, ge=0, description="Requests that may wait for the chat model beyond those it runs; more get 429 at once."
+    )
+    generation_max_wait_s: float = Field(
+        30.0, gt=0, description="The queue also counts as full when a newcomer would wait longer than this."
+    )
+    generation_concurrency: int | None = Field(
+        None, ge=1, description="Generations at once; unset = 1 for the local model, 4 for a remote backend."
+    )
     max_summarize_chars: int = Field(
         100_000, ge=1, description="Most characters /v1/summarize takes (text, document or topic chunks); above: 413."
     )
@@ -108,6 +119,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `rag serve` binds to.")
     port: int = Field(8000, description="Port `rag serve` listens on.")
     api_keys: str = Field("", description="Comma-separated bearer keys; empty = no auth.")
+    shutdown_grace_s: float = Field(
+        10.0, gt=0, description="On shutdown, how long requests in flight may finish before they are cancelled."
+    )
     public_docs: bool = Field(False, description="Serve /docs, /redoc and /openapi.json without a key.")
 
     # Observability (api/metrics.py, api/request_log.py, api/tracing.py)
@@ -143,6 +157,11 @@ class Settings(BaseSettings):
     def answer_context_tokens(self) -> int | None:
         # The local CPU model reads prompts at a few hundred tokens/s: a short context keeps first tokens fast.
         return self.context_tokens or (400 if self.backend_name == "local" else None)
+
+    @property
+    def generation_slots(self) -> int:
+        # llama.cpp runs one generation at a time; a remote server batches several.
+        return self.generation_concurrency or (1 if self.backend_name == "local" else 4)
 
     @property
     def api_key_set(self) -> frozenset[str]:

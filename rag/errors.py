@@ -51,3 +51,23 @@ class BackendError(RagError):
 
 class BackendTimeout(RagError):
     status_code = 504
+
+
+class RetryLater(RagError):
+    """Refused for now; the response carries `Retry-After: retry_after` (seconds)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Overloaded(RetryLater):
+    """Too much work in flight here (a full generation queue)."""
+
+    status_code = 429
+
+
+class BackendBusy(RetryLater):
+    """The chat backend asked us to come back later than our time budget allows."""
+
+    status_code = 503

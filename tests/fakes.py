@@ -16,9 +16,11 @@ Modes: ok, error500, flaky, rate_limited, hang, cut_stream, garbage (invalid JSO
 (valid JSON without the expected fields). Faults apply to chat requests only; ``/v1/models`` always works.
 
 ``token_delay_s`` makes the fake generate slowly, like a real model: it waits that long before each word
-of the reply and, as llama.cpp's server does, stops generating once its client has closed the connection.
+of the reply (``first_token_delay_s`` more before the first, like a model reading a long prompt) and, as
+llama.cpp's server does, watches its client meanwhile and stops generating once it has closed the connection.
 ``FakeServer.call_times``, ``token_times`` and ``hangup_times`` record when each call started, each word
-was generated and the fake noticed that a client had closed the connection mid-generation.
+was generated and the fake noticed that a client had closed the connection mid-generation; ``completed``
+counts the replies sent to their end. ``retry_after`` is the ``Retry-After`` of the "rate_limited" mode.
 
 Token counts are approximations: whitespace-separated words of all message contents (prompt) and of
 the reply (completion); ``max_tokens``/``max_completion_tokens`` truncates the reply to that many words.
@@ -93,6 +95,11 @@ class FakeServer:
         with self._httpd.lock:
             return list(self._httpd.hangup_times)
 
+    @property
+    def completed(self) -> int:
+        """Replies sent to their end (a client that left midway does not count)."""
+        return self._httpd.completed
+
 
 def _pieces(text: str) -> list[str]:
     """Split into word pieces that concatenate back to ``text`` (whitespace rides with the words)."""
@@ -117,7 +124,7 @@ class _FakeHTTPServer(ThreadingHTTPServer):
     block_on_close = False  # never wait for keep-alive or hanging handler threads on close
 
     def __init__(
-        self, dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float, token_delay_s: float = 0.0
+        self, dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float, **timing: Any
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
@@ -126,7 +133,10 @@ class _FakeHTTPServer(ThreadingHTTPServer):
         self.fail_times, self.hang_seconds = fail_times, hang_seconds
         self.requests: list[RecordedRequest] = []
         self.calls = 0
-        self.token_delay_s = token_delay_s
+        self.token_delay_s: float = timing.get("token_delay_s", 0.0)
+        self.first_token_delay_s: float = timing.get("first_token_delay_s", 0.0)
+        self.retry_after: str = timing.get("retry_after", "0")
+        self.completed = 0
         self.call_times: list[float] = []
         self.token_times: list[float] = []
         self.hangup_times: list[float] = []
@@ -211,27 +221,42 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _client_left(self) -> bool:
-        """True once the client closed the connection (readable with nothing to read)."""
+    def _client_left(self, wait: float = 0.0) -> bool:
+        """True once the client closed the connection (readable with nothing to read), within `wait` seconds."""
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
+            readable, _, _ = select.select([self.connection], [], [], wait)
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
 
-    def _generate(self, pieces: list[str]) -> bool:
-        """Spend ``token_delay_s`` per word, recording each; False if the client left meanwhile."""
+    def _left_during(self, seconds: float) -> bool:
+        """Wait `seconds`, watching the client (and the server shutting down); True as soon as either goes."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._client_left(max(0.0, min(deadline - time.monotonic(), 0.02))) or self.server.stopping.is_set():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+
+    def _generate(self, pieces: list[str], first: int = 0) -> bool:
+        """Spend ``token_delay_s`` per word (and ``first_token_delay_s`` before word 0), recording each; False
+        (recorded in ``hangup_times``) if the client left meanwhile. `first` is the index of ``pieces[0]``."""
         srv = self.server
-        if not srv.token_delay_s:
+        if not srv.token_delay_s and not srv.first_token_delay_s:
             return True
-        for _ in pieces:
-            if self._client_left() or srv.stopping.wait(srv.token_delay_s) or self._client_left():
+        for i in range(first, first + len(pieces)):
+            if self._left_during(srv.token_delay_s + (srv.first_token_delay_s if i == 0 else 0.0)):
                 with srv.lock:
                     srv.hangup_times.append(time.monotonic())
+                self.close_connection = True
                 return False
             with srv.lock:
                 srv.token_times.append(time.monotonic())
         return True
+
+    def _sent_in_full(self) -> None:
+        with self.server.lock:
+            self.server.completed += 1
 
     def _error(self, status: int, message: str, kind: str, extra: dict | None = None) -> None:
         if self.server.dialect == "openai":
@@ -267,7 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "error500" or (mode == "flaky" and n <= srv.fail_times):
             return self._error(500, "The server had an error while processing your request.", "server_error")
         if mode == "rate_limited" and (srv.fail_times == 0 or n <= srv.fail_times):
-            return self._error(429, "Rate limit reached, please retry.", "rate_limit_error", {"Retry-After": "0"})
+            retry_after = {"Retry-After": srv.retry_after}
+            return self._error(429, "Rate limit reached, please retry.", "rate_limit_error", retry_after)
         if mode == "hang" and srv.stopping.wait(srv.hang_seconds):
             return self._cut()  # server shutting down: give up on this request
         if mode == "garbage":
@@ -287,7 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
             pieces, stop_reason = pieces[:limit], "length"
             if pieces:
                 pieces[-1] = pieces[-1].rstrip()
-        if srv.token_delay_s and not stream and not self._generate(pieces):
+        if not stream and not self._generate(pieces):
             return self._cut()  # the client left while we were generating
         text = "".join(pieces)
         usage = (_prompt_tokens(body), len(text.split()))
@@ -315,7 +341,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "logprobs": None,
                 "finish_reason": finish,
             }
-            return self._send_json(200, {**head, "object": "chat.completion", "choices": [choice], "usage": usage_obj})
+            self._send_json(200, {**head, "object": "chat.completion", "choices": [choice], "usage": usage_obj})
+            return self._sent_in_full()
 
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
@@ -330,7 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_stream()
         self._event(chunk({"role": "assistant", "content": ""}))
         for i, piece in enumerate(pieces):
-            if (cut and i == 2) or not self._generate([piece]):
+            if (cut and i == 2) or not self._generate([piece], first=i):
                 return self._cut()
             self._event(chunk({"content": piece}))
         if cut:
@@ -340,6 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._event({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage_obj})
         self._event("[DONE]")
         self._end_stream()
+        self._sent_in_full()
 
     def _llama(
         self, stream: bool, pieces: list[str], text: str, stop_reason: str, usage: tuple[int, int], cut: bool
@@ -352,7 +380,8 @@ class _Handler(BaseHTTPRequestHandler):
         ]
         if not stream:
             message = {"role": "assistant", "stop_reason": stop_reason, "content": {"type": "text", "text": text}}
-            return self._send_json(200, {"id": rid, "completion_message": message, "metrics": metrics})
+            self._send_json(200, {"id": rid, "completion_message": message, "metrics": metrics})
+            return self._sent_in_full()
 
         def event(event_type: str, delta_text: str, **extra: Any) -> dict:
             return {
@@ -363,20 +392,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_stream()
         self._event(event("start", ""))
         for i, piece in enumerate(pieces):
-            if (cut and i == 2) or not self._generate([piece]):
+            if (cut and i == 2) or not self._generate([piece], first=i):
                 return self._cut()
             self._event(event("progress", piece))
         if cut:
             return self._cut()
         self._event(event("complete", "", stop_reason=stop_reason, metrics=metrics))
         self._end_stream()
+        self._sent_in_full()
 
 
 @contextmanager
 def _serve(
-    dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float, token_delay_s: float = 0.0
+    dialect: str, mode: str, reply: str, fail_times: int, hang_seconds: float, **timing: Any
 ) -> Iterator[FakeServer]:
-    httpd = _FakeHTTPServer(dialect, mode, reply, fail_times, hang_seconds, token_delay_s)
+    httpd = _FakeHTTPServer(dialect, mode, reply, fail_times, hang_seconds, **timing)
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-{dialect}-{mode}", daemon=True
     )
@@ -399,16 +429,24 @@ def fake_openai_server(
     fail_times: int = 0,
     hang_seconds: float = 30.0,
     token_delay_s: float = 0.0,
+    first_token_delay_s: float = 0.0,
+    retry_after: str = "0",
 ) -> Iterator[FakeServer]:
     """An OpenAI-compatible ``/v1/chat/completions`` (+ ``/v1/models``) server; see module docstring."""
-    with _serve("openai", mode, reply, fail_times, hang_seconds, token_delay_s) as server:
+    timing = {"token_delay_s": token_delay_s, "first_token_delay_s": first_token_delay_s, "retry_after": retry_after}
+    with _serve("openai", mode, reply, fail_times, hang_seconds, **timing) as server:
         yield server
 
 
 @contextmanager
 def fake_llama_api_server(
-    mode: str = "ok", *, reply: str = "The answer is 42 [1].", fail_times: int = 0, hang_seconds: float = 30.0
+    mode: str = "ok",
+    *,
+    reply: str = "The answer is 42 [1].",
+    fail_times: int = 0,
+    hang_seconds: float = 30.0,
+    retry_after: str = "0",
 ) -> Iterator[FakeServer]:
     """A Llama API native-format ``/v1/chat/completions`` (+ ``/v1/models``) server; see module docstring."""
-    with _serve("llama-api", mode, reply, fail_times, hang_seconds) as server:
+    with _serve("llama-api", mode, reply, fail_times, hang_seconds, retry_after=retry_after) as server:
         yield server

@@ -15,10 +15,13 @@ from sse_starlette.sse import EventSourceResponse
 from api.answers_out import final_answer, sources_out, verification_out
 from api.citations import annotations_out, sources_block
 from api.deps import Services, ServicesDep
+from api.disconnect import until_disconnected
+from api.generation import admitted, holding, kept_if, released_on_error, take_ticket
 from api.json_body import read_json
 from api.openapi import ref
 from api.schemas import (
     ERROR_RESPONSES,
+    QUEUE_RESPONSES,
     ChatChoice,
     ChatChoiceMessage,
     ChatCompletion,
@@ -29,6 +32,7 @@ from api.schemas import (
 )  # fmt: skip
 from api.served_models import chat_model_names, require_model
 from api.streaming import open_stream, sse
+from rag.admission import Ticket
 from rag.answer import Answer, Finished, RetrievalOptions
 from rag.backends.base import Delta, Message, SamplingParams, Usage
 from rag.chat import PreparedChat
@@ -100,32 +104,58 @@ class Citing:
 @router.post(
     "/v1/chat/completions",
     response_model=ChatCompletion,
-    responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
+    responses={**ERROR_RESPONSES, **QUEUE_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
     # Validated by hand (400s, as OpenAI answers): api.openapi adds ChatRequest to the components.
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": ref(ChatRequest)}}}},
 )
 async def chat_completions(request: Request, services: ServicesDep) -> Any:
-    return await complete_chat(parse_request(await read_json(request)), services, str(request.base_url))
+    return await complete_chat(parse_request(await read_json(request)), services, request)
 
 
 Shape = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 async def complete_chat(
-    body: ChatRequest, services: Services, base_url: str, shape: Shape | None = None
+    body: ChatRequest, services: Services, request: Request, shape: Shape | None = None
 ) -> ChatCompletion | EventSourceResponse:
-    """The chat completion of a validated request; `shape` rewrites each stream chunk (for /v1/completions)."""
+    """The chat completion of a validated request; `shape` rewrites each stream chunk (for /v1/completions).
+    A client that disconnects, in line or during the answer, stops its generation."""
     require_model(body.model, chat_model_names(services))
-    prepared, params, collection = await _prepare(body, services)
-    in_content = body.citations_in_content
-    citing = Citing(collection, base_url, services.settings.citations_in_content if in_content is None else in_content)
+    # A place in the model's queue first, so a full queue answers 429 before any work is done.
+    ticket = take_ticket(services, services.answers.may_generate or not body.use_context)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-    sources = sources_out(prepared.answer.sources if prepared.answer else [])
     if body.stream:
+        with released_on_error(ticket):
+            prepared, params, collection = await until_disconnected(request, _prepare(body, services))
+        sources = sources_out(prepared.answer.sources if prepared.answer else [])
         include_usage = bool((body.stream_options or {}).get("include_usage"))
+        citing = _citing(body, services, collection, request)
         stream = _Stream(services.backend.model, completion_id, created, include_usage, citing, shape or (lambda c: c))
-        return await stream.open(services, prepared, params, sources)
+        ticket = kept_if(ticket, _needs_model(prepared))  # the stream owns it from here
+        return await stream.open(services, request, ticket, prepared, params, sources)
+    with holding(ticket):
+        return await until_disconnected(request, _complete(services, request, ticket, body, completion_id, created))
 
+
+def _citing(body: ChatRequest, services: Services, collection: str | None, request: Request) -> Citing:
+    in_content = body.citations_in_content
+    default = services.settings.citations_in_content
+    return Citing(collection, str(request.base_url), default if in_content is None else in_content)
+
+
+def _needs_model(prepared: PreparedChat) -> bool:
+    grounded = prepared.grounded()
+    return grounded is None or grounded.needs_model
+
+
+async def _complete(
+    services: Services, request: Request, ticket: Ticket | None, body: ChatRequest, completion_id: str, created: int
+) -> ChatCompletion:
+    prepared, params, collection = await _prepare(body, services)
+    citing = _citing(body, services, collection, request)
+    sources = sources_out(prepared.answer.sources if prepared.answer else [])
+    if ticket is not None and _needs_model(prepared):
+        await ticket.wait()
     choices, usage, model, verification = [], Usage(), services.backend.model, None
     grounded = prepared.grounded()
     for index in range(body.n):
@@ -192,16 +222,17 @@ class _Stream:
         return events
 
     async def open(
-        self, services: Services, prepared: PreparedChat, params: SamplingParams, sources: list[Any]
-    ) -> EventSourceResponse:
+        self, services: Services, request: Request, ticket: Ticket | None, prepared: PreparedChat,
+        params: SamplingParams, sources: list[Any],
+    ) -> EventSourceResponse:  # fmt: skip
         grounded = prepared.grounded()
         if grounded is not None:
-            items = services.answers.stream(grounded, params)
+            items = admitted(ticket, services.answers.stream(grounded, params))
         else:
-            items = services.backend.stream(prepared.messages, params)
+            items = admitted(ticket, services.backend.stream(prepared.messages, params))
         head = self.chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
                           sources=[s.model_dump() for s in sources])  # fmt: skip
-        return await open_stream(items, [head], self.on_item)
+        return await open_stream(items, [head], self.on_item, request=request)
 
 
 @router.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)

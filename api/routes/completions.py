@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from api.deps import ServicesDep
 from api.openai_schemas import CompletionChoice, CompletionRequest, TextCompletion
 from api.routes.chat import complete_chat
-from api.schemas import ERROR_RESPONSES, ChatCompletion, ChatRequest
+from api.schemas import ERROR_RESPONSES, QUEUE_RESPONSES, ChatCompletion, ChatRequest
 from rag.errors import InvalidInput
 
 router = APIRouter(tags=["openai-compatible"])
@@ -38,10 +38,10 @@ def completion_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
 @router.post(
     "/v1/completions",
     response_model=TextCompletion,
-    responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
+    responses={**ERROR_RESPONSES, **QUEUE_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
 )
 async def completions(body: CompletionRequest, request: Request, services: ServicesDep) -> Any:
-    result = await complete_chat(as_chat(body), services, str(request.base_url), shape=completion_chunk)
+    result = await complete_chat(as_chat(body), services, request, shape=completion_chunk)
     if not isinstance(result, ChatCompletion):
         return result  # the stream
     return TextCompletion(

@@ -26,5 +26,6 @@ async def health(services: ServicesDep) -> JSONResponse:
     body = HealthResponse(
         status="ok" if ok else "degraded", store=store, embedder=embedder, backend=backend,
         backend_name=services.settings.backend_name, model=services.backend.model,
+        generation=services.generation.stats(),
     )  # fmt: skip
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

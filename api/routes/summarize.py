@@ -11,15 +11,26 @@ from fastapi import APIRouter, Request
 
 from api.deps import Services, ServicesDep
 from api.disconnect import until_disconnected
-from api.schemas import ERROR_RESPONSES, CoveredSourceOut, ErrorResponse, SummarizeRequest, SummarizeResponse
+from api.generation import admitted, holding, released_on_error, take_ticket
+from api.schemas import (
+    ERROR_RESPONSES,
+    QUEUE_RESPONSES,
+    CoveredSourceOut,
+    ErrorResponse,
+    SummarizeRequest,
+    SummarizeResponse,
+)
 from api.streaming import answer_error, delta_events, open_stream, sse
+from rag.admission import Ticket
 from rag.errors import InvalidInput, NotFound, TooLarge
 from rag.summarize import Unit, covered, document_units, hit_units
 
 router = APIRouter(tags=["summarize"])
 STREAM_DOC = """With `stream: true`: the same SSE shape as /v1/query (`sources`, then `delta` pieces, then `done`
 with usage, finish_reason and model_calls, then `[DONE]`). Inputs over `RAG_MAX_SUMMARIZE_CHARS` characters
-answer 413; a client that disconnects stops every model call of the summary."""
+answer 413; a client that disconnects stops every model call of the summary. A summary takes its place in the
+chat model's queue like an answer: when `RAG_GENERATION_QUEUE` requests already wait, it is an immediate 429
+with `Retry-After`."""
 
 
 async def _units(body: SummarizeRequest, services: Services) -> tuple[list[Unit], bool]:
@@ -52,22 +63,35 @@ async def _units(body: SummarizeRequest, services: Services) -> tuple[list[Unit]
 @router.post(
     "/v1/summarize",
     response_model=SummarizeResponse,
-    responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}}, 413: {"model": ErrorResponse}},
+    responses={
+        **ERROR_RESPONSES,
+        **QUEUE_RESPONSES,
+        200: {"content": {"text/event-stream": {}}},
+        413: {"model": ErrorResponse},
+    },
     description=STREAM_DOC,
 )
 async def summarize(body: SummarizeRequest, request: Request, services: ServicesDep) -> Any:
+    # A place in the model's queue first, so a full queue answers 429 before any work is done.
+    ticket = take_ticket(services, True)
     # Every model call, map steps included, stops when the client leaves (until_disconnected); once a
     # stream has started, api/streaming.py does the same.
-    return await until_disconnected(request, _summarize(body, services))
+    if not body.stream:
+        with holding(ticket):
+            return await until_disconnected(request, _summarize(body, services, ticket))
+    with released_on_error(ticket):  # the stream owns the place from here, and gives it back at its end
+        return await until_disconnected(request, _summarize(body, services, ticket))
 
 
-async def _summarize(body: SummarizeRequest, services: Services) -> Any:
+async def _summarize(body: SummarizeRequest, services: Services, ticket: Ticket | None) -> Any:
     units, numbered = await _units(body, services)
     _check_size(units, services.settings.max_summarize_chars)
     params = body.sampling(services.settings.max_tokens)
+    if ticket is not None:
+        await ticket.wait()  # the map steps and the final call all use the model
     plan = await services.summarizer.plan(units, body.instruction, params, cite=numbered)
     sources = [CoveredSourceOut(**asdict(s)) for s in covered(units, numbered)]
-    deltas = services.summarizer.stream(plan, params)
+    deltas = admitted(ticket, services.summarizer.stream(plan, params))
     calls = plan.model_calls + 1
     if body.stream:
         head = {"type": "sources", "sources": [s.model_dump() for s in sources], "model": services.backend.model}

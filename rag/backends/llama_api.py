@@ -7,7 +7,6 @@ Python client speaks this format with our retry and cancellation needs, so it is
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,10 +14,9 @@ from typing import Any
 import httpx
 
 from rag.backends.base import Completion, Delta, Message, SamplingParams, Usage, estimate_tokens, messages_as_dicts
+from rag.backends.retry import RetryBudget, retryable
 from rag.config import Settings
 from rag.errors import BackendError, BackendTimeout
-
-_RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
 def _usage(metrics: list[dict[str, Any]] | None) -> Usage | None:
@@ -32,7 +30,7 @@ class LlamaAPIBackend:
     def __init__(self, settings: Settings) -> None:
         self.model = settings.chat_model or "Llama-3.3-8B-Instruct"
         self.context_window = settings.chat_context_window
-        self.max_retries = settings.chat_max_retries
+        self.timeout_s, self.max_retries = settings.chat_timeout_s, settings.chat_max_retries
         headers = {"Authorization": f"Bearer {settings.chat_api_key}"} if settings.chat_api_key else {}
         base_url = (settings.chat_base_url or "https://api.llama.com/v1").rstrip("/")
         self.client = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=settings.chat_timeout_s)
@@ -44,31 +42,29 @@ class LlamaAPIBackend:
         return {"model": self.model, "messages": messages_as_dicts(messages), **given, "stream": stream}
 
     async def _send(self, payload: dict[str, Any]) -> httpx.Response:
-        """POST with retries and exponential backoff on 429, 5xx and connection errors."""
+        """POST with retries and exponential backoff on 429, 5xx and connection errors, within the time budget."""
+        budget = RetryBudget(self.timeout_s, self.max_retries)
         for attempt in range(self.max_retries + 1):
-            last = attempt == self.max_retries
             try:
-                request = self.client.build_request("POST", "/chat/completions", json=payload)
+                request = self.client.build_request(
+                    "POST", "/chat/completions", json=payload, timeout=budget.attempt_timeout()
+                )
                 response = await self.client.send(request, stream=True)
-            except httpx.TimeoutException as exc:
-                if last:
-                    raise BackendTimeout("the chat backend did not answer in time") from exc
+            except httpx.TimeoutException:
+                await budget.before_retry(attempt, BackendTimeout("the chat backend did not answer in time"))
+                continue
             except httpx.TransportError as exc:
-                if last:
-                    raise BackendError(f"cannot reach the chat backend: {exc}") from exc
-            else:
-                if response.status_code < 400:
-                    return response
-                body = (await response.aread()).decode(errors="replace")[:300]
-                await response.aclose()
-                if last or response.status_code not in _RETRY_STATUSES:
-                    raise BackendError(f"the chat backend answered HTTP {response.status_code}: {body}")
-                retry_after = response.headers.get("retry-after", "")
-                if retry_after.replace(".", "", 1).isdigit():
-                    await asyncio.sleep(min(float(retry_after), 10.0))
-                    continue
-            await asyncio.sleep(0.5 * 2**attempt)
-        raise AssertionError("unreachable")
+                await budget.before_retry(attempt, BackendError(f"cannot reach the chat backend: {exc}"))
+                continue
+            if response.status_code < 400:
+                return response
+            body = (await response.aread()).decode(errors="replace")[:300]
+            await response.aclose()
+            failure = BackendError(f"the chat backend answered HTTP {response.status_code}: {body}")
+            if not retryable(response.status_code):
+                raise failure
+            await budget.before_retry(attempt, failure, response.headers.get("retry-after"))
+        raise AssertionError("unreachable: before_retry raises on the last attempt")
 
     async def complete(self, messages: list[Message], params: SamplingParams) -> Completion:
         response = await self._send(self._payload(messages, params, stream=False))

@@ -1,7 +1,9 @@
 """Any OpenAI-compatible chat completions server, through the official `openai` SDK.
 
 Llama API's compatibility endpoint, DeepInfra, vLLM, Ollama and the llama.cpp server all speak it.
-The SDK brings timeouts and retries with exponential backoff on 429, 5xx and connection errors.
+The SDK brings the timeouts; retries on 429, 5xx and connection errors run inside our time budget
+(rag/backends/retry.py), since the SDK's own would sleep out any `Retry-After` up to a minute.
+A caller that goes away cancels the request, which closes its connection: the server stops generating.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 import openai
 
 from rag.backends.base import Completion, Delta, Message, SamplingParams, Usage, estimate_tokens, messages_as_dicts
+from rag.backends.retry import RetryBudget, retryable
 from rag.config import Settings
 from rag.errors import BackendError, BackendTimeout, RagError
 
@@ -34,11 +37,12 @@ class OpenAICompatBackend:
     def __init__(self, settings: Settings) -> None:
         self.model = settings.chat_model or "default"
         self.context_window = settings.chat_context_window
+        self.timeout_s, self.max_retries = settings.chat_timeout_s, settings.chat_max_retries
         self.client = openai.AsyncOpenAI(
             base_url=settings.chat_base_url,
             api_key=settings.chat_api_key or "not-needed",
             timeout=settings.chat_timeout_s,
-            max_retries=settings.chat_max_retries,
+            max_retries=0,  # see _create
         )
 
     def _request(self, messages: list[Message], params: SamplingParams) -> dict[str, Any]:
@@ -48,9 +52,23 @@ class OpenAICompatBackend:
             extra["repeat_penalty"] = extra["repetition_penalty"]
         return {"model": self.model, "messages": messages_as_dicts(messages), **given, "extra_body": extra or None}
 
+    async def _create(self, request: dict[str, Any]) -> Any:
+        """`chat.completions.create` with retries on 429, 5xx, timeouts and connection errors, within the budget."""
+        budget = RetryBudget(self.timeout_s, self.max_retries)
+        for attempt in range(self.max_retries + 1):
+            try:
+                return await self.client.chat.completions.create(**request, timeout=budget.attempt_timeout())
+            except openai.APIStatusError as exc:
+                if not retryable(exc.status_code):
+                    raise
+                await budget.before_retry(attempt, backend_failure(exc), exc.response.headers.get("retry-after"))
+            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                await budget.before_retry(attempt, backend_failure(exc))
+        raise AssertionError("unreachable: before_retry raises on the last attempt")
+
     async def complete(self, messages: list[Message], params: SamplingParams) -> Completion:
         try:
-            response = await self.client.chat.completions.create(**self._request(messages, params))
+            response = await self._create(self._request(messages, params))
             choice = response.choices[0]
             text = choice.message.content or ""
         except (openai.OpenAIError, ValueError, TypeError, IndexError, AttributeError) as exc:
@@ -61,9 +79,7 @@ class OpenAICompatBackend:
     async def stream(self, messages: list[Message], params: SamplingParams) -> AsyncIterator[Delta]:
         request = self._request(messages, params)
         try:
-            stream = await self.client.chat.completions.create(
-                **request, stream=True, stream_options={"include_usage": True}
-            )
+            stream = await self._create({**request, "stream": True, "stream_options": {"include_usage": True}})
         except (openai.OpenAIError, ValueError) as exc:
             raise backend_failure(exc) from exc
         finish_reason, usage, produced = None, None, []
