@@ -475,6 +475,7 @@ def _corpus_to_ingest(pipeline: IngestPipeline, collection: str, corpus: dict[st
 
 
 def _ingest_corpus(pipeline: IngestPipeline, collection: str, corpus: dict[str, dict[str, str]], quiet: bool) -> None:
+    from ingest.pipeline import Source
     from rag.evaluation import document_text
 
     sources = [

@@ -74,8 +74,8 @@ def test_small_uploads_and_searches_stay_fast_while_a_big_job_runs(tmp_path: Pat
     assert job()["status"] == "running", "the job ended before the measurements: make it bigger"
 
     # Alone, a small upload took alone_upload seconds; beside the job the CPU is shared, so allow 5x that,
-    # and at least 5 s. Behind the job's lock it waited for whole encoding groups, a minute and more.
-    upload_bound = max(5.0, 5 * alone_upload)
+    # and at least 20 s. Behind the job's lock it waited for whole encoding groups, a minute and more.
+    upload_bound = max(20.0, 5 * alone_upload)  # a shared, loaded CI machine; before the fix: 54-128 s
     assert max(uploads) < upload_bound, f"uploads took {uploads} beside the job, {alone_upload:.2f}s alone"
-    assert max(searches) < max(3.0, 5 * alone_search), f"searches took {searches}, {alone_search:.2f}s alone"
+    assert max(searches) < max(10.0, 5 * alone_search), f"searches took {searches}, {alone_search:.2f}s alone"
     client.close()

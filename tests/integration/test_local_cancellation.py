@@ -57,6 +57,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[tuple
     ingest_knowledge(Settings(_env_file=None, data_dir=root / "data"))  # type: ignore[call-arg]
     proc, url = start_serve(root / "data", root / "server.log")
     try:
+        # The model loads on the first generation: these tests are about stopping one, not loading it.
+        warm_up = {"messages": [{"role": "user", "content": "Hi"}], "use_context": False, "max_tokens": 1}
+        httpx.post(f"{url}/v1/chat/completions", json=warm_up, timeout=600).raise_for_status()
         yield url, root / "server.log"
     finally:
         proc.terminate()

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rag.store import chroma_collection_name
 from tests.conftest import BIN, KNOWLEDGE, ROOT, free_port, server_process
 from tests.fakes import fake_openai_server
 
@@ -154,7 +155,8 @@ def final_state(data: Path, collection: str, chroma_url: str | None) -> dict[str
         " else chromadb.PersistentClient(path=u); print(json.dumps(c.get_collection(sys.argv[2]).get()['ids']))"
     )  # a fresh process: it sees every write made to the directory
     where = chroma_url or str(data / "chroma")
-    out = subprocess.run([sys.executable, "-c", code, where, collection], capture_output=True, text=True, check=True)
+    chroma_name = chroma_collection_name(collection)
+    out = subprocess.run([sys.executable, "-c", code, where, chroma_name], capture_output=True, text=True, check=True)
     return {"registry": registry, "keyword": keyword, "vectors": set(json.loads(out.stdout))}
 
 
