@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import Depends, FastAPI
 
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
+from api.limits import BodyLimitMiddleware, limit_for
 from api.routes import chat, collections, documents, health, query, search, summarize
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
@@ -33,7 +35,8 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(TraceMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=partial(limit_for, settings))
+    app.add_middleware(TraceMiddleware)  # outermost: the 413s of the body limit carry a trace id too
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
     app.include_router(search.router, dependencies=protected)

@@ -11,6 +11,7 @@ from rag.backends.base import SamplingParams
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 FilterValue = str | int | float | bool | list[str | int | float | bool]
 Filters = dict[str, FilterValue]
+StopSequence = Annotated[str, StringConstraints(max_length=256)]
 
 
 class ErrorBody(BaseModel):
@@ -67,7 +68,9 @@ class SamplingFields(BaseModel):
     top_k: int | None = Field(None, ge=0, lt=1000)
     min_p: float | None = Field(None, ge=0, le=1)
     max_tokens: int | None = Field(None, ge=1, le=1_000_000)
-    stop: str | Annotated[list[str], Field(max_length=16)] | None = Field(None, description="Up to 16 stop sequences")
+    stop: StopSequence | Annotated[list[StopSequence], Field(max_length=16)] | None = Field(
+        None, description="Up to 16 stop sequences of at most 256 characters"
+    )
     seed: int | None = Field(None, ge=0, lt=2**63)
     repetition_penalty: float | None = Field(None, ge=0.01, le=5)
     presence_penalty: float | None = Field(None, ge=-2, le=2)
@@ -268,7 +271,7 @@ class ChatRequest(SamplingFields):
 
     model_config = ConfigDict(extra="ignore")  # OpenAI clients send fields we do not use (user, logprobs...)
 
-    messages: list[ChatMessageIn] = Field(min_length=1)
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=256, description="At most 256 messages")
     model: str | None = None
     stream: bool = False
     stream_options: dict[str, Any] | None = None
