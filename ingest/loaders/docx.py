@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+from ingest.loaders.archive import check_archive
 from ingest.loaders.base import LoadedDocument, Page
 from rag.errors import InvalidInput
 
@@ -12,6 +13,7 @@ from rag.errors import InvalidInput
 def load_docx(data: bytes) -> LoadedDocument:
     import docx
 
+    check_archive(data, ".docx")  # before python-docx builds the whole XML tree in memory
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
