@@ -149,7 +149,13 @@ class IngestPipeline:
         return [results[i] for i in sorted(results)]
 
     def _encode(self, group: list[tuple[int, _Prepared]]) -> list[tuple[int, _Prepared, np.ndarray]]:
-        vectors = self.embedder.embed_documents([c.text for _, p in group for c in p.chunks])
+        texts = [c.text for _, p in group for c in p.chunks]
+        # Each distinct text is encoded once: repeated boilerplate, or a file that repeats one line a
+        # million times, costs the encoder only its distinct chunks.
+        distinct = {text: i for i, text in enumerate(dict.fromkeys(texts))}
+        vectors = self.embedder.embed_documents(list(distinct))
+        if len(distinct) < len(texts):
+            vectors = vectors[[distinct[text] for text in texts]]
         items, offset = [], 0
         for index, item in group:
             items.append((index, item, vectors[offset : offset + len(item.chunks)]))
