@@ -139,9 +139,10 @@ class Chunker:
         needs no second tokenization (a second pass doubled the time of a 10 MB line).
         """
         spans = self.token_spans(text) if self.token_spans is not None else None
-        if spans is None:  # no offsets from this tokenizer: cut by characters and let `_fit` count
-            step = self.size_tokens * 4
-            return self._locate(text, [(i, min(i + step, len(text)), False) for i in range(0, len(text), step)])
+        if spans is None:  # no offsets from this tokenizer: cut by characters (~4 a token) and let `_fit` count
+            size, stride = self.size_tokens * 4, (self.size_tokens - self.overlap_tokens) * 4
+            starts = range(0, max(len(text) - self.overlap_tokens * 4, 1), stride)
+            return self._locate(text, [(i, min(i + size, len(text)), False) for i in starts])
         count = len(spans)
 
         def at_space(k: int) -> bool:
