@@ -25,7 +25,7 @@ class ErrorResponse(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 422, 500, 502, 504)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 500, 502, 504)
 }
 
 

@@ -125,7 +125,7 @@ async def _upload_files(collection: str, request: Request, services: Services, l
     "/v1/collections/{name}/documents",
     status_code=201,
     response_model=UploadResult,
-    responses={**ERROR_RESPONSES, 202: {"model": JobAccepted}, 413: {}, 415: {}},
+    responses={**ERROR_RESPONSES, 202: {"model": JobAccepted}, 415: {}},
     description=UPLOAD_DOC,
 )
 async def upload_documents(name: str, request: Request, services: ServicesDep) -> Response:
