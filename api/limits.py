@@ -17,7 +17,7 @@ from api.errors import error_response
 from rag.config import Settings
 from rag.errors import TooLarge
 
-_UPLOAD_PATH = re.compile(r"^/v1/collections/[^/]+/documents/?$")
+_UPLOAD_PATH = re.compile(r"^/v1/collections/.+/documents/?$")  # whatever characters a collection name holds
 
 
 @dataclass(frozen=True)

@@ -183,10 +183,12 @@ class Chunker:
 
     def _fit(self, text: str) -> list[str]:
         """Guard the promise: halve anything the splitter let through above the token or character budget."""
+        if not text:
+            return []
         if len(text) <= self.max_chars and len(self.tokenize(text)) <= self.size_tokens:
             return [text]
         middle = len(text) // 2
-        cut = text.rfind(" ", middle // 2, middle)  # a space in the middle half keeps the halving logarithmic
+        cut = text.rfind(" ", middle // 2, middle)  # only a space past the first quarter: at most log(n) deep
         cut = cut if cut > 0 else middle
         return self._fit(text[:cut].strip()) + self._fit(text[cut:].strip())
 
