@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -12,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 from api.auth import ApiKeyMiddleware, KeyChecker
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
+from api.limits import BodyLimitMiddleware, limit_for
 from api.metrics import metrics_router
 from api.openapi import install_openapi
 from api.request_log import RequestLogMiddleware, configure_logging
@@ -58,7 +60,9 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     install_error_handlers(app)
     install_openapi(app, [ChatRequest, TextDocument])
     app.state.key_checker = KeyChecker(settings.api_key_set)
-    # Added first, so it runs inside TraceMiddleware: its 401s carry a trace id.
+    # Innermost first: the body limit runs after the key check (an unauthenticated body is never read).
+    app.add_middleware(BodyLimitMiddleware, limit=partial(limit_for, settings))
+    # Inside TraceMiddleware: its 401s (and the body limit's 413s) carry a trace id.
     app.add_middleware(
         ApiKeyMiddleware,
         checker=app.state.key_checker,

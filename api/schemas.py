@@ -44,6 +44,7 @@ FILTERS_SCHEMA = {
 Filters = Annotated[dict[str, Any], WithJsonSchema(FILTERS_SCHEMA), _checked(grammar.check_filters)]
 METADATA_SCHEMA = {**_KEYS, "additionalProperties": {"anyOf": _SCALARS}}
 Metadata = Annotated[dict[str, Any], WithJsonSchema(METADATA_SCHEMA), _checked(grammar.check_metadata)]
+StopSequence = Annotated[str, StringConstraints(max_length=256)]
 
 
 class ErrorBody(BaseModel):
@@ -59,7 +60,7 @@ class ErrorResponse(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 422, 500, 502, 504)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 500, 502, 504)
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
 # The routes that call the chat model: its queue can be full (429), the backend can ask for a pause (503).
@@ -113,7 +114,9 @@ class SamplingFields(BaseModel):
     top_k: int | None = Field(None, ge=0, lt=1000)
     min_p: float | None = Field(None, ge=0, le=1)
     max_tokens: int | None = Field(None, ge=1, le=1_000_000)
-    stop: str | Annotated[list[str], Field(max_length=16)] | None = Field(None, description="Up to 16 stop sequences")
+    stop: StopSequence | Annotated[list[StopSequence], Field(max_length=16)] | None = Field(
+        None, description="Up to 16 stop sequences of at most 256 characters"
+    )
     seed: int | None = Field(None, ge=0, lt=2**63)
     repetition_penalty: float | None = Field(None, ge=0.01, le=5)
     presence_penalty: float | None = Field(None, ge=-2, le=2)
@@ -317,7 +320,7 @@ class ChatRequest(SamplingFields):
 
     model_config = ConfigDict(extra="ignore")  # OpenAI clients send fields we do not use (user, logprobs...)
 
-    messages: list[ChatMessageIn] = Field(min_length=1)
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=256, description="At most 256 messages")
     model: str | None = None
     stream: bool = False
     stream_options: dict[str, Any] | None = None

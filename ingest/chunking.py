@@ -6,9 +6,10 @@ truncated by the encoder's `max_seq_length`.
 
 from __future__ import annotations
 
+import re
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from llama_index.core.node_parser import SentenceSplitter
@@ -18,6 +19,19 @@ from rag.errors import InvalidInput
 
 # [CLS] and [SEP] take two of the encoder's positions.
 SPECIAL_TOKENS = 2
+# Most characters a chunk may hold per token of budget. The encoder turns any word over 100 characters into
+# one unknown token, so a token budget alone lets a 10 MB word through as one "1-token" chunk. Normal text
+# runs 4-6 characters a token (the longest chunk of the sample documents and SciFact: 1,057 for 200 tokens).
+MAX_CHARS_PER_TOKEN = 16
+# Bounded work whatever the input looks like (benchmarks/pathological.py): SentenceSplitter costs about
+# 10 us and 200 bytes per character, so it sees at most PAGE_WINDOW_CHARS at once, cut at paragraph breaks
+# (pages up to that size chunk exactly as they always did). A line of LONG_LINE_CHARS or more is no text a
+# person wrote as one paragraph (minified data, a line without breaks): it is cut at token boundaries
+# instead, RUN_WINDOW_CHARS at a time.
+PAGE_WINDOW_CHARS = 1_000_000
+LONG_LINE_CHARS = 100_000
+RUN_WINDOW_CHARS = 100_000
+_LONG_LINE = re.compile(rf"^[^\n]{{{LONG_LINE_CHARS},}}", re.MULTILINE)  # anchored: linear in the text
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,8 @@ class Chunker:
         self.tokenize = tokenize
         self.token_spans = token_spans
         self.size_tokens = size_tokens
+        self.overlap_tokens = overlap_tokens
+        self.max_chars = size_tokens * MAX_CHARS_PER_TOKEN
         self._page = threading.local()  # the page being split, per thread: one Chunker serves every job
         self.splitter = SentenceSplitter(
             chunk_size=size_tokens, chunk_overlap=overlap_tokens, tokenizer=self._piece_tokens
@@ -86,31 +102,118 @@ class Chunker:
     def split(self, document: LoadedDocument) -> list[TextChunk]:
         chunks: list[TextChunk] = []
         for page in document.pages:
-            cursor = 0
-            spans = self.token_spans(page.text) if self.token_spans is not None else None
-            if spans is not None:
-                self._page.tokens = _PageTokens(page.text, spans)
-            try:
-                pieces = self.splitter.split_text(page.text)
-            finally:
-                self._page.tokens = None
-            for piece in pieces:
-                if not piece.strip():
-                    continue
-                for text in self._fit(piece):
-                    start = page.text.find(text, cursor)
-                    if start < 0:  # the splitter normalised whitespace; fall back to the running cursor
-                        start = cursor
-                    else:
-                        cursor = start + 1
-                    chunks.append(TextChunk(text, page.number, start, start + len(text)))
+            for start, end, long_line in _segments(page.text):
+                segment = page.text if (start, end) == (0, len(page.text)) else page.text[start:end]
+                pieces = self._split_long_line(segment) if long_line else self._split_sentences(segment)
+                chunks += [TextChunk(text, page.number, start + at, start + at + len(text)) for text, at in pieces]
         return chunks
 
+    def _split_sentences(self, text: str) -> list[tuple[str, int]]:
+        """SentenceSplitter's chunks, each with its offset in `text`."""
+        spans = self.token_spans(text) if self.token_spans is not None else None
+        if spans is not None:
+            self._page.tokens = _PageTokens(text, spans)
+        try:
+            pieces = self.splitter.split_text(text)
+        finally:
+            self._page.tokens = None
+        located: list[tuple[str, int]] = []
+        cursor = 0
+        for piece in pieces:
+            if not piece.strip():
+                continue
+            for part in self._fit(piece):
+                start = text.find(part, cursor)
+                if start < 0:  # the splitter normalised whitespace; fall back to the running cursor
+                    start = cursor
+                else:
+                    cursor = start + 1
+                located.append((part, start))
+        return located
+
+    def _split_long_line(self, text: str) -> list[tuple[str, int]]:
+        """A run without line breaks, cut every `size_tokens` tokens with the usual overlap: linear time.
+
+        Cuts go where whitespace separates two tokens when there is such a place: the encoder splits words
+        at whitespace before anything else, so a piece cut there holds exactly the tokens counted here and
+        needs no second tokenization (a second pass doubled the time of a 10 MB line).
+        """
+        spans = self.token_spans(text) if self.token_spans is not None else None
+        if spans is None:  # no offsets from this tokenizer: cut by characters (~4 a token) and let `_fit` count
+            size, stride = self.size_tokens * 4, (self.size_tokens - self.overlap_tokens) * 4
+            starts = range(0, max(len(text) - self.overlap_tokens * 4, 1), stride)
+            return self._locate(text, [(i, min(i + size, len(text)), False) for i in starts])
+        count = len(spans)
+
+        def at_space(k: int) -> bool:
+            return k in (0, count) or spans[k][0] > spans[k - 1][1]
+
+        cuts: list[tuple[int, int, bool]] = []
+        first = 0
+        while first < count:
+            last = min(first + self.size_tokens, count)
+            back = last
+            while back > first + 1 and not at_space(back):
+                back -= 1
+            last = back if at_space(back) else last
+            cuts.append((spans[first][0], spans[last - 1][1], at_space(first) and at_space(last)))
+            if last >= count:
+                break
+            following = last - self.overlap_tokens
+            while following > first + 1 and not at_space(following):
+                following -= 1
+            first = following if following > first else last
+        return self._locate(text, cuts)
+
+    def _locate(self, text: str, cuts: list[tuple[int, int, bool]]) -> list[tuple[str, int]]:
+        """The pieces of `text` between the cuts, with their offsets; `_fit` checks those not counted exactly."""
+        located: list[tuple[str, int]] = []
+        for start, end, exact in cuts:
+            piece = text[start:end]
+            if exact and len(piece) <= self.max_chars:
+                located.append((piece, start))
+                continue
+            cursor = start
+            for part in self._fit(piece):
+                at = text.find(part, cursor, end)
+                at = at if at >= 0 else cursor
+                cursor = at + len(part)
+                located.append((part, at))
+        return located
+
     def _fit(self, text: str) -> list[str]:
-        """Guard the promise: halve anything the splitter let through above the token budget."""
-        if len(self.tokenize(text)) <= self.size_tokens:
+        """Guard the promise: halve anything the splitter let through above the token or character budget."""
+        if not text:
+            return []
+        if len(text) <= self.max_chars and len(self.tokenize(text)) <= self.size_tokens:
             return [text]
         middle = len(text) // 2
-        cut = text.rfind(" ", 0, middle)
+        cut = text.rfind(" ", middle // 2, middle)  # only a space past the first quarter: at most log(n) deep
         cut = cut if cut > 0 else middle
         return self._fit(text[:cut].strip()) + self._fit(text[cut:].strip())
+
+
+def _segments(text: str) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, is_long_line) pieces of a page, each small enough to split in bounded time and memory."""
+    position = 0
+    for line in _LONG_LINE.finditer(text):
+        yield from _windows(text, position, line.start(), PAGE_WINDOW_CHARS, False)
+        yield from _windows(text, line.start(), line.end(), RUN_WINDOW_CHARS, True)
+        position = line.end()
+    yield from _windows(text, position, len(text), PAGE_WINDOW_CHARS, False)
+
+
+def _windows(text: str, start: int, end: int, size: int, long_line: bool) -> Iterator[tuple[int, int, bool]]:
+    """Cut [start, end) into windows of at most `size`, at a paragraph break, a line break or a space in
+    each window's second half when there is one."""
+    while end - start > size:
+        half = start + size // 2
+        for mark in ("\n\n", "\n", " "):  # the strongest break wins, not the latest
+            cut = text.rfind(mark, half, start + size)
+            if cut > start:
+                break
+        cut = cut + 1 if cut > start else start + size
+        yield start, cut, long_line
+        start = cut
+    if end > start:
+        yield start, end, long_line

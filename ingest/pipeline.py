@@ -172,7 +172,13 @@ class IngestPipeline:
         self, group: list[tuple[int, _Prepared]], background: bool = False, stop: threading.Event | None = None
     ) -> list[tuple[int, _Prepared, np.ndarray]]:
         texts = [c.text for _, p in group for c in p.chunks]
-        vectors = self._encode_in_background(texts, stop) if background else self.embedder.embed_documents(texts)
+        # Each distinct text is encoded once: repeated boilerplate, or a file that repeats one line a
+        # million times, costs the encoder only its distinct chunks.
+        distinct = {text: i for i, text in enumerate(dict.fromkeys(texts))}
+        unique = list(distinct)
+        vectors = self._encode_in_background(unique, stop) if background else self.embedder.embed_documents(unique)
+        if len(distinct) < len(texts):
+            vectors = vectors[[distinct[text] for text in texts]]
         items, offset = [], 0
         for index, item in group:
             items.append((index, item, vectors[offset : offset + len(item.chunks)]))

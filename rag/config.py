@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         500 * 1024 * 1024, ge=1, description="HTTP upload bodies above this are refused (413)."
     )
+    max_request_bytes: int = Field(
+        1024 * 1024, ge=1, description="JSON request bodies (search, query, chat, ...) above this are refused (413)."
+    )
     sync_upload_bytes: int = Field(
         5 * 1024 * 1024,
         ge=0,

@@ -107,6 +107,18 @@ async def _upload_text(collection: str, request: Request, services: Services) ->
     return _answer(await asyncio.to_thread(services.pipeline.ingest, [source], collection))
 
 
+def _refuse_oversized(uploads: list[UploadFile], max_file_bytes: int) -> None:
+    """A file over the per-file limit is refused with the upload, not accepted into a job that fails later."""
+    over = [u for u in uploads if (u.size or 0) > max_file_bytes]
+    if over:
+        names = ", ".join(f"{display_filename(u.filename)!r} ({u.size:,} bytes)" for u in over[:5])
+        more = f" and {len(over) - 5} more" if len(over) > 5 else ""
+        raise TooLarge(
+            f"nothing was ingested: over the per-file limit of {max_file_bytes:,} bytes (RAG_MAX_FILE_BYTES): "
+            f"{names}{more}"
+        )
+
+
 async def _upload_files(collection: str, request: Request, services: Services, length: int) -> Response:
     form = await request.form(max_files=10_000, max_fields=10_000)
     uploads = [f for f in [*form.getlist("files"), *form.getlist("file")] if isinstance(f, UploadFile)]
@@ -118,6 +130,7 @@ async def _upload_files(collection: str, request: Request, services: Services, l
         metas *= len(uploads)
     if (ids and len(ids) != len(uploads)) or (metas and len(metas) != len(uploads)):
         raise Unprocessable("give document_id and metadata once per file, in the order of the files")
+    _refuse_oversized(uploads, services.settings.max_file_bytes)
     job_id, directory = services.jobs.new_upload_dir()
 
     def stage_all() -> list[StagedFile]:

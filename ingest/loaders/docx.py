@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+from ingest.loaders.archive import check_archive
 from ingest.loaders.base import LoadedDocument, Page
 from rag.errors import InvalidInput
 
@@ -13,6 +14,7 @@ def load_docx(data: bytes) -> LoadedDocument:
     import docx
     from lxml.etree import LxmlError  # lxml parses the XML inside: too deep or huge nodes raise XMLSyntaxError
 
+    check_archive(data, ".docx")  # before python-docx builds the whole XML tree in memory
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError, LxmlError) as exc:

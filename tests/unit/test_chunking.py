@@ -91,3 +91,28 @@ def test_a_tokenizer_without_offsets_still_chunks_the_same(embedder) -> None:  #
     document = LoadedDocument([Page(LONG_PAGE, 1)])
     fast_chunks = Chunker(embedder.tokenize, embedder.max_seq_length, 120, 20, embedder.token_spans).split(document)
     assert Chunker(slow.tokenize, slow.max_seq_length, 120, 20, slow.token_spans).split(document) == fast_chunks
+
+
+def test_a_line_without_breaks_is_cut_within_budget_with_exact_offsets(chunker: Chunker, embedder) -> None:  # type: ignore[no-untyped-def]
+    """300,000 characters on one line (minified data, a text without line breaks): cut at token boundaries."""
+    line = " ".join(f"field{i % 89}=value{i % 7};" for i in range(20_000))
+    assert len(line) > 300_000 and "\n" not in line
+    chunks = chunker.split(LoadedDocument([Page("A normal first paragraph.\n" + line + "\nA last line.", 3)]))
+    assert len(chunks) > 100
+    assert max(embedder.count_tokens(c.text) for c in chunks) <= 200
+    page = "A normal first paragraph.\n" + line + "\nA last line."
+    assert all(page[c.start_char : c.end_char] == c.text for c in chunks)
+    assert chunks[0].text.startswith("A normal first paragraph.") and chunks[-1].text.endswith("A last line.")
+    overlapping = sum(second.start_char < first.end_char for first, second in zip(chunks, chunks[1:], strict=False))
+    if chunker.token_spans is not None:  # the pipeline's path; without offsets the cuts are by characters
+        assert overlapping >= len(chunks) - 6  # neighbours overlap, except across the 100,000-character windows
+
+
+def test_a_giant_word_never_becomes_one_giant_chunk(chunker: Chunker) -> None:
+    """The encoder reads a word over 100 characters as one unknown token: the token count alone would let
+    a 10 MB word through as a single chunk."""
+    chunks = chunker.split(LoadedDocument([Page("x" * 300_000)]))
+    assert len(chunks) >= 300_000 // (200 * 16)
+    assert max(len(c.text) for c in chunks) <= 200 * 16
+    assert chunks[0].start_char == 0 and chunks[-1].end_char == 300_000  # nothing lost between the pieces
+    assert all(second.start_char <= first.end_char for first, second in zip(chunks, chunks[1:], strict=False))
