@@ -224,7 +224,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _client_left(self, wait: float = 0.0) -> bool:
         """True once the client closed the connection (readable with nothing to read), within `wait` seconds."""
         try:
-            readable, _, _ = select.select([self.connection], [], [], wait)
+            # poll, not select: select() cannot watch a descriptor numbered 1024 or more, and a long test
+            # session can hold that many
+            poller = select.poll()
+            poller.register(self.connection, select.POLLIN | select.POLLHUP)
+            readable = poller.poll(wait * 1000)
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True

@@ -101,9 +101,10 @@ def _on_a_terminal(args: list[str], answer: str, env: dict[str, str], cwd: Path)
     proc = subprocess.Popen([RAG, *args], stdin=follower, stdout=follower, stderr=follower, env=env, cwd=cwd)
     os.close(follower)
     screen, answered, deadline = b"", False, time.monotonic() + 300
+    poller = select.poll()  # not select(): it cannot watch descriptors numbered 1024 or more
+    poller.register(leader, select.POLLIN)
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.5)
-        if ready:
+        if poller.poll(500):
             try:
                 chunk = os.read(leader, 4096)
             except OSError:  # the child closed the terminal
