@@ -126,3 +126,11 @@ def open_database(url: str) -> Database:
             database.migrate()
             _databases[url] = database
         return database
+
+
+def close_database(url: str) -> None:
+    """Close the process's `Database` for `url`, if open (tests that drop their databases)."""
+    with _guard:
+        database = _databases.pop(url, None)
+    if database is not None:
+        database.close()

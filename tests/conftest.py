@@ -220,7 +220,10 @@ def postgres_server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def database_url(postgres_server: Any) -> str:
+def database_url(postgres_server: Any) -> Iterator[str]:
     """A fresh, empty PostgreSQL database of the session's server."""
+    from rag.database import close_database
+
     url: str = postgres_server.create_database()
-    return url
+    yield url
+    close_database(url)  # the pool this process opened on it, if any

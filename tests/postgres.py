@@ -77,6 +77,7 @@ def start_postgres(port: int) -> PostgresServer:
     _run(server, [str(server.bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8"])  # fmt: skip
     options = f"-h 127.0.0.1 -p {port} -k {directory} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    options += " -c max_connections=300"  # each test database gets pools of its own
     try:
         _run(server, [str(server.bin / "pg_ctl"), "start", "-D", str(data), "-w", "-t", "120",
                       "-l", str(directory / "server.log"), "-o", options])  # fmt: skip
