@@ -72,14 +72,16 @@ def test_a_new_version_becomes_visible_all_at_once_to_another_reader(database_ur
     thread = threading.Thread(target=read)
     thread.start()
     try:
-        for v in range(1, 30):
+        v, deadline = 0, time.monotonic() + 300
+        while (len(ranked) < 30 or v < 10) and time.monotonic() < deadline:  # a loaded machine reads slowly
+            v += 1
             writer.replace_document("c1", "manual", f"v{v}", version_chunks(f"v{v}", 40))
     finally:
         done.set()
         thread.join(timeout=120)
         writer_db.close()
         reader_db.close()
-    assert len(ranked) > 10 and all(len(s) == 2 and "n=40" in s for s in ranked), {s for s in ranked if len(s) != 2}
+    assert len(ranked) >= 30 and all(len(s) == 2 and "n=40" in s for s in ranked), {s for s in ranked if len(s) != 2}
     assert len(set(ranked)) > 2  # the reader did see versions change while it read
     # A search racing a swap may find the version it ranked already gone (no hits, as with SQLite); never a mix.
     assert all(len(s) <= 1 for s in searched), {s for s in searched if len(s) > 1}
