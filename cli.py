@@ -51,9 +51,9 @@ def _pipeline() -> IngestPipeline:
 def _registry() -> Registry:
     """Read-only commands read the registry alone: no models, no Chroma, and no crash recovery, which is
     the business of the process that writes."""
-    from ingest.registry import Registry
+    from ingest.registry import open_registry
 
-    return Registry(get_settings().registry_db)
+    return open_registry(get_settings())
 
 
 def _writer(command: str) -> RemoteWriter | None:
@@ -418,12 +418,12 @@ def summarize(
             loaded = load_bytes(file.name, file.read_bytes(), settings.max_file_bytes)
             units = [Unit(p.text, file.name, file.name, p.number) for p in loaded.pages if p.text.strip()]
         else:
-            from rag.keyword import KeywordIndex
+            from rag.keyword import open_keyword_index
 
             record = _registry().get(collection, document_id or "")
             if record is None or record.version is None:
                 raise _fail(f"document {document_id!r} not found in collection {collection!r}")
-            units = document_units(KeywordIndex(settings.keyword_db).document_chunks(collection, record.document_id))
+            units = document_units(open_keyword_index(settings).document_chunks(collection, record.document_id))
 
         async def run() -> None:
             backend = build_backend(settings)

@@ -29,9 +29,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.registry import Registry  # noqa: E402
+from ingest.registry import open_registry  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.keyword import KeywordIndex  # noqa: E402
+from rag.keyword import open_keyword_index  # noqa: E402
 from rag.models import Chunk  # noqa: E402
 from rag.store import ChromaStore  # noqa: E402
 
@@ -49,10 +49,10 @@ def build_corpus(data_dir: Path, n_chunks: int, dim: int = 384) -> list[str]:
     rng = np.random.default_rng(7)
     words = vocabulary(20_000, rng)
     settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
-    keyword = KeywordIndex(settings.keyword_db)
+    keyword = open_keyword_index(settings)
     if keyword.count(COLLECTION) >= n_chunks:
         return words
-    store, registry = ChromaStore(path=str(settings.chroma_dir)), Registry(settings.registry_db)
+    store, registry = ChromaStore(path=str(settings.chroma_dir)), open_registry(settings)
     weights = 1.0 / np.arange(1, len(words) + 1)
     weights /= weights.sum()
     started = time.perf_counter()

@@ -87,8 +87,8 @@ from rag.store import ChromaStore
 store = ChromaStore(path=str(settings.chroma_dir))
 store.query("sample", embedder.embed_query("x"), 5)
 step("Chroma (sample collection loaded)")
-from rag.keyword import KeywordIndex
-keyword = KeywordIndex(settings.keyword_db)
+from rag.keyword import open_keyword_index
+keyword = open_keyword_index(settings)
 keyword.warm(["sample"])
 step("BM25 index (sample)")
 from rag.backends import build_backend

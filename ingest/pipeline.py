@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from ingest.chunking import Chunker
-from ingest.leases import live_writers, writer_lease
 from ingest.loaders import LoadedDocument, load_bytes
 from ingest.names import clean_name
 from ingest.originals import OriginalStore
@@ -229,7 +228,7 @@ class IngestPipeline:
         pending = self.registry.pending()
         if not pending:
             return 0
-        alive = live_writers(self.settings.data_dir)
+        alive = self.registry.live_writers()
         repaired = 0
         for record in pending:
             if record.writer in alive:
@@ -368,7 +367,7 @@ class IngestPipeline:
                     continue
                 self.registry.begin(
                     item.chunks[0].collection, item.document_id, item.source.filename, item.source.size,
-                    item.data_sha, item.version, item.source.metadata, writer_lease(self.settings.data_dir),
+                    item.data_sha, item.version, item.source.metadata, self.registry.writer_lease(),
                 )  # fmt: skip
                 todo.append((index, item, vectors, existing))
             try:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from ingest.pipeline import IngestPipeline
-from ingest.registry import Registry
+from ingest.registry import open_registry
 from rag.components import Components
 
 
 def build_pipeline(components: Components) -> IngestPipeline:
     """Build the pipeline and repair anything a previous crash left half-written."""
-    registry = Registry(components.settings.registry_db)
+    registry = open_registry(components.settings)
     pipeline = IngestPipeline(components.settings, components.embedder, components.store, components.keyword, registry)
     pipeline.recover()
     return pipeline

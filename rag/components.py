@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from rag.config import Settings
 from rag.embeddings import Embedder, load_embedder
-from rag.keyword import KeywordIndex
+from rag.keyword import KeywordIndex, open_keyword_index
 from rag.store import ChromaStore, VectorStore
 
 
@@ -25,5 +25,5 @@ def build_components(settings: Settings) -> Components:
         settings=settings,
         embedder=load_embedder(settings.embedding_model, settings.embedding_batch_size, settings.onnx_queries),
         store=store,
-        keyword=KeywordIndex(settings.keyword_db),
+        keyword=open_keyword_index(settings),
     )

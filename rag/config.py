@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     # Storage
     data_dir: Path = Field(Path("./data"), description="Where Chroma, the keyword index and the registry live.")
     chroma_url: str | None = Field(None, description="Chroma server URL, e.g. http://127.0.0.1:8000; unset = embedded.")
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL URL (postgresql://user:password@host/db) for the registry and the keyword index,"
+        " shared by every process; unset = SQLite files in the data dir.",
+    )
 
     # Embeddings and chunking
     embedding_model: str | None = Field(
@@ -140,6 +145,12 @@ class Settings(BaseSettings):
     def _check_chunking(self) -> Settings:
         if self.chunk_overlap_tokens >= self.chunk_size_tokens:
             raise ValueError("RAG_CHUNK_OVERLAP_TOKENS must be smaller than RAG_CHUNK_SIZE_TOKENS")
+        return self
+
+    @model_validator(mode="after")
+    def _check_database_url(self) -> Settings:
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("RAG_DATABASE_URL must be a postgresql:// URL")
         return self
 
     @property

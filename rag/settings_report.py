@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from rag.config import Settings, user_config_file
 
@@ -23,6 +24,8 @@ class SettingRow:
 
 def mask(name: str, value: Any) -> Any:
     """Secrets show only whether they are set (and how many keys), never a character of them."""
+    if name == "database_url" and value:
+        return _without_password(str(value))
     if name not in SECRET_FIELDS or not value:
         return value
     if name == "api_keys":
@@ -53,3 +56,12 @@ def describe_settings(settings: Settings, env_file: Path | None = Path(".env")) 
         value = getattr(settings, name)
         rows.append(SettingRow(variable, mask(name, str(value) if isinstance(value, Path) else value), origin))
     return rows
+
+
+def _without_password(url: str) -> str:
+    """A database URL with its password (if any) masked; the rest helps to see where the data lives."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:****@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

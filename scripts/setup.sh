@@ -21,3 +21,15 @@ if [ "${RAG_SETUP_BROWSER:-0}" = 1 ] || [ "${CI:-}" = true ]; then
     fi
   fi
 fi
+# PostgreSQL for the tests of RAG_DATABASE_URL (tests/postgres.py starts its own server with initdb/pg_ctl), from
+# Debian's packages: only when asked (RAG_SETUP_POSTGRES=1, as scripts/test.sh does) or in CI.
+if [ "${RAG_SETUP_POSTGRES:-0}" = 1 ] || [ "${CI:-}" = true ]; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -q
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
+    else
+      echo "The PostgreSQL tests need PostgreSQL: apt-get install postgresql (as root)" >&2
+    fi
+  fi
+fi

@@ -205,3 +205,25 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ]  # fmt: skip
     with server_process(command, "/v1/models", port, log_path) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A real PostgreSQL server (Debian's package, initdb/pg_ctl in a temp dir) for the whole session."""
+    from tests.postgres import start_postgres
+
+    server = start_postgres(free_port())
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url(postgres_server: Any) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of the session's server."""
+    from rag.database import close_database
+
+    url: str = postgres_server.create_database()
+    yield url
+    close_database(url)  # the pool this process opened on it, if any

@@ -1,4 +1,5 @@
-"""The ingestion pipeline on real Chroma, the real embedder and real PDFs."""
+"""The ingestion pipeline on real Chroma, the real embedder and real PDFs; the registry and keyword index
+on both engines (SQLite in the data dir, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from ingest.pipeline import IngestPipeline, Source
 from ingest.service import build_pipeline
 from rag.components import Components
+from rag.config import Settings
 from tests.conftest import ROOT, SAMPLE_DOCS, make_encrypted_pdf, make_pdf, make_scanned_pdf
 
 MANUAL = make_pdf(
@@ -23,6 +25,12 @@ MANUAL = make_pdf(
         "Errors. Error E42 means the wheel is blocked; lift the robot and free the wheel. " * 20,
     ]
 )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    url = request.getfixturevalue("database_url") if request.param == "postgres" else None
+    return Settings(_env_file=None, data_dir=tmp_path / "data", database_url=url)  # type: ignore[call-arg]
 
 
 def dense_ids(components: Components, collection: str, query: str, document_id: str | None = None) -> list[str]:
@@ -143,7 +151,8 @@ def test_a_crash_mid_document_is_invisible_and_cleaned_up_at_next_start(componen
         from rag.components import build_components
         from ingest.service import build_pipeline
         from ingest.pipeline import Source
-        c = build_components(Settings(_env_file=None, data_dir={str(components.settings.data_dir)!r}))
+        data, url = {str(components.settings.data_dir)!r}, {components.settings.database_url!r}
+        c = build_components(Settings(_env_file=None, data_dir=data, database_url=url))
         p = build_pipeline(c)
         c.keyword.replace_document = lambda *a, **k: os._exit(9)  # power cut at the worst moment
         p.ingest([Source.from_bytes("crash.txt", b"half written zebra facts")], "docs")

@@ -1,12 +1,41 @@
-"""The keyword index: BM25 ranking, atomic replacement, filters, and visibility across processes."""
+"""The keyword index: BM25 ranking, atomic replacement, filters, and visibility across processes;
+on both engines (SQLite in the data dir, PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
 
 from rag.bm25 import Analyzer, Bm25Index
 from rag.keyword import KeywordIndex
+from rag.keyword_sqlite import SqliteKeywordStore
 from rag.models import Chunk
+
+NewIndex = Callable[[], KeywordIndex]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NewIndex]:
+    """Opens the same keyword index again each call, with connections of its own, as another process would."""
+    if request.param == "sqlite":
+        yield lambda: KeywordIndex(SqliteKeywordStore(tmp_path / "k.sqlite"))
+        return
+    from rag.database import Database
+    from rag.keyword_postgres import PostgresKeywordStore
+
+    url = request.getfixturevalue("database_url")
+    opened: list[Database] = []
+
+    def new() -> KeywordIndex:
+        opened.append(Database(url))
+        opened[-1].migrate()
+        return KeywordIndex(PostgresKeywordStore(opened[-1]))
+
+    yield new
+    for database in opened:
+        database.close()
 
 
 def chunks(doc: str, version: str, texts: list[str], **meta: object) -> list[Chunk]:
@@ -16,8 +45,8 @@ def chunks(doc: str, version: str, texts: list[str], **meta: object) -> list[Chu
     ]
 
 
-def test_bm25_ranks_the_matching_chunk_first(tmp_path: Path) -> None:
-    index = KeywordIndex(tmp_path / "k.sqlite")
+def test_bm25_ranks_the_matching_chunk_first(new_index: NewIndex) -> None:
+    index = new_index()
     index.replace_document("c1", "a", "v1", chunks("a", "v1", ["the battery charges in four hours", "hello"]))
     index.replace_document("c1", "b", "v1", chunks("b", "v1", ["the brush is cleaned weekly"]))
     hits = index.search("c1", "How long does the battery take to charge?", 5)
@@ -25,8 +54,8 @@ def test_bm25_ranks_the_matching_chunk_first(tmp_path: Path) -> None:
     assert hits[0].score > 0
 
 
-def test_replacing_a_document_leaves_only_the_new_version(tmp_path: Path) -> None:
-    index = KeywordIndex(tmp_path / "k.sqlite")
+def test_replacing_a_document_leaves_only_the_new_version(new_index: NewIndex) -> None:
+    index = new_index()
     index.replace_document("c1", "a", "v1", chunks("a", "v1", ["old wording about pumpkins"]))
     index.replace_document("c1", "a", "v2", chunks("a", "v2", ["new wording about zucchini"]))
     assert index.search("c1", "pumpkins", 5) == []
@@ -35,8 +64,8 @@ def test_replacing_a_document_leaves_only_the_new_version(tmp_path: Path) -> Non
     assert index.document_version("c1", "a") == "v2"
 
 
-def test_delete_document_and_collection(tmp_path: Path) -> None:
-    index = KeywordIndex(tmp_path / "k.sqlite")
+def test_delete_document_and_collection(new_index: NewIndex) -> None:
+    index = new_index()
     index.replace_document("c1", "a", "v1", chunks("a", "v1", ["apples"]))
     index.replace_document("c1", "b", "v1", chunks("b", "v1", ["apples too"]))
     index.delete_document("c1", "a")
@@ -45,25 +74,25 @@ def test_delete_document_and_collection(tmp_path: Path) -> None:
     assert index.search("c1", "apples", 5) == [] and index.count("c1") == 0
 
 
-def test_filters_on_any_metadata_key(tmp_path: Path) -> None:
-    index = KeywordIndex(tmp_path / "k.sqlite")
+def test_filters_on_any_metadata_key(new_index: NewIndex) -> None:
+    index = new_index()
     index.replace_document("c1", "a", "v1", chunks("a", "v1", ["robot manual"], team="hw"))
     index.replace_document("c1", "b", "v1", chunks("b", "v1", ["robot policy"], team="hr"))
     assert [h.document_id for h in index.search("c1", "robot", 5, {"team": "hr"})] == ["b"]
     assert {h.document_id for h in index.search("c1", "robot", 5, {"filename": ["a.txt", "b.txt"]})} == {"a", "b"}
 
 
-def test_writes_of_another_process_are_visible_without_reopening(tmp_path: Path) -> None:
-    reader = KeywordIndex(tmp_path / "k.sqlite")
+def test_writes_of_another_process_are_visible_without_reopening(new_index: NewIndex) -> None:
+    reader = new_index()
     assert reader.search("c1", "kiwi", 5) == []
-    writer = KeywordIndex(tmp_path / "k.sqlite")  # a separate connection, as a CLI process would have
+    writer = new_index()  # a separate connection, as a CLI process would have
     writer.replace_document("c1", "a", "v1", chunks("a", "v1", ["kiwi"]))
     assert [h.document_id for h in reader.search("c1", "kiwi", 5)] == ["a"]
 
 
-def test_updates_deletes_and_collection_drops_reach_a_long_lived_reader(tmp_path: Path) -> None:
-    reader = KeywordIndex(tmp_path / "k.sqlite")
-    writer = KeywordIndex(tmp_path / "k.sqlite")
+def test_updates_deletes_and_collection_drops_reach_a_long_lived_reader(new_index: NewIndex) -> None:
+    reader = new_index()
+    writer = new_index()
     writer.replace_document("c1", "a", "v1", chunks("a", "v1", ["mango sorbet"]))
     assert [h.chunk_id for h in reader.search("c1", "mango", 5)] == ["a#v1#0"]
     writer.replace_document("c1", "a", "v2", chunks("a", "v2", ["mango chutney"]))
@@ -76,8 +105,8 @@ def test_updates_deletes_and_collection_drops_reach_a_long_lived_reader(tmp_path
     assert reader.search("c1", "mango", 5) == []
 
 
-def test_query_syntax_is_just_words_and_stop_words_only_count_when_alone(tmp_path: Path) -> None:
-    index = KeywordIndex(tmp_path / "k.sqlite")
+def test_query_syntax_is_just_words_and_stop_words_only_count_when_alone(new_index: NewIndex) -> None:
+    index = new_index()
     index.replace_document("c1", "a", "v1", chunks("a", "v1", ["The Who played loudly", "near the river"]))
     assert index.search("c1", 'NEAR(a b) OR "x" AND -y*', 5)[0].chunk_id == "a#v1#1"
     assert index.search("c1", "?!", 5) == []
