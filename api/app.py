@@ -10,12 +10,13 @@ from functools import partial
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api.auth import ApiKeyMiddleware, KeyChecker
+from api.auth import ApiKeyMiddleware, Authenticator, KeyChecker
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
 from api.limits import BodyLimitMiddleware, limit_for
 from api.metrics import metrics_router
 from api.openapi import install_openapi
+from api.permissions import document_roles
 from api.request_log import RequestLogMiddleware, configure_logging
 from api.routes import (
     chat,
@@ -34,6 +35,7 @@ from api.tracing import install_tracing, shutdown_tracing
 from api.web import install_web_page
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
+from rag.key_store import build_key_store
 
 
 def create_app(settings: Settings | None = None, backend: ChatBackend | None = None) -> FastAPI:
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
             await close()
         shutdown_tracing()
         app.state.services.close()
+        key_store.close()
 
     # FastAPIOffline: /docs and /redoc with Swagger UI and ReDoc served from the installed package, not a CDN.
     app = FastAPIOffline(
@@ -58,14 +61,16 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    install_openapi(app, [ChatRequest, TextDocument])
-    app.state.key_checker = KeyChecker(settings.api_key_set)
+    public_routes = {"/metrics"} if settings.public_metrics else set()
+    install_openapi(app, [ChatRequest, TextDocument], edit=lambda schema: document_roles(schema, public_routes))
+    key_store = build_key_store(settings)
+    app.state.authenticator = Authenticator(KeyChecker(settings.api_key_set), key_store)
     # Innermost first: the body limit runs after the key check (an unauthenticated body is never read).
     app.add_middleware(BodyLimitMiddleware, limit=partial(limit_for, settings))
     # Inside TraceMiddleware: its 401s (and the body limit's 413s) carry a trace id.
     app.add_middleware(
         ApiKeyMiddleware,
-        checker=app.state.key_checker,
+        authenticator=app.state.authenticator,
         public_docs=settings.public_docs,
         public_metrics=settings.public_metrics,
     )

@@ -9,11 +9,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import KeyChecker
+from api.auth import Authenticator
+from api.permissions import authorize, caller_var, collection_not_found, require_visible
 from ingest.jobs import JobQueue
 from ingest.ownership import claim, release
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
+from rag.access import NOBODY, Principal
 from rag.admission import GenerationQueue
 from rag.answer import AnswerService, build_answer_service
 from rag.backends import ChatBackend
@@ -21,7 +23,6 @@ from rag.chat import ChatService
 from rag.components import Components, build_components
 from rag.config import Settings
 from rag.embeddings import SentenceTransformerEmbedder
-from rag.errors import NotFound
 from rag.retrieval import Retriever
 from rag.summarize import Summarizer
 from rag.telemetry import note_collection
@@ -46,9 +47,11 @@ class Services:
             release(self.settings.data_dir)
 
     def require_collection(self, name: str) -> str:
+        """`name`, when it exists and the caller's key may see it; the same 404 otherwise."""
         note_collection(name)  # for the request's log line
+        require_visible(name)
         if not self.pipeline.registry.exists(name):
-            raise NotFound(f"collection {name!r} not found")
+            raise collection_not_found(name)
         return name
 
 
@@ -105,14 +108,16 @@ def get_services(request: Request) -> Services:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_api_key(
+async def require_api_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """Declares the bearer scheme in the OpenAPI. api.auth.ApiKeyMiddleware has already checked the key
-    before routing; this checks again with the same KeyChecker, should a route ever be served without it."""
-    checker: KeyChecker = request.app.state.key_checker
-    if checker:
-        checker.check(request.headers.get("authorization"))
+) -> Principal:
+    """Declares the bearer scheme in the OpenAPI, and checks the caller's role for this route (403).
+    api.auth.ApiKeyMiddleware has already authenticated the caller before routing; should a route ever be
+    served without it, this authenticates with the same Authenticator."""
+    if caller_var.get() is NOBODY:
+        authenticator: Authenticator = request.app.state.authenticator
+        caller_var.set(authenticator.authenticate(request.headers.get("authorization")))
+    return authorize(request.method, request.scope["route"].path)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

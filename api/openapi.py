@@ -7,6 +7,7 @@ routes' `openapi_extra` points at them, so every `$ref` in the document resolves
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -30,8 +31,11 @@ def links(*targets: tuple[str, str, dict[str, str]]) -> dict[str, Any]:
     return {"links": found}
 
 
-def install_openapi(app: FastAPI, extra_models: list[type[BaseModel]]) -> None:
-    """Serve FastAPI's document with `extra_models` (and the models they use) in its components."""
+def install_openapi(
+    app: FastAPI, extra_models: list[type[BaseModel]], edit: Callable[[dict[str, Any]], None] | None = None
+) -> None:
+    """Serve FastAPI's document with `extra_models` (and the models they use) in its components, then
+    `edit` (which adds what the routes cannot declare themselves, such as the roles' 403s)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -44,6 +48,8 @@ def install_openapi(app: FastAPI, extra_models: list[type[BaseModel]]) -> None:
                 for name, definition in generated.pop("$defs", {}).items():
                     components.setdefault(name, definition)
                 components[model.__name__] = generated
+            if edit is not None:
+                edit(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

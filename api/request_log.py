@@ -1,7 +1,7 @@
 """One log line per request (text, or JSON with RAG_LOG_FORMAT=json), and the HTTP metrics of each request.
 
-The line carries the trace id, route, status, latency, collection and tokens; never a request body, document
-text, query string or header (keys stay out of logs).
+The line carries the trace id, route, status, latency, collection, the caller's key name (JSON: `key`) and
+tokens; never a request body, document text, query string or header (keys stay out of logs).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import CALLER_SCOPE_KEY
 from api.errors import trace_id_var
 from api.metrics import record_request
 from rag.telemetry import start_request_notes
@@ -50,7 +51,8 @@ class RequestLogMiddleware:
                 "traceId": trace_id_var.get(), "method": scope["method"], "route": route, "status": status,
                 "latencyMs": round(elapsed * 1000, 1),
                 "collection": notes.collection or (scope.get("path_params") or {}).get("name"),
-                "promptTokens": notes.prompt_tokens, "completionTokens": notes.completion_tokens,
+                "key": scope.get(CALLER_SCOPE_KEY), "promptTokens": notes.prompt_tokens,
+                "completionTokens": notes.completion_tokens,
             }  # fmt: skip
             span = trace.get_current_span().get_span_context()
             if span.is_valid:

@@ -126,7 +126,9 @@ class Settings(BaseSettings):
     # HTTP service
     host: str = Field("127.0.0.1", description="Address `rag serve` binds to.")
     port: int = Field(8000, description="Port `rag serve` listens on.")
-    api_keys: str = Field("", description="Comma-separated bearer keys; empty = no auth.")
+    api_keys: str = Field(
+        "", description="Comma-separated admin bearer keys; with none here nor from `rag keys create`: no auth."
+    )
     shutdown_grace_s: float = Field(
         10.0, gt=0, description="On shutdown, how long requests in flight may finish before they are cancelled."
     )
@@ -192,6 +194,10 @@ class Settings(BaseSettings):
     @property
     def registry_db(self) -> Path:
         return self.data_dir / "registry.sqlite"
+
+    @property
+    def keys_db(self) -> Path:
+        return self.data_dir / "keys.sqlite"
 
 
 def user_config_file() -> Path:

@@ -43,6 +43,12 @@ class Unauthorized(RagError):
     status_code = 401
 
 
+class Forbidden(RagError):
+    """A valid key whose role does not allow this (a reader uploading, say)."""
+
+    status_code = 403
+
+
 class BackendError(RagError):
     """The chat backend failed or answered something we cannot use."""
 

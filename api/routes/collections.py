@@ -9,8 +9,9 @@ from fastapi import APIRouter, Response
 
 from api.deps import ServicesDep
 from api.openapi import links
+from api.permissions import collection_not_found, current_caller, require_creatable
 from api.schemas import ERROR_RESPONSES, CollectionCreate, CollectionList, CollectionOut, error_responses
-from rag.errors import Conflict, NotFound
+from rag.errors import Conflict
 from rag.models import check_collection_name
 
 router = APIRouter(tags=["collections"])
@@ -31,6 +32,7 @@ CREATED_LINKS = links(
     responses={**error_responses(409), 201: CREATED_LINKS},
 )
 async def create_collection(body: CollectionCreate, services: ServicesDep) -> CollectionOut:
+    require_creatable(body.name)
     registry = services.pipeline.registry
     if not registry.ensure_collection(check_collection_name(body.name), body.description):
         raise Conflict(f"collection {body.name!r} already exists")
@@ -39,18 +41,22 @@ async def create_collection(body: CollectionCreate, services: ServicesDep) -> Co
 
 @router.get("/v1/collections", response_model=CollectionList, responses=ERROR_RESPONSES)
 async def list_collections(services: ServicesDep) -> CollectionList:
-    return CollectionList(collections=[CollectionOut(**asdict(c)) for c in services.pipeline.registry.collections()])
+    """The collections the caller's key may see."""
+    caller = current_caller()
+    records = [r for r in services.pipeline.registry.collections() if caller.sees(r.name)]
+    return CollectionList(collections=[CollectionOut(**asdict(r)) for r in records])
 
 
 @router.get("/v1/collections/{name}", response_model=CollectionOut, responses=ERROR_RESPONSES)
 async def get_collection(name: str, services: ServicesDep) -> CollectionOut:
-    record = services.pipeline.registry.collection(name)
-    if record is None:
-        raise NotFound(f"collection {name!r} not found")
+    record = services.pipeline.registry.collection(services.require_collection(name))
+    if record is None:  # deleted meanwhile
+        raise collection_not_found(name)
     return CollectionOut(**asdict(record))
 
 
 @router.delete("/v1/collections/{name}", status_code=204, responses=ERROR_RESPONSES)
 async def delete_collection(name: str, services: ServicesDep) -> Response:
+    services.require_collection(name)
     await asyncio.to_thread(services.pipeline.delete_collection, name)
     return Response(status_code=204)

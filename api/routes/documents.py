@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 from api.deps import Services, ServicesDep
 from api.json_body import parse_json, read_json
 from api.openapi import links, ref
+from api.permissions import current_caller
 from api.schemas import (
     ERROR_RESPONSES,
     ChunkOut,
@@ -243,7 +244,7 @@ async def delete_document(name: str, document_id: str, services: ServicesDep) ->
 @router.get("/v1/jobs/{job_id}", response_model=JobOut, responses=ERROR_RESPONSES)
 async def get_job(job_id: str, services: ServicesDep) -> JobOut:
     job = services.jobs.get(job_id)
-    if job is None:
+    if job is None or not current_caller().sees(job.collection):  # another scope's job: as if there were none
         raise NotFound(f"job {job_id!r} not found")
     results = [FileResultOut(**r) for r in job.results]
     return JobOut(
