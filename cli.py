@@ -299,14 +299,11 @@ def keys_list(as_json: JsonOption = False) -> None:
 @keys_app.command("revoke")
 def keys_revoke(name: str) -> None:
     """Revoke a key: a running server refuses it (401) from its next request."""
-    store = _key_store()
     try:
-        store.revoke(name)
+        _key_store().revoke(name)
     except RagError as exc:
         raise _fail(exc.message) from exc
     console.print(f"revoked key {name}")
-    if not store.has_keys() and not get_settings().api_key_set:
-        err_console.print("[yellow]warning:[/yellow] no API key is left: the server answers anyone without a key")
 
 
 def _answering() -> tuple[Any, Any]:
