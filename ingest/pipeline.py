@@ -99,7 +99,7 @@ class IngestPipeline:
         self.store = store
         self.keyword = keyword
         self.registry = registry
-        self.originals = OriginalStore(settings.data_dir / "originals")
+        self.originals = OriginalStore(settings.originals_path)
         tokenize = embedder.tokenize
         self.chunker = Chunker(
             tokenize,

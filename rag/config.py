@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     # Storage
     data_dir: Path = Field(Path("./data"), description="Where Chroma, the keyword index and the registry live.")
     chroma_url: str | None = Field(None, description="Chroma server URL, e.g. http://127.0.0.1:8000; unset = embedded.")
+    originals_dir: Path | None = Field(
+        None,
+        description="Where uploaded originals are kept (page images, downloads); unset = <data>/originals."
+        " On several machines: a folder every server and worker mounts.",
+    )
     database_url: str | None = Field(
         None,
         description="PostgreSQL URL (postgresql://user:password@host/db) for the registry and the keyword index,"
@@ -182,6 +187,10 @@ class Settings(BaseSettings):
     @property
     def api_key_set(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def originals_path(self) -> Path:
+        return self.originals_dir or self.data_dir / "originals"
 
     @property
     def chroma_dir(self) -> Path:
