@@ -150,7 +150,7 @@ def upload(url: str, collection: str, files: list[tuple[str, str]]) -> str:
     parts = [("files", (name, text.encode(), "text/plain")) for name, text in files]
     response = httpx.post(f"{url}/v1/collections/{collection}/documents", files=parts, timeout=600)
     response.raise_for_status()
-    return str(response.json()["job"]["id"])
+    return str(response.json()["job_id"])
 
 
 def wait_for_jobs(url: str, job_ids: list[str], timeout: float = 3600) -> None:
