@@ -197,12 +197,12 @@ class SqliteJobStore:
                 (error, now(), job_id),
             )
 
-    def _update_held(self, job_id: str, worker: str, **fields: Any) -> bool:
+    def _update_held(self, job_id: str, holder: str, /, **fields: Any) -> bool:
         assignments = ", ".join(f"{k} = ?" for k in fields)
         with self._lock:
             cur = self.db.execute(
                 f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ? AND worker = ? AND status = 'running'",
-                [*fields.values(), now(), job_id, worker],
+                [*fields.values(), now(), job_id, holder],
             )
         return cur.rowcount == 1
 

@@ -41,7 +41,7 @@ def own_data_dir(settings: Settings) -> None:
 def run_worker(
     pipeline: IngestPipeline, settings: Settings, stop: threading.Event, exit_when_idle: bool = False
 ) -> int:
-    """Claim and run jobs until `stop` is set (or, with `exit_when_idle`, none is waiting); returns how many ran."""
+    """Claim and run jobs until `stop` is set (or, with `exit_when_idle`, none is waiting); returns how many ended."""
     runner = JobRunner(
         pipeline, open_job_store(settings), settings.staging_path, stop, settings.job_lease_s,
         settings.job_max_takeovers,
@@ -54,10 +54,10 @@ def run_worker(
     while not stop.is_set():
         job = runner.run_next()
         if job is not None:
-            ran += 1
+            ran += job.status in ("done", "failed")  # not one handed back
         elif exit_when_idle:
             break
         else:
             stop.wait(settings.worker_poll_s)
-    log.info("worker %s stopping after %d job(s)", runner.worker, ran)
+    log.info("worker %s stopping; %d job(s) finished", runner.worker, ran)
     return ran
