@@ -6,6 +6,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,11 +16,35 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BIN, free_port, server_process
+from tests.conftest import BIN, ROOT, free_port, server_process
 from tests.integration.test_shared_data_dir import final_state
 
 LEASE_S = 8.0
 pytestmark = pytest.mark.slow
+
+# `rag worker`, except that the first worker to store the second group of vectors of `big` stops itself right
+# after that upsert (fault injection): the first group's documents are live, the second group's are pending in
+# the registry with their vectors in Chroma. The worst moment to die; the test then kills it with kill -9.
+PAUSING_WORKER = """
+import os, signal, sys, threading
+sys.path.insert(0, {root!r})
+import rag.store
+real, calls = rag.store.ChromaStore.upsert, []
+def upsert(self, collection, *args, **kwargs):
+    real(self, collection, *args, **kwargs)
+    if collection == {big!r}:
+        calls.append(1)
+        if len(calls) == 2:
+            try:
+                os.close(os.open({mark!r}, os.O_CREAT | os.O_EXCL))
+            except FileExistsError:  # another worker paused already: this one works on
+                return
+            signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
+rag.store.ChromaStore.upsert = upsert
+import cli
+sys.argv = ["rag", "worker"]
+cli.main()
+"""
 
 
 def batch(prefix: str, count: int) -> dict[str, str]:
@@ -44,9 +69,13 @@ class Cluster:
         self.url = ""
         self.workers: list[subprocess.Popen[bytes]] = []
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
+    def start_worker(self, pausing_on: str | None = None) -> subprocess.Popen[bytes]:
         log = open(self.tmp / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115  # the child keeps it
-        proc = subprocess.Popen([str(BIN / "rag"), "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        command = [str(BIN / "rag"), "worker"]
+        if pausing_on:
+            script = PAUSING_WORKER.format(root=str(ROOT), big=pausing_on, mark=str(self.tmp / "paused"))
+            command = [sys.executable, "-c", script]
+        proc = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.workers.append(proc)
         return proc
 
@@ -78,7 +107,7 @@ class Cluster:
     def stop(self) -> None:
         for proc in self.workers:
             if proc.poll() is None:
-                proc.terminate()
+                proc.kill() if stopped(proc.pid) else proc.terminate()
         for proc in self.workers:
             try:
                 proc.wait(timeout=60)
@@ -87,20 +116,34 @@ class Cluster:
                 proc.wait(timeout=30)
 
 
+def stopped(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    except FileNotFoundError:
+        return False
+
+
 @pytest.fixture
 def cluster(tmp_path: Path, chroma_server: str) -> Iterator[Cluster]:
-    """`rag serve --no-ingest` over a Chroma server, and two workers on its data and staging folders."""
+    """`rag serve --no-ingest` over a Chroma server (the tests start the workers)."""
     running = Cluster(tmp_path, chroma_server)
     port = free_port()
     command = [str(BIN / "rag"), "serve", "--no-ingest", "--port", str(port)]
     with server_process(command, "/openapi.json", port, tmp_path / "server.log", 600, env=running.env) as url:
         running.url = url
-        running.start_worker()
-        running.start_worker()
         try:
             yield running
         finally:
             running.stop()
+
+
+def pending_documents(data: Path, pid: int) -> set[str]:
+    """Documents a process left half-written: pending registry rows under its writer lease (`<pid>-<id>`)."""
+    with sqlite3.connect(data / "registry.sqlite") as db:
+        rows = db.execute(
+            "SELECT document_id FROM documents WHERE status = 'ingesting' AND writer LIKE ?", (f"{pid}-%",)
+        )
+        return {r[0] for r in rows}
 
 
 def vectors_per_document(chroma_url: str, collection: str) -> Counter[str]:
@@ -118,6 +161,7 @@ def test_workers_run_the_jobs_and_a_killed_workers_job_is_taken_over_as_a_clean_
 ) -> None:
     collection = f"fleet-{os.getpid()}"
     assert httpx.post(f"{cluster.url}/v1/collections", json={"name": collection}).status_code == 201
+    workers = [cluster.start_worker(pausing_on=collection), cluster.start_worker(pausing_on=collection)]
 
     # A small text upload is a job too; a worker runs it and it is searchable through the server.
     text = {"text": "The harbour walrus sleeps on pier nine.", "filename": "walrus.txt"}
@@ -128,23 +172,33 @@ def test_workers_run_the_jobs_and_a_killed_workers_job_is_taken_over_as_a_clean_
     hits = httpx.post(f"{cluster.url}/v1/search", json={"query": "walrus pier", "collection": collection}).json()
     assert hits["results"][0]["filename"] == "walrus.txt"
 
-    # A big batch: kill -9 the worker holding it half-way; the other takes it over after the lease.
+    # A big batch: the worker holding it is caught with documents half-written, and killed with kill -9.
     files = batch("kill", 150)
     job_id = cluster.upload(collection, files)
-    held = cluster.wait_job(job_id, lambda j: j["status"] == "running" and j["files_done"] >= 10)
-    victim = cluster.holder(held)
+    deadline = time.monotonic() + 900
+    while not any(stopped(w.pid) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    victim = next(w for w in workers if stopped(w.pid))
+    held = cluster.job(job_id)
+    assert cluster.holder(held) is victim and 0 < held["files_done"] < len(files)  # mid-job ...
+    half_written = pending_documents(cluster.data, victim.pid)
+    assert half_written  # ... and mid-document: pending rows whose vectors are in Chroma
     os.kill(victim.pid, signal.SIGKILL)
     killed_at = time.monotonic()
     victim.wait(timeout=60)
-    assert held["files_done"] < len(files)  # caught mid-job
     final = cluster.wait_job(job_id, lambda j: j["status"] in ("done", "failed"))
     took = time.monotonic() - killed_at
     survivor = cluster.holder(final)
     assert final["status"] == "done" and survivor is not victim and final["takeovers"] >= 1, final
     assert final["files_done"] == len(files) and not final["failures"]
-    assert "taken over" in cluster.log_of(survivor)
+    survivor_log = cluster.log_of(survivor)
+    assert "taken over" in survivor_log and "recovered" in survivor_log  # the dead worker's documents repaired
+    deadline = time.monotonic() + 60
+    while (cluster.staging / job_id).exists() and time.monotonic() < deadline:  # removed just after `done`
+        time.sleep(0.1)
     assert not (cluster.staging / job_id).exists()  # the staged files went with the job
-    print(f"killed after {held['files_done']}/{len(files)} files; job finished {took:.1f} s later")
+    print(f"killed after {held['files_done']}/{len(files)} files, {len(half_written)} half-written;"
+          f" job finished {took:.1f} s later")  # fmt: skip
 
     # The same files ingested in one clean run over the same Chroma server.
     clean_data = tmp_path / "clean"
@@ -171,6 +225,8 @@ def test_workers_run_the_jobs_and_a_killed_workers_job_is_taken_over_as_a_clean_
 def test_a_worker_stopped_with_sigterm_hands_its_job_back_and_another_finishes_it(cluster: Cluster) -> None:
     collection = f"handback-{os.getpid()}"
     assert httpx.post(f"{cluster.url}/v1/collections", json={"name": collection}).status_code == 201
+    cluster.start_worker()
+    cluster.start_worker()
     files = batch("term", 120)
     job_id = cluster.upload(collection, files)
     held = cluster.wait_job(job_id, lambda j: j["status"] == "running" and j["files_done"] >= 5)
