@@ -153,11 +153,17 @@ class JobRunner:
         while not finished.wait(0.2):
             if self.stop.is_set():
                 abort.set()
-            if time.monotonic() - last >= interval:
-                last = time.monotonic()
-                if not self.store.heartbeat(job_id, self.worker):
-                    log.warning("job %s: lease lost (another runner took it over); stopping", job_id)
-                    abort.set()
+            if time.monotonic() - last < interval:
+                continue
+            last = time.monotonic()
+            try:
+                held = self.store.heartbeat(job_id, self.worker)
+            except Exception:  # a busy or unreachable database: try again next time, the lease has room
+                log.exception("job %s: heartbeat failed", job_id)
+                continue
+            if not held:
+                log.warning("job %s: lease lost (another runner took it over); stopping", job_id)
+                abort.set()
 
 
 def _progress(results: list[FileResult]) -> dict[str, Any]:
