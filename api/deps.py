@@ -23,9 +23,15 @@ from rag.chat import ChatService
 from rag.components import Components, build_components
 from rag.config import Settings
 from rag.embeddings import SentenceTransformerEmbedder
+from rag.errors import InvalidInput
 from rag.retrieval import Retriever
 from rag.summarize import Summarizer
 from rag.telemetry import note_collection
+
+NO_INGEST_NEEDS_CHROMA_SERVER = (
+    "serving without ingestion (--no-ingest, RAG_SERVE_INGEST=false) needs a Chroma server (RAG_CHROMA_URL):"
+    " the vectors `rag worker` writes must be seen by the server"
+)
 
 
 @dataclass
@@ -60,6 +66,8 @@ def build_services(settings: Settings, backend: ChatBackend | None = None) -> Se
     it refuses to start while another process writes there, and CLI writers send their work here meanwhile.
     (`rag serve` claims it already, with its URL; this claim then only counts.)"""
     if not settings.chroma_url:
+        if not settings.serve_ingest:
+            raise InvalidInput(NO_INGEST_NEEDS_CHROMA_SERVER)
         claim(settings.data_dir, "rag serve")
     try:
         return _build_services(settings, backend)
@@ -78,8 +86,8 @@ def _build_services(settings: Settings, backend: ChatBackend | None) -> Services
     components.embedder.embed_query("warm-up")
     answers = build_answer_service(settings, components, backend)
     pipeline = build_pipeline(components)
-    jobs = JobQueue(pipeline, settings.registry_db, settings.data_dir / "uploads")
-    jobs.resume()
+    jobs = JobQueue.from_settings(pipeline, settings, run_jobs=settings.serve_ingest)
+    jobs.resume()  # serving only: just the clean-up of leftover upload folders
     # Each collection's in-memory BM25 index loads in the background (seconds at 100k chunks), so the
     # first searches do not wait for it.
     names = [c.name for c in pipeline.registry.collections()]

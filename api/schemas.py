@@ -266,6 +266,8 @@ class JobOut(BaseModel):
     error: str | None
     created_at: str
     updated_at: str
+    worker: str | None = Field(None, description="The runner holding (or that last held) the job: host-pid-id")
+    takeovers: int = Field(0, description="Times another runner took the job over after its runner went silent")
 
 
 class DocumentOut(BaseModel):

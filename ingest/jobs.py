@@ -1,44 +1,37 @@
-"""Uploads staged on disk and background ingestion jobs that survive a restart.
+"""Uploads staged on disk and the runners of background ingestion jobs.
 
-An upload is copied to `<data>/uploads/<job>/` under a generated name (the client's filename is
-kept only as metadata, never used as a path). Big uploads become jobs: the manifest of staged
-files is on disk and the job row in SQLite, so a restart resumes unfinished jobs; re-ingesting a
-file that already made it is a no-op, and each document becomes visible atomically.
+An upload is copied to `<staging>/<job>/` (RAG_STAGING_DIR, by default `<data>/uploads`) under a
+generated name (the client's filename is kept only as metadata, never used as a path), with a manifest
+of the staged files beside them; the job row lives in a JobStore (ingest/job_store.py). Any runner that
+reads the staging folder can run the job: the thread inside `rag serve` (JobQueue) or `rag worker`
+processes (JobRunner in a loop). A runner that dies is replaced after the lease: ingestion is
+idempotent, so files already stored come back `unchanged`, and each document becomes visible atomically.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
-import sqlite3
+import socket
 import threading
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ingest.job_store import Job, JobStore, SqliteJobStore, open_job_store
 from ingest.pipeline import FileResult, IngestPipeline, IngestStopped, Source
-from ingest.registry import now
+from rag.config import Settings
 from rag.priority import lower_this_thread
 
-log = logging.getLogger(__name__)
+__all__ = ["Job", "JobQueue", "JobRunner", "StagedFile", "stage", "worker_id"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    collection TEXT NOT NULL,
-    status TEXT NOT NULL,
-    files_total INTEGER NOT NULL,
-    files_done INTEGER NOT NULL DEFAULT 0,
-    chunks_done INTEGER NOT NULL DEFAULT 0,
-    results TEXT NOT NULL DEFAULT '[]',
-    error TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-"""
+log = logging.getLogger(__name__)
+MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -47,10 +40,11 @@ class StagedFile:
     filename: str
     document_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    kind: str | None = None  # a file name whose extension picks the loader (text uploads)
 
     def source(self) -> Source:
         path = Path(self.path)
-        return Source(self.filename, path.read_bytes, path.stat().st_size, self.document_id, self.metadata)
+        return Source(self.filename, path.read_bytes, path.stat().st_size, self.document_id, self.metadata, self.kind)
 
 
 def stage(directory: Path, index: int, filename: str, stream: BinaryIO, **kwargs: Any) -> StagedFile:
@@ -63,38 +57,160 @@ def stage(directory: Path, index: int, filename: str, stream: BinaryIO, **kwargs
     return StagedFile(str(path), filename, **kwargs)
 
 
-@dataclass
-class Job:
-    id: str
-    collection: str
-    status: str  # queued | running | done | failed
-    files_total: int
-    files_done: int
-    chunks_done: int
-    results: list[dict[str, Any]]
-    error: str | None
-    created_at: str
-    updated_at: str
+def read_manifest(directory: Path) -> list[StagedFile]:
+    """The staged files of a job, found in `directory` whatever path the stager saw it under (a worker may
+    mount the shared staging folder elsewhere)."""
+    files = [StagedFile(**f) for f in json.loads((directory / MANIFEST).read_text())]
+    for staged in files:
+        staged.path = str(directory / Path(staged.path).name)
+    return files
 
-    @property
-    def failures(self) -> list[dict[str, Any]]:
-        return [r for r in self.results if r["status"] == "failed"]
+
+def worker_id() -> str:
+    """A runner's name in the job rows: which machine and process holds a job."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class JobRunner:
+    """Claims jobs from the store and runs them through the pipeline, one at a time.
+
+    While a job runs, a heartbeat thread renews the lease every third of it; setting `stop` (shutdown,
+    SIGTERM) ends the job between encoder batches and hands it back to the queue. A runner that finds its
+    lease gone (it stalled, and another runner took the job over) stops too and leaves the job alone."""
+
+    def __init__(
+        self,
+        pipeline: IngestPipeline,
+        store: JobStore,
+        staging_dir: Path,
+        stop: threading.Event,
+        lease_s: float = 60.0,
+        max_takeovers: int = 3,
+        worker: str | None = None,
+    ) -> None:
+        self.pipeline, self.store, self.staging_dir, self.stop = pipeline, store, staging_dir, stop
+        self.lease_s, self.max_takeovers = lease_s, max_takeovers
+        self.worker = worker or worker_id()
+
+    def run_next(self) -> Job | None:
+        """Claim one job and run it; the job as it ended, or None when no job was waiting."""
+        if self.stop.is_set():
+            return None
+        job = self.store.claim(self.worker, self.lease_s, self.max_takeovers)
+        if job is None:
+            return None
+        how = f"taken over (runner silent for over {self.lease_s:g} s)" if job.takeovers else "claimed"
+        log.info("job %s %s by %s: %d file(s) into %r", job.id, how, self.worker, job.files_total, job.collection)
+        try:
+            self._run(job)
+        except Exception as exc:  # a job must never kill its runner
+            log.exception("job %s failed", job.id)
+            self.store.record(job.id, self.worker, status="failed", error=f"{type(exc).__name__}: {exc}")
+        return self.store.get(job.id)
+
+    def _run(self, job: Job) -> None:
+        directory = self.staging_dir / job.id
+        if not (directory / MANIFEST).is_file():
+            self.store.record(job.id, self.worker, status="failed", error="uploaded files were lost before the job ran")
+            return
+        files = read_manifest(directory)
+        self.pipeline.recover()  # documents a dead runner of this job left half-written
+        results: list[FileResult] = []
+        guard = threading.Lock()  # progress arrives from the pipeline's reader and writer threads
+
+        def progress(result: FileResult) -> None:
+            with guard:
+                results.append(result)
+                self.store.record(job.id, self.worker, **_progress(results))
+
+        abort, finished = threading.Event(), threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job.id, abort, finished), daemon=True, name="job-beat")
+        beat.start()
+        try:
+            # In the background: uploads and answers waiting for the encoder go first.
+            final = self.pipeline.ingest(
+                [f.source() for f in files], job.collection, progress=progress, background=True, stop=abort
+            )
+        except IngestStopped:
+            if self.store.release(job.id, self.worker):
+                log.info("job %s stopped: handed back to the queue (%d file(s) done)", job.id, len(results))
+            else:
+                log.warning("job %s was taken over by another runner; this one stopped", job.id)
+            return
+        finally:
+            finished.set()
+            beat.join()
+        if self.store.record(job.id, self.worker, status="done", **_progress(final)):
+            shutil.rmtree(directory, ignore_errors=True)
+            failed = sum(r.status == "failed" for r in final)
+            log.info("job %s done: %d file(s), %d failed", job.id, len(final), failed)
+        else:  # another runner holds it now and still needs the staged files
+            log.warning("job %s finished here after another runner took it over; left to that one", job.id)
+
+    def _heartbeat(self, job_id: str, abort: threading.Event, finished: threading.Event) -> None:
+        interval = self.lease_s / 3
+        last = time.monotonic()
+        while not finished.wait(0.2):
+            if self.stop.is_set():
+                abort.set()
+            if time.monotonic() - last < interval:
+                continue
+            last = time.monotonic()
+            try:
+                held = self.store.heartbeat(job_id, self.worker)
+            except Exception:  # a busy or unreachable database: try again next time, the lease has room
+                log.exception("job %s: heartbeat failed", job_id)
+                continue
+            if not held:
+                log.warning("job %s: lease lost (another runner took it over); stopping", job_id)
+                abort.set()
+
+
+def _progress(results: list[FileResult]) -> dict[str, Any]:
+    return {
+        "files_done": len(results),
+        "chunks_done": sum(r.chunks for r in results),
+        "results": json.dumps([asdict(r) for r in results]),
+    }
 
 
 class JobQueue:
-    """Persists jobs and runs them one at a time in a background thread."""
+    """What `rag serve` uses: submits jobs, and (unless serving only) runs them in a background thread.
 
-    def __init__(self, pipeline: IngestPipeline, db_path: Path, uploads_dir: Path) -> None:
+    `exclusive`: this process owns the data directory (embedded Chroma), so no other runner can exist and
+    jobs left `running` by a previous start are resumed at once; with a Chroma server they are taken over
+    only once their lease runs out (another process may still be running them)."""
+
+    def __init__(
+        self,
+        pipeline: IngestPipeline,
+        db_path: Path,
+        uploads_dir: Path,
+        *,
+        store: JobStore | None = None,
+        run_jobs: bool = True,
+        exclusive: bool = True,
+        lease_s: float = 60.0,
+        poll_s: float = 1.0,
+        max_takeovers: int = 3,
+    ) -> None:
         self.pipeline = pipeline
         self.uploads_dir = uploads_dir
-        self.db = sqlite3.connect(db_path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-        self._wake = threading.Condition()
-        self._queue: list[str] = []
-        self._thread: threading.Thread | None = None
+        self.store: JobStore = store or SqliteJobStore(db_path)
+        self.run_jobs, self.exclusive, self.poll_s = run_jobs, exclusive, poll_s
         self._stopping = threading.Event()
+        self.runner = JobRunner(pipeline, self.store, uploads_dir, self._stopping, lease_s, max_takeovers)
+        self._wake = threading.Condition()
+        self._kicks = 0
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(cls, pipeline: IngestPipeline, settings: Settings, run_jobs: bool = True) -> JobQueue:
+        return cls(
+            pipeline, settings.registry_db, settings.staging_path, store=open_job_store(settings), run_jobs=run_jobs,
+            exclusive=not settings.chroma_url, lease_s=settings.job_lease_s, poll_s=settings.worker_poll_s,
+            max_takeovers=settings.job_max_takeovers,
+        )  # fmt: skip
 
     def new_upload_dir(self) -> tuple[str, Path]:
         job_id = f"job-{uuid.uuid4().hex[:20]}"
@@ -102,53 +218,41 @@ class JobQueue:
 
     def submit(self, job_id: str, collection: str, files: list[StagedFile]) -> Job:
         directory = self.uploads_dir / job_id
-        (directory / "manifest.json").write_text(json.dumps([asdict(f) for f in files]))
-        stamp = now()
-        with self._lock:
-            self.db.execute(
-                "INSERT INTO jobs (id, collection, status, files_total, created_at, updated_at)"
-                " VALUES (?, ?, 'queued', ?, ?, ?)",
-                (job_id, collection, len(files), stamp, stamp),
-            )
+        (directory / MANIFEST).write_text(json.dumps([asdict(f) for f in files]))
+        job = self.store.submit(job_id, collection, len(files))
         self._enqueue(job_id)
-        job = self.get(job_id)
-        assert job is not None
         return job
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            row = self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
-            return None
-        data = dict(row)
-        data["results"] = json.loads(data["results"])
-        return Job(**data)
+        return self.store.get(job_id)
 
     def resume(self) -> int:
-        """Queue again every job a restart interrupted; ingestion is idempotent, so done files are skipped.
-        Staged files of finished jobs, or of uploads that never became a job, are deleted first."""
-        with self._lock:
-            rows = self.db.execute("SELECT id FROM jobs WHERE status IN ('queued', 'running')").fetchall()
-        self.clean_staging(keep={job_id for (job_id,) in rows})
-        for (job_id,) in rows:
-            if (self.uploads_dir / job_id / "manifest.json").is_file():
-                self._enqueue(job_id)
-            else:
-                self._update(job_id, status="failed", error="uploaded files were lost before the job ran")
-        return len(rows)
+        """At start: run again every job a stop interrupted (ingestion is idempotent, so done files are
+        skipped); returns how many are waiting. Staged files of finished jobs, or of uploads that never
+        became a job, are deleted first."""
+        if self.exclusive:
+            self.store.requeue_running()
+        active = self.store.active_ids()
+        self.clean_staging(keep=set(active))
+        if active:  # a job whose files were lost fails when the runner claims it
+            self._enqueue(active[0])
+        return len(active)
 
     def pending(self) -> int:
         """Jobs queued or running: the queue depth /metrics reports."""
-        with self._lock:
-            row = self.db.execute("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')").fetchone()
-        return int(row[0])
+        return self.store.pending()
 
     def clean_staging(self, keep: set[str]) -> int:
         """Delete the upload folders of every job but `keep`: a stop just as a job finished, or during a
-        small upload, leaves its staged files behind. Runs at start, before any upload is staged."""
+        small upload, leaves its staged files behind. Runs at start; with other processes staging uploads
+        beside this one (a Chroma server), only folders untouched for a day are taken for leftovers."""
         if not self.uploads_dir.is_dir():
             return 0
-        stale = [d for d in self.uploads_dir.iterdir() if d.is_dir() and d.name not in keep]
+        idle_s = 0.0 if self.exclusive else 24 * 3600.0
+        stale = [
+            d for d in self.uploads_dir.iterdir()
+            if d.is_dir() and d.name not in keep and time.time() - _last_touched(d) >= idle_s
+        ]  # fmt: skip
         for directory in stale:
             shutil.rmtree(directory, ignore_errors=True)
         if stale:
@@ -156,67 +260,36 @@ class JobQueue:
         return len(stale)
 
     def _enqueue(self, job_id: str) -> None:
+        """Wake the runner thread (started on demand) for a new job; it claims whatever job is waiting."""
+        if not self.run_jobs:
+            return
         with self._wake:
-            self._queue.append(job_id)
+            self._kicks += 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._work, name="ingest-jobs", daemon=True)
                 self._thread.start()
-            self._wake.notify()
 
     def _work(self) -> None:
         lower_this_thread()  # and the pipeline's reader and writer threads it starts: interactive work goes first
         while True:
             with self._wake:
-                if not self._queue or self._stopping.is_set():
+                if self._stopping.is_set():
                     self._thread = None
                     return
-                job_id = self._queue.pop(0)
-            try:
-                self._run(job_id)
-            except IngestStopped:
-                log.info("job %s stopped for shutdown; it resumes at the next start", job_id)
-            except Exception as exc:  # a job must never kill the worker
-                log.exception("job %s failed", job_id)
-                self._update(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
-
-    def _run(self, job_id: str) -> None:
-        job = self.get(job_id)
-        if job is None:
-            return
-        directory = self.uploads_dir / job_id
-        files = [StagedFile(**f) for f in json.loads((directory / "manifest.json").read_text())]
-        self._update(job_id, status="running", files_done=0, chunks_done=0, results="[]")
-        results: list[FileResult] = []
-        guard = threading.Lock()  # progress arrives from the pipeline's reader and writer threads
-
-        def progress(result: FileResult) -> None:
-            with guard:
-                results.append(result)
-                self._record(job_id, results)
-
-        # In the background: uploads and answers waiting for the encoder go first.
-        final = self.pipeline.ingest(
-            [f.source() for f in files], job.collection, progress=progress, background=True, stop=self._stopping
-        )
-        self._record(job_id, final, status="done")
-        shutil.rmtree(directory, ignore_errors=True)
-
-    def _record(self, job_id: str, results: list[FileResult], **fields: Any) -> None:
-        self._update(
-            job_id, files_done=len(results), chunks_done=sum(r.chunks for r in results),
-            results=json.dumps([asdict(r) for r in results]), **fields,
-        )  # fmt: skip
-
-    def _update(self, job_id: str, **fields: Any) -> None:
-        assignments = ", ".join(f"{k} = ?" for k in fields)
-        with self._lock:
-            self.db.execute(
-                f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?", [*fields.values(), now(), job_id]
-            )
+                self._kicks = 0
+            if self.runner.run_next() is not None:
+                continue
+            with self._wake:
+                # Nothing claimable. Alone on the data directory, or with no job left anywhere: done. Else
+                # another process runs jobs: watch for one whose runner dies, as a worker would.
+                if self._kicks == 0 and (self.exclusive or self.store.pending() == 0):
+                    self._thread = None
+                    return
+            self._stopping.wait(self.poll_s)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the running job within one encoder batch (server shutdown); its row stays `running`, so the
-        next start resumes it, skipping the documents already stored."""
+        """Stop the running job within one encoder batch (server shutdown); it goes back to the queue, so
+        the next start (or another runner) resumes it, skipping the documents already stored."""
         self._stopping.set()
         self.wait_idle(timeout)
 
@@ -225,3 +298,11 @@ class JobQueue:
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
+
+
+def _last_touched(directory: Path) -> float:
+    """When the folder or any staged file in it last changed (a big file being copied touches only itself)."""
+    try:
+        return max([directory.stat().st_mtime, *(p.stat().st_mtime for p in directory.iterdir())])
+    except FileNotFoundError:  # removed meanwhile by its job's runner
+        return time.time()

@@ -72,6 +72,21 @@ class Settings(BaseSettings):
     )
     sync_upload_files: int = Field(10, ge=0, description="Uploads with more files than this become jobs.")
 
+    # Ingestion jobs (ingest/jobs.py): run inside `rag serve`, or by `rag worker` processes
+    serve_ingest: bool = Field(
+        True, description="`rag serve` runs ingestion itself; false (`--no-ingest`): every upload is a job for workers."
+    )
+    staging_dir: Path | None = Field(
+        None, description="Where uploads are staged for their job; every worker must read it. Unset = <data>/uploads."
+    )
+    job_lease_s: float = Field(
+        60.0, gt=0, description="A running job whose worker sent no heartbeat for this long is taken over by another."
+    )
+    worker_poll_s: float = Field(2.0, gt=0, description="How often an idle `rag worker` looks for a job.")
+    job_max_takeovers: int = Field(
+        3, ge=0, description="A job taken over more often than this (its workers keep dying) fails instead."
+    )
+
     # Retrieval
     default_collection: str = Field(
         "sample", description="Collection every CLI command and /v1/chat/completions use when none is given."
@@ -207,6 +222,10 @@ class Settings(BaseSettings):
     @property
     def keys_db(self) -> Path:
         return self.data_dir / "keys.sqlite"
+
+    @property
+    def staging_path(self) -> Path:
+        return self.staging_dir or self.data_dir / "uploads"
 
 
 def user_config_file() -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import shutil
 from typing import Annotated, Any, Literal
 
@@ -39,7 +40,8 @@ router = APIRouter(tags=["documents"])
 UPLOAD_DOC = """Either `multipart/form-data` with one or many `files` (optionally a `document_id` and a JSON
 `metadata` object per file, in the same order; one `metadata` applies to all), or JSON
 `{text, filename, metadata, document_id}`. Small uploads answer 201 with a result per file; bigger ones
-(see `RAG_SYNC_UPLOAD_BYTES` / `RAG_SYNC_UPLOAD_FILES`) answer 202 with a job to follow at `/v1/jobs/{id}`.
+(see `RAG_SYNC_UPLOAD_BYTES` / `RAG_SYNC_UPLOAD_FILES`) answer 202 with a job to follow at `/v1/jobs/{id}`;
+a server started with `--no-ingest` answers 202 with a job for every upload (`rag worker` runs them).
 The document id is the file's base name unless given; two files of one upload with the same id are not
 both kept: the first is ingested, the others fail with 409 (give each its own `document_id` to keep both).
 A lone file that fails answers with its own status (400, 413 or 415) and reason."""
@@ -103,9 +105,23 @@ async def _upload_text(collection: str, request: Request, services: Services) ->
         raise Unprocessable(f"invalid text document: {exc}") from exc
     filename = display_filename(doc.filename)
     kind = filename if filename.lower().endswith((".txt", ".md", ".markdown")) else "text.txt"
+    if not services.settings.serve_ingest:  # workers ingest: the text becomes a one-file job
+        job_id, directory = services.jobs.new_upload_dir()
+        staged = await asyncio.to_thread(
+            stage, directory, 0, filename, io.BytesIO(doc.text.encode()), document_id=doc.document_id,
+            metadata=doc.metadata, kind=kind,
+        )  # fmt: skip
+        return _accepted(services, job_id, collection, [staged])
     source = Source.from_bytes(filename, doc.text.encode(), document_id=doc.document_id, metadata=doc.metadata)
     source.kind = kind
     return _answer(await asyncio.to_thread(services.pipeline.ingest, [source], collection))
+
+
+def _accepted(services: Services, job_id: str, collection: str, staged: list[StagedFile]) -> JSONResponse:
+    """Submit the staged files as a job: 202 with where to follow it."""
+    job = services.jobs.submit(job_id, collection, staged)
+    body = JobAccepted(job_id=job.id, status=job.status, files_total=job.files_total)
+    return JSONResponse(body.model_dump(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 
 def _refuse_oversized(uploads: list[UploadFile], max_file_bytes: int) -> None:
@@ -149,10 +165,9 @@ async def _upload_files(collection: str, request: Request, services: Services, l
 
     staged = await asyncio.to_thread(stage_all)
     settings = services.settings
-    if length > settings.sync_upload_bytes or len(staged) > settings.sync_upload_files:
-        job = services.jobs.submit(job_id, collection, staged)
-        body = JobAccepted(job_id=job.id, status=job.status, files_total=job.files_total)
-        return JSONResponse(body.model_dump(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+    big = length > settings.sync_upload_bytes or len(staged) > settings.sync_upload_files
+    if big or not settings.serve_ingest:  # serving only, workers ingest everything
+        return _accepted(services, job_id, collection, staged)
     try:
         results = await asyncio.to_thread(services.pipeline.ingest, [f.source() for f in staged], collection)
     finally:
@@ -250,5 +265,6 @@ async def get_job(job_id: str, services: ServicesDep) -> JobOut:
     return JobOut(
         id=job.id, collection=job.collection, status=job.status, files_total=job.files_total,
         files_done=job.files_done, chunks_done=job.chunks_done, failures=[r for r in results if r.status == "failed"],
-        results=results, error=job.error, created_at=job.created_at, updated_at=job.updated_at,
+        results=results, error=job.error, created_at=job.created_at, updated_at=job.updated_at, worker=job.worker,
+        takeovers=job.takeovers,
     )  # fmt: skip
