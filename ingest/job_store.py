@@ -13,12 +13,16 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ingest.registry import now
 from rag.config import Settings
+
+if TYPE_CHECKING:
+    from rag.database import Database
 
 ACTIVE = ("queued", "running")
 
@@ -207,12 +211,126 @@ class SqliteJobStore:
         return cur.rowcount == 1
 
 
-def _job(row: sqlite3.Row) -> Job:
+_DB_NOW = "extract(epoch FROM clock_timestamp())"  # the database's clock: workers' clocks may disagree
+
+
+class PostgresJobStore:
+    """Jobs in the shared database (RAG_DATABASE_URL), for workers on any machine. A claim locks the oldest
+    claimable row with `FOR UPDATE SKIP LOCKED`, so claimers never wait for each other nor get one job
+    twice; heartbeats and leases are read off the database's clock."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        from psycopg.rows import dict_row
+
+        with self.database.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else []
+
+    def submit(self, job_id: str, collection: str, files_total: int) -> Job:
+        stamp = now()
+        self._rows(
+            "INSERT INTO jobs (id, collection, status, files_total, created_at, updated_at)"
+            " VALUES (%s, %s, 'queued', %s, %s, %s)",
+            (job_id, collection, files_total, stamp, stamp),
+        )
+        job = self.get(job_id)
+        assert job is not None
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        rows = self._rows("SELECT * FROM jobs WHERE id = %s", (job_id,))
+        return _job(rows[0]) if rows else None
+
+    def claim(self, worker: str, lease_s: float, max_takeovers: int) -> Job | None:
+        from psycopg.rows import dict_row
+
+        with self.database.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            while True:
+                with conn.transaction():
+                    cur.execute(
+                        "SELECT id, status, takeovers FROM jobs WHERE status = 'queued' OR (status = 'running'"
+                        f" AND (heartbeat_at IS NULL OR heartbeat_at < {_DB_NOW} - %s))"
+                        " ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                        (lease_s,),
+                    )
+                    row = cur.fetchone()
+                    if row is None:
+                        return None
+                    takeovers = row["takeovers"] + (row["status"] == "running")
+                    if takeovers > max_takeovers:  # its runner died every time: a file that kills runners
+                        error = f"its runner stopped answering {takeovers} times; not tried again"
+                        cur.execute(
+                            "UPDATE jobs SET status = 'failed', error = %s, worker = NULL, updated_at = %s"
+                            " WHERE id = %s",
+                            (error, now(), row["id"]),
+                        )
+                        continue
+                    cur.execute(
+                        f"UPDATE jobs SET status = 'running', worker = %s, heartbeat_at = {_DB_NOW}, takeovers = %s,"
+                        " files_done = 0, chunks_done = 0, results = '[]', updated_at = %s WHERE id = %s RETURNING *",
+                        (worker, takeovers, now(), row["id"]),
+                    )
+                    return _job(cur.fetchone())
+
+    def heartbeat(self, job_id: str, worker: str) -> bool:
+        return self._update_held(job_id, worker)
+
+    def record(self, job_id: str, worker: str, **fields: Any) -> bool:
+        fields.pop("heartbeat_at", None)  # set from the database's clock below
+        return self._update_held(job_id, worker, **fields)
+
+    def release(self, job_id: str, worker: str) -> bool:
+        return self._update_held(job_id, worker, status="queued", worker=None, heartbeat_at=None)
+
+    def requeue_running(self) -> int:
+        with self.database.connection() as conn:
+            return conn.execute(
+                "UPDATE jobs SET status = 'queued', worker = NULL, heartbeat_at = NULL, updated_at = %s"
+                " WHERE status = 'running'",
+                (now(),),
+            ).rowcount
+
+    def active_ids(self) -> list[str]:
+        rows = self._rows("SELECT id FROM jobs WHERE status IN (%s, %s) ORDER BY created_at", ACTIVE)
+        return [str(r["id"]) for r in rows]
+
+    def pending(self) -> int:
+        return int(self._rows("SELECT count(*) AS n FROM jobs WHERE status IN (%s, %s)", ACTIVE)[0]["n"])
+
+    def fail(self, job_id: str, error: str) -> None:
+        self._rows(
+            "UPDATE jobs SET status = 'failed', error = %s, worker = NULL, updated_at = %s WHERE id = %s",
+            (error, now(), job_id),
+        )
+
+    def _update_held(self, job_id: str, holder: str, /, **fields: Any) -> bool:
+        """Update the job while `holder` holds it, renewing its heartbeat unless `fields` sets one."""
+        assignments = [f"{k} = %s" for k in fields]
+        if "heartbeat_at" not in fields:
+            assignments.append(f"heartbeat_at = {_DB_NOW}")
+        with self.database.connection() as conn:
+            cur = conn.execute(
+                f"UPDATE jobs SET {', '.join(assignments)}, updated_at = %s"
+                " WHERE id = %s AND worker = %s AND status = 'running'",
+                [*fields.values(), now(), job_id, holder],
+            )
+            return cur.rowcount == 1
+
+
+def _job(row: sqlite3.Row | dict[str, Any]) -> Job:
     data = dict(row)
     data["results"] = json.loads(data["results"])
     return Job(**data)
 
 
 def open_job_store(settings: Settings) -> JobStore:
-    """The job store of the configured database (SQLite in the data directory for now)."""
+    """The job store of the configured engine: PostgreSQL when RAG_DATABASE_URL is set, else the registry's
+    SQLite file in the data directory."""
+    if settings.database_url:
+        from rag.database import open_database
+
+        return PostgresJobStore(open_database(settings.database_url))
     return SqliteJobStore(settings.registry_db)

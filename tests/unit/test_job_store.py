@@ -1,17 +1,41 @@
-"""The job store's claims and leases (ingest/job_store.py), on real SQLite files shared by several connections."""
+"""The job store's claims and leases (ingest/job_store.py), on both engines: real SQLite files and a real
+PostgreSQL, each shared by several connections."""
 
 from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Callable
 from multiprocessing import Queue
 from pathlib import Path
 
-from ingest.job_store import SqliteJobStore
+import pytest
+
+from ingest.job_store import JobStore, PostgresJobStore, SqliteJobStore
+from rag.database import Database
 
 
-def _claim_all(db: str, name: str, start: float, out: Queue) -> None:  # type: ignore[type-arg]
-    store = SqliteJobStore(Path(db))  # a connection of its own, in a process of its own
+def open_store(where: str) -> JobStore:
+    """A store with connections of its own: `where` is a SQLite file or a PostgreSQL URL."""
+    if where.startswith("postgresql://"):
+        database = Database(where, pool_size=2)
+        database.migrate()
+        return PostgresJobStore(database)
+    return SqliteJobStore(Path(where))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return request.getfixturevalue("database_url") if request.param == "postgres" else str(tmp_path / "registry.sqlite")
+
+
+@pytest.fixture
+def new_store(where: str) -> Callable[[], JobStore]:
+    return lambda: open_store(where)
+
+
+def _claim_all(where: str, name: str, start: float, out: Queue) -> None:  # type: ignore[type-arg]
+    store = open_store(where)  # connections of its own, in a process of its own
     time.sleep(max(0.0, start - time.time()))
     mine = []
     while (job := store.claim(name, lease_s=60, max_takeovers=3)) is not None:
@@ -20,16 +44,15 @@ def _claim_all(db: str, name: str, start: float, out: Queue) -> None:  # type: i
     out.put((name, mine))
 
 
-def test_concurrent_claimers_never_get_the_same_job(tmp_path: Path) -> None:
-    db = tmp_path / "registry.sqlite"
-    submitter = SqliteJobStore(db)
+def test_concurrent_claimers_never_get_the_same_job(where: str) -> None:
+    submitter = open_store(where)
     jobs = {f"job-{i:03d}" for i in range(150)}
     for job_id in sorted(jobs):
         submitter.submit(job_id, "c1", 1)
     spawn = multiprocessing.get_context("spawn")
     out = spawn.Queue()
     start = time.time() + 3  # every process ready before the first claim
-    procs = [spawn.Process(target=_claim_all, args=(str(db), f"w{i}", start, out)) for i in range(4)]
+    procs = [spawn.Process(target=_claim_all, args=(where, f"w{i}", start, out)) for i in range(4)]
     for p in procs:
         p.start()
     claimed = dict(out.get(timeout=300) for _ in procs)
@@ -41,8 +64,10 @@ def test_concurrent_claimers_never_get_the_same_job(tmp_path: Path) -> None:
     assert all(submitter.get(j).worker in claimed and submitter.get(j).status == "running" for j in jobs)  # type: ignore[union-attr]
 
 
-def test_a_silent_workers_job_is_taken_over_after_the_lease_and_the_old_worker_is_shut_out(tmp_path: Path) -> None:
-    store = SqliteJobStore(tmp_path / "registry.sqlite")
+def test_a_silent_workers_job_is_taken_over_after_the_lease_and_the_old_worker_is_shut_out(
+    new_store: Callable[[], JobStore],
+) -> None:
+    store = new_store()
     store.submit("job-1", "c1", 3)
     assert store.claim("a", lease_s=0.5, max_takeovers=3).id == "job-1"  # type: ignore[union-attr]
     assert store.claim("b", lease_s=0.5, max_takeovers=3) is None  # a fresh heartbeat: still a's
@@ -57,8 +82,8 @@ def test_a_silent_workers_job_is_taken_over_after_the_lease_and_the_old_worker_i
     assert job is not None and job.status == "done" and job.files_done == 3 and job.worker == "b"
 
 
-def test_a_released_job_is_queued_again_without_counting_as_a_takeover(tmp_path: Path) -> None:
-    store = SqliteJobStore(tmp_path / "registry.sqlite")
+def test_a_released_job_is_queued_again_without_counting_as_a_takeover(new_store: Callable[[], JobStore]) -> None:
+    store = new_store()
     store.submit("job-1", "c1", 1)
     store.claim("a", lease_s=60, max_takeovers=0)
     assert store.release("job-1", "a")
@@ -67,8 +92,8 @@ def test_a_released_job_is_queued_again_without_counting_as_a_takeover(tmp_path:
     assert again is not None and again.worker == "b" and again.takeovers == 0
 
 
-def test_a_job_whose_workers_keep_dying_fails_instead_of_looping(tmp_path: Path) -> None:
-    store = SqliteJobStore(tmp_path / "registry.sqlite")
+def test_a_job_whose_workers_keep_dying_fails_instead_of_looping(new_store: Callable[[], JobStore]) -> None:
+    store = new_store()
     store.submit("job-1", "c1", 1)
     for worker in ("a", "b", "c"):
         assert store.claim(worker, lease_s=0.05, max_takeovers=2) is not None
