@@ -101,8 +101,9 @@ class Cluster:
         self.database_url = postgres.create_database()
         chroma_port = free_port()
         chroma = [str(BIN / "chroma"), "run", "--path", str(folder / "chroma"), "--host", "127.0.0.1"]
+        chroma += ["--port", str(chroma_port)]
         self.chroma_url = stack.enter_context(
-            server_process([*chroma, "--port", str(chroma_port)], "/api/v2/heartbeat", chroma_port, folder / "chroma.log")
+            server_process(chroma, "/api/v2/heartbeat", chroma_port, folder / "chroma.log")
         )
         self.count = 0
 
@@ -184,8 +185,9 @@ def visibility_delays(writer: str, reader: str, rounds: int = 10) -> list[float]
             returned = time.monotonic()
             while not any(
                 marker in hit["text"]
-                for hit in client.post(f"{reader}/v1/search", json={"query": marker, "collection": "visibility"})
-                .json()["results"]
+                for hit in client.post(
+                    f"{reader}/v1/search", json={"query": marker, "collection": "visibility"}
+                ).json()["results"]
             ):
                 if time.monotonic() - returned > 120:
                     raise TimeoutError(f"{marker} never became visible")
@@ -228,9 +230,12 @@ def main() -> None:
             count, latencies = asyncio.run(search_load(urls, "corpus", args.duration))
             elapsed = time.monotonic() - started
             cpu = sum(process_cpu_s(p) for p in pids) - cpu
-            figures[label] = {"requests_per_s": round(count / elapsed, 1), "p50_ms": round(1000 * percentile(latencies, 0.5), 1),
-                              "p95_ms": round(1000 * percentile(latencies, 0.95), 1),
-                              "server_cpu_ms_per_search": round(1000 * cpu / count, 2)}  # fmt: skip
+            figures[label] = {
+                "requests_per_s": round(count / elapsed, 1),
+                "p50_ms": round(1000 * percentile(latencies, 0.5), 1),
+                "p95_ms": round(1000 * percentile(latencies, 0.95), 1),
+                "server_cpu_ms_per_search": round(1000 * cpu / count, 2),
+            }
         one, two = figures["one replica"], figures["two replicas"]
         figures["search ratio two/one"] = round(two["requests_per_s"] / one["requests_per_s"], 2)  # type: ignore[index]
 
