@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import BIN, ROOT, free_port, server_process
 from tests.fakes import fake_openai_server
-from tests.integration.test_workers import PAUSING_WORKER, batch, stopped, vectors_per_document
+from tests.integration.test_workers import PAUSING_WORKER, batch, stop_workers, stopped, vectors_per_document
 
 pytestmark = pytest.mark.slow
 ADMIN = "admin-key-for-the-fleet"
@@ -57,17 +57,6 @@ class Fleet:
         return subprocess.run([str(BIN / "rag"), *args], env=self.env("cli"), capture_output=True, text=True,
                               timeout=900)  # fmt: skip
 
-    def stop_workers(self) -> None:
-        for proc in self.workers:
-            if proc.poll() is None:
-                proc.kill() if stopped(proc.pid) else proc.terminate()
-        for proc in self.workers:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
-
 
 @pytest.fixture
 def fleet(tmp_path: Path, database_url: str, chroma_server: str) -> Iterator[Fleet]:
@@ -79,7 +68,7 @@ def fleet(tmp_path: Path, database_url: str, chroma_server: str) -> Iterator[Fle
             log = tmp_path / f"{name}.log"
             running.replicas.append(stack.enter_context(server_process(command, "/health", port, log, 600,
                                                                        env=running.env(name))))  # fmt: skip
-        stack.callback(running.stop_workers)
+        stack.callback(stop_workers, running.workers)
         yield running
 
 

@@ -105,15 +105,20 @@ class Cluster:
         return next(p for p in self.workers if p.pid == pid)
 
     def stop(self) -> None:
-        for proc in self.workers:
-            if proc.poll() is None:
-                proc.kill() if stopped(proc.pid) else proc.terminate()
-        for proc in self.workers:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
+        stop_workers(self.workers)
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each worker (SIGKILL one the test paused), then wait for all of them."""
+    for proc in workers:
+        if proc.poll() is None:
+            proc.kill() if stopped(proc.pid) else proc.terminate()
+    for proc in workers:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def stopped(pid: int) -> bool:
