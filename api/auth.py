@@ -63,9 +63,12 @@ class Authenticator:
     def __init__(self, admin_keys: KeyChecker, store: KeyStore) -> None:
         self.admin_keys = admin_keys
         self.store = store
+        self._required = bool(admin_keys)
 
     def required(self) -> bool:
-        return bool(self.admin_keys) or self.store.has_keys()
+        # Once any key was created auth stays on (revoked keys keep their rows), so one "yes" is kept.
+        self._required = self._required or self.store.has_keys()
+        return self._required
 
     def authenticate(self, authorization: str | None) -> Principal:
         if not self.required():
