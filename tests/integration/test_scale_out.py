@@ -91,7 +91,7 @@ def found(url: str, headers: dict[str, str], collection: str, query: str, marker
 def test_replicas_and_workers_share_one_deployment_and_a_killed_worker_changes_nothing(fleet: Fleet) -> None:
     a, b = fleet.replicas
     admin = {"Authorization": f"Bearer {ADMIN}"}
-    collection = f"fleet-{os.getpid()}"
+    collection = f"replicas-{os.getpid()}"
     assert httpx.post(f"{a}/v1/collections", json={"name": collection}, headers=admin).status_code == 201
     workers = [fleet.start_worker(pausing_on=collection), fleet.start_worker(pausing_on=collection)]
 
@@ -127,7 +127,7 @@ def test_replicas_and_workers_share_one_deployment_and_a_killed_worker_changes_n
     folder.mkdir()
     for name, text in {**files, "walrus.txt": note["text"]}.items():
         (folder / name).write_text(text)
-    clean = f"clean-{os.getpid()}"
+    clean = f"replicas-clean-{os.getpid()}"
     ingested = fleet.rag("ingest", str(folder), "-c", clean)
     assert ingested.returncode == 0, ingested.stderr
 
