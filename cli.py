@@ -31,7 +31,10 @@ docs_app = typer.Typer(help="Documents of a collection.", no_args_is_help=True)
 collections_app = typer.Typer(help="Collections.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
 app.add_typer(collections_app, name="collections")
-keys_app = typer.Typer(help="Scoped API keys for the HTTP API (stored hashed in RAG_DATA_DIR).", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Scoped API keys for the HTTP API (stored hashed in RAG_DATA_DIR, or in RAG_DATABASE_URL).",
+    no_args_is_help=True,
+)
 app.add_typer(keys_app, name="keys")
 
 console = Console()
