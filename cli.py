@@ -829,6 +829,10 @@ def worker(
 
     signal.signal(signal.SIGTERM, stop_soon)
     signal.signal(signal.SIGINT, stop_soon)
+    if settings.worker_torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.worker_torch_threads)
     try:
         own_data_dir(settings)
         pipeline = _pipeline()

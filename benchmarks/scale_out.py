@@ -6,7 +6,8 @@ Starts a real PostgreSQL (Debian's package, as the tests do) and a `chroma run` 
    for `--duration` seconds with fresh SciFact queries; printed: requests/s, p50/p95, the ratio two/one,
    and the CPU milliseconds each search costs the servers (what would let more cores scale it);
 2. ingestion throughput: `--job-documents` abstracts uploaded to `rag serve --no-ingest` as four jobs, drained
-   by one `rag worker`, then (new collection) by two; printed: documents/s and the ratio;
+   by one `rag worker`, then (new collection) by two with half the cores' PyTorch threads each
+   (RAG_WORKER_TORCH_THREADS); printed: documents/s, the ratio and the workers' CPU per document;
 3. visibility: a document uploaded through one replica, searched for through the other every 20 ms; the
    delay from the upload's answer to the first search that finds it (median and max of 10).
 On a 2-core machine every process shares the same two cores with the load generator: the ratios show how
@@ -24,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -106,6 +107,7 @@ class Cluster:
             server_process(chroma, "/api/v2/heartbeat", chroma_port, folder / "chroma.log")
         )
         self.count = 0
+        self.stoppers: dict[int, Callable[[], None]] = {}  # worker pid -> stop it
 
     def env(self, **extra: str) -> dict[str, str]:
         self.count += 1
@@ -121,12 +123,15 @@ class Cluster:
         url = self.stack.enter_context(server_process(command, "/health", port, log, 600, env=self.env()))
         return url, self._pid_on(port)
 
-    def worker(self) -> None:
+    def worker(self, **env: str) -> int:
+        """A new `rag worker`, once it is ready to claim (its model loading is not measured); its pid."""
         import subprocess
 
-        log = open(self.folder / f"worker-{self.count}.log", "wb")  # noqa: SIM115 - closed with the stack
+        path = self.folder / f"worker-{self.count}.log"
+        log = open(path, "wb")  # noqa: SIM115 - closed with the stack
         self.stack.callback(log.close)
-        proc = subprocess.Popen([str(BIN / "rag"), "worker"], env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        command = [str(BIN / "rag"), "worker"]
+        proc = subprocess.Popen(command, env=self.env(**env), stdout=log, stderr=subprocess.STDOUT)
 
         def stop() -> None:
             proc.terminate()
@@ -136,6 +141,13 @@ class Cluster:
                 proc.kill()
 
         self.stack.callback(stop)
+        self.stoppers[proc.pid] = stop
+        deadline = time.monotonic() + 600
+        while " ready: " not in path.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"rag worker did not start: {path.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+        return proc.pid
 
     @staticmethod
     def _pid_on(port: int) -> int:
@@ -249,12 +261,21 @@ def main() -> None:
         front, _ = c.serve("--no-ingest")
         batch_one = abstracts(args.job_documents, skip=args.documents)
         batch_two = abstracts(args.job_documents, skip=args.documents + args.job_documents)
-        c.worker()
+        first = c.worker()
+        cpu = process_cpu_s(first)
         rate_one = ingest_rate(front, "ingest-one", batch_one)
-        c.worker()
+        cpu_one = (process_cpu_s(first) - cpu) / len(batch_one)
+        c.stoppers[first]()
+        # Two workers share the cores: each takes its share of PyTorch threads (RAG_WORKER_TORCH_THREADS).
+        threads = str(max(1, (os.cpu_count() or 2) // 2))
+        pids = [c.worker(RAG_WORKER_TORCH_THREADS=threads), c.worker(RAG_WORKER_TORCH_THREADS=threads)]
+        cpu = sum(process_cpu_s(p) for p in pids)
         rate_two = ingest_rate(front, "ingest-two", batch_two)
+        cpu_two = (sum(process_cpu_s(p) for p in pids) - cpu) / len(batch_two)
         figures["ingestion documents/s"] = {"one worker": round(rate_one, 2), "two workers": round(rate_two, 2),
-                                            "ratio": round(rate_two / rate_one, 2)}  # fmt: skip
+                                            "ratio": round(rate_two / rate_one, 2),
+                                            "worker_cpu_ms_per_document": [round(1000 * cpu_one, 1),
+                                                                           round(1000 * cpu_two, 1)]}  # fmt: skip
     figures["load average"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(figures))
