@@ -21,10 +21,10 @@ from rag.errors import RagError
 if TYPE_CHECKING:
     from ingest.ownership import Owner
     from ingest.pipeline import FileResult, IngestPipeline, Source
-    from ingest.registry import Registry
     from ingest.remote import RemoteWriter
     from rag.backends import Usage
-    from rag.key_store import KeyStore
+    from rag.storage.keys import KeyStore
+    from rag.storage.registry.types import Registry
 
 app = typer.Typer(help="RAG question answering over your documents.", no_args_is_help=True)
 docs_app = typer.Typer(help="Documents of a collection.", no_args_is_help=True)
@@ -49,7 +49,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 def _pipeline() -> IngestPipeline:
     """The local pipeline, for a command that owns the data directory (see `_writer`)."""
     from ingest.service import build_pipeline
-    from rag.components import build_components
+    from rag.retrieval.components import build_components
 
     return build_pipeline(build_components(get_settings()))
 
@@ -57,7 +57,7 @@ def _pipeline() -> IngestPipeline:
 def _registry() -> Registry:
     """Read-only commands read the registry alone: no models, no Chroma, and no crash recovery, which is
     the business of the process that writes."""
-    from ingest.registry import open_registry
+    from rag.storage.registry import open_registry
 
     return open_registry(get_settings())
 
@@ -248,7 +248,7 @@ def collections_delete(
 
 
 def _key_store() -> KeyStore:
-    from rag.key_store import build_key_store
+    from rag.storage.keys import build_key_store
 
     return build_key_store(get_settings())
 
@@ -311,9 +311,9 @@ def keys_revoke(name: str) -> None:
 
 def _answering() -> tuple[Any, Any]:
     """The answer and chat services, in-process: no server needed."""
-    from rag.answer import build_answer_service
-    from rag.chat import ChatService
-    from rag.components import build_components
+    from rag.answering.chat import ChatService
+    from rag.answering.service import build_answer_service
+    from rag.retrieval.components import build_components
 
     settings = get_settings()
     answers = build_answer_service(settings, build_components(settings))
@@ -322,7 +322,7 @@ def _answering() -> tuple[Any, Any]:
 
 async def _stream_reply(answers: Any, prepared: Any, params: Any) -> Any:
     """Print the answer as it streams, then the checked answer's sources; returns the final answer."""
-    from rag.answer import Finished
+    from rag.answering.service import Finished
 
     final, streamed = None, []
     async for item in answers.stream(prepared, params):
@@ -377,7 +377,7 @@ def ask(
     """Ask one question: the answer streams, then its sources are listed."""
     import asyncio
 
-    from rag.answer import RetrievalOptions
+    from rag.answering.service import RetrievalOptions
     from rag.backends import SamplingParams
 
     collection = _collection(collection)
@@ -411,7 +411,7 @@ def chat(
     """Talk with your documents: multi-turn, streaming; an empty line or Ctrl-D ends it."""
     import asyncio
 
-    from rag.answer import RetrievalOptions
+    from rag.answering.service import RetrievalOptions
     from rag.backends import Message, SamplingParams
 
     collection = _collection(collection)
@@ -470,8 +470,8 @@ def summarize(
     import asyncio
 
     from ingest.loaders import load_bytes
+    from rag.answering.summarize import Summarizer, Unit, covered, document_units
     from rag.backends import SamplingParams, build_backend
-    from rag.summarize import Summarizer, Unit, covered, document_units
 
     settings = get_settings()
     collection = _collection(collection)
@@ -486,7 +486,7 @@ def summarize(
             loaded = load_bytes(file.name, file.read_bytes(), settings.max_file_bytes)
             units = [Unit(p.text, file.name, file.name, p.number) for p in loaded.pages if p.text.strip()]
         else:
-            from rag.keyword import open_keyword_index
+            from rag.retrieval.keyword import open_keyword_index
 
             record = _registry().get(collection, document_id or "")
             if record is None or record.version is None:
@@ -529,7 +529,7 @@ def _summary_json(
 
 def _corpus_to_ingest(pipeline: IngestPipeline, collection: str, corpus: dict[str, dict[str, str]]) -> list[str]:
     """Corpus ids whose document is missing or differs in `collection`; refuses a collection with strangers."""
-    from rag.evaluation import document_sha256
+    from rag.evaluation.retrieval import document_sha256
 
     stored = {r.document_id: r.sha256 for r in pipeline.registry.documents(collection)}
     strangers = set(stored) - set(corpus)
@@ -544,7 +544,7 @@ def _corpus_to_ingest(pipeline: IngestPipeline, collection: str, corpus: dict[st
 
 def _ingest_corpus(pipeline: IngestPipeline, collection: str, corpus: dict[str, dict[str, str]], quiet: bool) -> None:
     from ingest.pipeline import Source
-    from rag.evaluation import document_text
+    from rag.evaluation.retrieval import document_text
 
     sources = [
         Source.from_bytes(f"{doc_id}.txt", document_text(entry).encode(), document_id=doc_id, kind="corpus.txt")
@@ -588,10 +588,10 @@ def evaluate_retrieval(
         return
     import time
 
-    from rag.evaluation import available_configs, default_collection_name, evaluate, load_beir
-    from rag.models import check_collection_name
-    from rag.rerank import CrossEncoderReranker, build_reranker
-    from rag.retrieval import Retriever
+    from rag.evaluation.retrieval import available_configs, default_collection_name, evaluate, load_beir
+    from rag.retrieval.hybrid import Retriever
+    from rag.retrieval.rerank import CrossEncoderReranker, build_reranker
+    from rag.validation import check_collection_name
 
     settings = get_settings()
     available = available_configs(settings.reranker_model)
@@ -609,7 +609,7 @@ def evaluate_retrieval(
 
     _own_for_eval()
     from ingest.service import build_pipeline
-    from rag.components import build_components
+    from rag.retrieval.components import build_components
 
     components = build_components(settings)
     pipeline = build_pipeline(components)
@@ -663,9 +663,9 @@ def _evaluate_answers(
     """Ingest the QA set's documents, ask every question through the answer service, print the scores."""
     import asyncio
 
-    from rag.answer_eval import ask, gold_files, load_qa_set, score_record, summarize, write_details
-    from rag.evaluation import default_collection_name
-    from rag.models import check_collection_name
+    from rag.evaluation.answers import ask, gold_files, load_qa_set, score_record, summarize, write_details
+    from rag.evaluation.retrieval import default_collection_name
+    from rag.validation import check_collection_name
 
     settings = get_settings()
     name = collection or default_collection_name(dataset_dir).replace("beir-", "qa-", 1)
@@ -786,7 +786,7 @@ def serve(
         from api.deps import NO_INGEST_NEEDS_CHROMA_SERVER
 
         raise _fail(NO_INGEST_NEEDS_CHROMA_SERVER, 2)
-    # With JSON logs uvicorn's own lines go through the app's JSON handler too (api/request_log.py).
+    # With JSON logs uvicorn's own lines go through the app's JSON handler too (api/middleware/request_log.py).
     log_config = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
     host, port = host or settings.host, port or settings.port
     if not settings.chroma_url:
@@ -816,7 +816,7 @@ def worker(
     import signal
     import threading
 
-    from api.request_log import configure_logging
+    from api.middleware.request_log import configure_logging
     from ingest.worker import own_data_dir, run_worker
 
     settings = get_settings()

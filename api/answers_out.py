@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from api.schemas import QueryResponse, Source, Verification
-from rag.answer import Answer
-from rag.models import SearchHit
+from rag.answering.service import Answer
+from rag.types import SearchHit
 
 
 def sources_out(hits: list[SearchHit]) -> list[Source]:

@@ -10,14 +10,15 @@ from functools import partial
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api.auth import ApiKeyMiddleware, Authenticator, KeyChecker
 from api.deps import build_services, require_api_key
 from api.errors import TraceMiddleware, install_error_handlers
-from api.limits import BodyLimitMiddleware, limit_for
-from api.metrics import metrics_router
+from api.middleware.auth import ApiKeyMiddleware, Authenticator, KeyChecker
+from api.middleware.limits import BodyLimitMiddleware, limit_for
+from api.middleware.metrics import metrics_router
+from api.middleware.request_log import RequestLogMiddleware, configure_logging
+from api.middleware.tracing import install_tracing, shutdown_tracing
 from api.openapi import install_openapi
 from api.permissions import document_roles
-from api.request_log import RequestLogMiddleware, configure_logging
 from api.routes import (
     chat,
     collections,
@@ -31,11 +32,10 @@ from api.routes import (
     summarize,
 )
 from api.schemas import ChatRequest, TextDocument
-from api.tracing import install_tracing, shutdown_tracing
 from api.web import install_web_page
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
-from rag.key_store import build_key_store
+from rag.storage.keys import build_key_store
 
 
 def create_app(settings: Settings | None = None, backend: ChatBackend | None = None) -> FastAPI:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from rag.answer import Answer
-from rag.models import SearchHit
+from rag.answering.service import Answer
+from rag.types import SearchHit
 
 
 def source_label(hit: SearchHit) -> str:

@@ -9,23 +9,23 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import Authenticator
+from api.middleware.auth import Authenticator
 from api.permissions import authorize, caller_var, collection_not_found, require_visible
 from ingest.jobs import JobQueue
 from ingest.ownership import claim, release
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
 from rag.access import NOBODY, Principal
-from rag.admission import GenerationQueue
-from rag.answer import AnswerService, build_answer_service
+from rag.answering.chat import ChatService
+from rag.answering.service import AnswerService, build_answer_service
+from rag.answering.summarize import Summarizer
 from rag.backends import ChatBackend
-from rag.chat import ChatService
-from rag.components import Components, build_components
+from rag.backends.admission import GenerationQueue
 from rag.config import Settings
-from rag.embeddings import SentenceTransformerEmbedder
 from rag.errors import InvalidInput
-from rag.retrieval import Retriever
-from rag.summarize import Summarizer
+from rag.retrieval.components import Components, build_components
+from rag.retrieval.embeddings import SentenceTransformerEmbedder
+from rag.retrieval.hybrid import Retriever
 from rag.telemetry import note_collection
 
 NO_INGEST_NEEDS_CHROMA_SERVER = (
@@ -80,7 +80,7 @@ def build_services(settings: Settings, backend: ChatBackend | None = None) -> Se
 def _build_services(settings: Settings, backend: ChatBackend | None) -> Services:
     components = build_components(settings)
     # The ONNX query path is built now, not on the first request; a server exports it in a child process,
-    # which keeps the export's ~130 MB of leftovers out of it (rag/query_encoder.py).
+    # which keeps the export's ~130 MB of leftovers out of it (rag/retrieval/query_encoder.py).
     if isinstance(components.embedder, SentenceTransformerEmbedder):
         components.embedder.query_encoder(export_in_child=True)
     components.embedder.embed_query("warm-up")
@@ -120,7 +120,7 @@ async def require_api_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """Declares the bearer scheme in the OpenAPI, and checks the caller's role for this route (403).
-    api.auth.ApiKeyMiddleware has already authenticated the caller before routing; should a route ever be
+    api.middleware.auth.ApiKeyMiddleware has already authenticated the caller before routing; should a route ever be
     served without it, this authenticates with the same Authenticator."""
     if caller_var.get() is NOBODY:
         authenticator: Authenticator = request.app.state.authenticator

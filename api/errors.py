@@ -66,7 +66,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 class TraceMiddleware:
     """Gives each request a trace id (or takes the caller's X-Trace-Id), puts it in the `X-Trace-Id`
-    header of every response and in the request's log line (api/request_log.py), and turns unexpected crashes into the
+    header of every response and in the request's log line
+    (api/middleware/request_log.py), and turns unexpected crashes into the
     contract's 500. Pure ASGI, so streamed responses pass through untouched."""
 
     def __init__(self, app: ASGIApp) -> None:

@@ -1,4 +1,4 @@
-"""The answer routes' way to the model: a place in the backend's generation queue (rag/admission.py), held
+"""The answer routes' way to the model: a place in the backend's generation queue (rag/backends/admission.py), held
 while the model works for the request and given back as soon as the answer is done or its client left."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from contextlib import contextmanager, nullcontext
 from typing import TypeVar
 
 from api.deps import Services
-from rag.admission import Ticket
+from rag.backends.admission import Ticket
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from api.openapi import REF
 from rag.access import NOBODY, Principal, Role
 from rag.errors import Forbidden, NotFound
 
-# Set by api.auth.ApiKeyMiddleware for the request's whole life (streams included); NOBODY outside one.
+# Set by api.middleware.auth.ApiKeyMiddleware for the request's whole life (streams included); NOBODY outside one.
 caller_var: ContextVar[Principal] = ContextVar("caller", default=NOBODY)
 
 # POST routes that only read (a search, an answer, a summary): the others, and every DELETE, write.

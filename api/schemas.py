@@ -14,7 +14,7 @@ NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 
 def _checked(check: Any) -> AfterValidator:
-    """Run a rag.metadata check inside validation, so a bad value is the route's 4xx like any other."""
+    """Run a rag.validation check inside validation, so a bad value is the route's 4xx like any other."""
 
     def validate(value: Any) -> Any:
         try:
@@ -25,7 +25,7 @@ def _checked(check: Any) -> AfterValidator:
     return AfterValidator(validate)
 
 
-# rag.metadata checks the values as they came (10**30 stays an int, to be refused, not a float); the
+# rag.validation checks the values as they came (10**30 stays an int, to be refused, not a float); the
 # JSON schemas below document the same grammar.
 _SCALARS: list[dict[str, Any]] = [
     {"type": "string", "maxLength": grammar.MAX_STRING_VALUE},

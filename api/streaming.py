@@ -12,7 +12,7 @@ from sse_starlette.sse import EventSourceResponse
 from api.answers_out import final_answer
 from api.disconnect import until_disconnected
 from api.errors import error_payload
-from rag.answer import Finished
+from rag.answering.service import Finished
 from rag.backends.base import Delta
 from rag.errors import RagError
 

@@ -33,13 +33,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.components import build_components  # noqa: E402
+from rag.answering.grounding import GroundingChecker  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.grounding import GroundingChecker  # noqa: E402
-from rag.models import SearchHit  # noqa: E402
-from rag.rerank import build_reranker  # noqa: E402
-from rag.retrieval import Retriever  # noqa: E402
-from rag.sentences import split_sentences  # noqa: E402
+from rag.retrieval.components import build_components  # noqa: E402
+from rag.retrieval.hybrid import Retriever  # noqa: E402
+from rag.retrieval.rerank import build_reranker  # noqa: E402
+from rag.text.sentences import split_sentences  # noqa: E402
+from rag.types import SearchHit  # noqa: E402
 
 QUESTIONS = ROOT.parent / "shared" / "eval" / "kb-dev" / "questions.jsonl"
 

@@ -1,4 +1,4 @@
-"""Precision and recall of the answer checker's "supported" on kb-dev: how rag/grounding.py's rule was picked.
+"""Precision and recall of the answer checker's "supported" on kb-dev: how rag/answering/grounding.py's rule was picked.
 
     RAG_DATA_DIR=/tmp/grounding-data .venv/bin/python benchmarks/grounding_calibration.py [--errors] [--sweep] [--json]
 
@@ -36,14 +36,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import rag.grounding as grounding  # noqa: E402
-from rag.components import build_components  # noqa: E402
+import rag.answering.grounding as grounding  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.lexical import content_words  # noqa: E402
-from rag.models import SearchHit  # noqa: E402
-from rag.rerank import build_reranker  # noqa: E402
-from rag.retrieval import Retriever  # noqa: E402
-from rag.sentences import split_sentences  # noqa: E402
+from rag.retrieval.components import build_components  # noqa: E402
+from rag.retrieval.hybrid import Retriever  # noqa: E402
+from rag.retrieval.rerank import build_reranker  # noqa: E402
+from rag.text.sentences import split_sentences  # noqa: E402
+from rag.text.words import content_words  # noqa: E402
+from rag.types import SearchHit  # noqa: E402
 
 QUESTIONS = ROOT.parent / "shared" / "eval" / "kb-dev" / "questions.jsonl"
 HALLUCINATIONS = {

@@ -101,8 +101,8 @@ def run_ours(files: list[Path], data_dir: Path, embedding_batch_size: int | None
     from ingest.loaders.base import LoadedDocument, Page
     from ingest.pipeline import Source
     from ingest.service import build_pipeline
-    from rag.components import build_components
     from rag.config import Settings
+    from rag.retrieval.components import build_components
 
     kwargs: dict[str, Any] = {"_env_file": None, "data_dir": data_dir}
     if embedding_batch_size:
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from rag.config import Settings
-    from rag.embeddings import default_embedding_model_path, load_embedder
+    from rag.retrieval.embeddings import default_embedding_model_path, load_embedder
 
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
         tmp_path = Path(tmp)

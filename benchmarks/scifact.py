@@ -22,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.components import build_components  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.evaluation import default_collection_name, evaluate, load_beir  # noqa: E402
-from rag.rerank import HybridScoreReranker  # noqa: E402
-from rag.retrieval import Retriever  # noqa: E402
+from rag.evaluation.retrieval import default_collection_name, evaluate, load_beir  # noqa: E402
+from rag.retrieval.components import build_components  # noqa: E402
+from rag.retrieval.hybrid import Retriever  # noqa: E402
+from rag.retrieval.rerank import HybridScoreReranker  # noqa: E402
 
-# The default re-ranker's one knob; 0.6 is what ships (see rag/rerank.py).
+# The default re-ranker's one knob; 0.6 is what ships (see rag/retrieval/rerank.py).
 DENSE_WEIGHTS = [0.4, 0.5, 0.6, 0.7]
 
 

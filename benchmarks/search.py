@@ -29,11 +29,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.registry import open_registry  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.keyword import open_keyword_index  # noqa: E402
-from rag.models import Chunk  # noqa: E402
-from rag.store import ChromaStore  # noqa: E402
+from rag.retrieval.keyword import open_keyword_index  # noqa: E402
+from rag.storage.registry import open_registry  # noqa: E402
+from rag.storage.vectors import ChromaStore  # noqa: E402
+from rag.types import Chunk  # noqa: E402
 
 COLLECTION = "bench-100k"
 CHUNKS_PER_DOC = 100

@@ -75,7 +75,7 @@ import torch, sentence_transformers, chromadb, fastapi  # noqa
 step("imports (torch, sentence-transformers, chromadb, fastapi)")
 from rag.config import get_settings
 settings = get_settings()
-from rag.embeddings import load_embedder
+from rag.retrieval.embeddings import load_embedder
 embedder = load_embedder(settings.embedding_model, settings.embedding_batch_size, False)
 step("embedder (PyTorch)")
 if settings.onnx_queries:
@@ -83,11 +83,11 @@ if settings.onnx_queries:
     embedder._query_encoder_ready = False
     embedder.query_encoder(export_in_child=True)  # as `rag serve` builds it
     step("ONNX query encoder (exported in a child)")
-from rag.store import ChromaStore
+from rag.storage.vectors import ChromaStore
 store = ChromaStore(path=str(settings.chroma_dir))
 store.query("sample", embedder.embed_query("x"), 5)
 step("Chroma (sample collection loaded)")
-from rag.keyword import open_keyword_index
+from rag.retrieval.keyword import open_keyword_index
 keyword = open_keyword_index(settings)
 keyword.warm(["sample"])
 step("BM25 index (sample)")

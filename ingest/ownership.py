@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ingest.registry import now
 from rag.errors import Conflict
+from rag.storage.registry.types import now
 
 LOCK_NAME = "owner.lock"
 

@@ -3,7 +3,7 @@
 Parsing and chunking run in a reader thread and storage in a writer thread, so both hide behind
 the encoder, which is the bottleneck on a CPU. Vectors of a group of documents go to Chroma in one
 upsert (each call has a fixed cost of ~20 ms); each document then becomes visible in one step (the
-keyword index transaction, see rag/keyword.py); a crash leaves a pending registry row that
+keyword index transaction, see rag/retrieval/keyword.py); a crash leaves a pending registry row that
 `recover()` cleans up at the next writer's start, once the writer's lease shows it is gone.
 """
 
@@ -24,15 +24,16 @@ import numpy as np
 from ingest.chunking import Chunker
 from ingest.loaders import LoadedDocument, load_bytes
 from ingest.names import clean_name
-from ingest.originals import OriginalStore
-from ingest.registry import Registry, now
 from rag.config import Settings
-from rag.embeddings import Embedder
 from rag.errors import NotFound, RagError, TooLarge
-from rag.keyword import KeywordIndex
-from rag.models import Chunk, check_collection_name
-from rag.store import VectorStore
+from rag.retrieval.embeddings import Embedder
+from rag.retrieval.keyword import KeywordIndex
+from rag.storage.originals import OriginalStore
+from rag.storage.registry.types import Registry, now
+from rag.storage.vectors import VectorStore
 from rag.telemetry import record_ingested
+from rag.types import Chunk
+from rag.validation import check_collection_name
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ingest.pipeline import IngestPipeline
-from ingest.registry import open_registry
-from rag.components import Components
+from rag.retrieval.components import Components
+from rag.storage.registry import open_registry
 
 
 def build_pipeline(components: Components) -> IngestPipeline:

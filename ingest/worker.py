@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from ingest.job_store import open_job_store
 from ingest.jobs import JobRunner
 from ingest.ownership import DataDirBusy, claim
 from ingest.pipeline import IngestPipeline
 from rag.config import Settings
 from rag.errors import Conflict
+from rag.storage.jobs import open_job_store
 
 log = logging.getLogger("rag.worker")
 

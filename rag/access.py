@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from rag.errors import Unprocessable
-from rag.models import check_collection_name
+from rag.validation import check_collection_name
 
 Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "admin")  # each may do what the ones before it may

@@ -160,7 +160,7 @@ class Settings(BaseSettings):
     )
     public_docs: bool = Field(False, description="Serve /docs, /redoc and /openapi.json without a key.")
 
-    # Observability (api/metrics.py, api/request_log.py, api/tracing.py)
+    # Observability (api/middleware/metrics.py, api/middleware/request_log.py, api/middleware/tracing.py)
     public_metrics: bool = Field(False, description="Serve GET /metrics without the API key.")
     log_format: LogFormat = Field("text", description="text | json: one JSON line per request.")
     otel_endpoint: str | None = Field(

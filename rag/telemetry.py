@@ -6,7 +6,7 @@ request log line. Without a tracer provider the spans are no-ops; the metrics co
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -15,9 +15,7 @@ from typing import Any
 from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 
-from rag.backends.base import ChatBackend, Completion, Delta, Message, SamplingParams, Usage
-
-_tracer = trace.get_tracer("rag")
+tracer = trace.get_tracer("rag")
 
 STAGE_SECONDS = Histogram(
     "rag_stage_duration_seconds",
@@ -77,13 +75,13 @@ def note_collection(name: str) -> None:
         notes.collection = name
 
 
-def record_tokens(usage: Usage) -> None:
-    TOKENS.labels("prompt").inc(usage.prompt_tokens)
-    TOKENS.labels("completion").inc(usage.completion_tokens)
+def record_tokens(prompt_tokens: int, completion_tokens: int) -> None:
+    TOKENS.labels("prompt").inc(prompt_tokens)
+    TOKENS.labels("completion").inc(completion_tokens)
     notes = _notes.get()
     if notes is not None:
-        notes.prompt_tokens += usage.prompt_tokens
-        notes.completion_tokens += usage.completion_tokens
+        notes.prompt_tokens += prompt_tokens
+        notes.completion_tokens += completion_tokens
 
 
 def record_answer(mode: str, abstain_reason: str | None) -> None:
@@ -102,50 +100,8 @@ def record_ingested(status: str, chunks: int) -> None:
 def stage(name: str, **attributes: Any) -> Iterator[None]:
     """Time one step of the work and trace it as a span (a child of the current request's span)."""
     started = time.perf_counter()
-    with _tracer.start_as_current_span(name, attributes=attributes):
+    with tracer.start_as_current_span(name, attributes=attributes):
         try:
             yield
         finally:
             STAGE_SECONDS.labels(name).observe(time.perf_counter() - started)
-
-
-class ObservedBackend:
-    """A chat backend that times its generations and counts their tokens; everything else passes through."""
-
-    def __init__(self, backend: ChatBackend) -> None:
-        self.inner = backend
-
-    def __getattr__(self, name: str) -> Any:  # model, context_window, count_tokens, health, aclose ...
-        return getattr(self.inner, name)
-
-    async def complete(self, messages: list[Message], params: SamplingParams) -> Completion:
-        with stage("generate", model=self.inner.model):
-            completion = await self.inner.complete(messages, params)
-        record_tokens(completion.usage)
-        return completion
-
-    async def stream(self, messages: list[Message], params: SamplingParams) -> AsyncIterator[Delta]:
-        # Not the current span: an async generator may resume in another context, where detaching it would fail.
-        span = _tracer.start_span("generate", attributes={"model": self.inner.model})
-        started, first = time.perf_counter(), None
-        usage: Usage | None = None
-        deltas = self.inner.stream(messages, params)
-        try:
-            async for delta in deltas:
-                if delta.text and first is None:
-                    first = time.perf_counter()
-                    TIME_TO_FIRST_TOKEN.observe(first - started)
-                usage = delta.usage or usage
-                yield delta
-        finally:
-            close = getattr(deltas, "aclose", None)
-            if close is not None:  # a client that went away stops the backend's generation now, not at GC
-                await close()
-            ended = time.perf_counter()
-            STAGE_SECONDS.labels("generate").observe(ended - started)
-            if usage is not None:
-                record_tokens(usage)
-                span.set_attributes(usage.as_dict())
-                if first is not None and ended > first and usage.completion_tokens > 1:
-                    TOKENS_PER_SECOND.observe((usage.completion_tokens - 1) / (ended - first))
-            span.end()

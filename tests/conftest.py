@@ -19,9 +19,9 @@ import pytest
 
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
-from rag.components import Components, build_components
 from rag.config import Settings
-from rag.embeddings import SentenceTransformerEmbedder, load_embedder
+from rag.retrieval.components import Components, build_components
+from rag.retrieval.embeddings import SentenceTransformerEmbedder, load_embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = ROOT / "sample_docs"
@@ -222,7 +222,7 @@ def postgres_server() -> Iterator[Any]:
 @pytest.fixture
 def database_url(postgres_server: Any) -> Iterator[str]:
     """A fresh, empty PostgreSQL database of the session's server."""
-    from rag.database import close_database
+    from rag.storage.engine import close_database
 
     url: str = postgres_server.create_database()
     yield url

@@ -32,10 +32,10 @@ from api.schemas import (
 )  # fmt: skip
 from api.served_models import chat_model_names, require_model
 from api.streaming import open_stream, sse
-from rag.admission import Ticket
-from rag.answer import Answer, Finished, RetrievalOptions
+from rag.answering.chat import PreparedChat
+from rag.answering.service import Answer, Finished, RetrievalOptions
+from rag.backends.admission import Ticket
 from rag.backends.base import Delta, Message, SamplingParams, Usage
-from rag.chat import PreparedChat
 from rag.errors import InvalidInput
 
 router = APIRouter(tags=["openai-compatible"])

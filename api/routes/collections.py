@@ -12,7 +12,7 @@ from api.openapi import links
 from api.permissions import collection_not_found, current_caller, require_creatable
 from api.schemas import ERROR_RESPONSES, CollectionCreate, CollectionList, CollectionOut, error_responses
 from rag.errors import Conflict
-from rag.models import check_collection_name
+from rag.validation import check_collection_name
 
 router = APIRouter(tags=["collections"])
 

@@ -16,8 +16,8 @@ from fastapi.responses import FileResponse, Response
 from api.deps import Services, ServicesDep
 from api.schemas import ERROR_RESPONSES
 from ingest.page_images import render_page
-from ingest.registry import DocumentRecord
 from rag.errors import NotFound
+from rag.storage.registry.types import DocumentRecord
 
 router = APIRouter(tags=["documents"])
 PNG = {200: {"content": {"image/png": {}}, "description": "The page as a PNG"}}

@@ -34,7 +34,7 @@ from ingest.loaders import LOADERS
 from ingest.names import display_filename
 from ingest.pipeline import FileResult, Source
 from rag.errors import InvalidInput, NotFound, RagError, TooLarge, Unprocessable, UnsupportedType
-from rag.metadata import check_metadata
+from rag.validation import check_metadata
 
 router = APIRouter(tags=["documents"])
 UPLOAD_DOC = """Either `multipart/form-data` with one or many `files` (optionally a `document_id` and a JSON

@@ -12,8 +12,8 @@ from api.disconnect import until_disconnected
 from api.generation import admitted, holding, kept_if, released_on_error, take_ticket
 from api.schemas import ERROR_RESPONSES, QUEUE_RESPONSES, QueryRequest, QueryResponse
 from api.streaming import answer_error, answer_events, open_stream, sse
-from rag.admission import Ticket
-from rag.answer import Answer, RetrievalOptions
+from rag.answering.service import Answer, RetrievalOptions
+from rag.backends.admission import Ticket
 from rag.backends.base import SamplingParams
 
 router = APIRouter(tags=["query"])

@@ -21,9 +21,9 @@ from api.schemas import (
     SummarizeResponse,
 )
 from api.streaming import answer_error, delta_events, open_stream, sse
-from rag.admission import Ticket
+from rag.answering.summarize import Unit, covered, document_units, hit_units
+from rag.backends.admission import Ticket
 from rag.errors import InvalidInput, NotFound, TooLarge
-from rag.summarize import Unit, covered, document_units, hit_units
 
 router = APIRouter(tags=["summarize"])
 STREAM_DOC = """With `stream: true`: the same SSE shape as /v1/query (`sources`, then `delta` pieces, then `done`

@@ -122,7 +122,7 @@ class LocalLlamaBackend:
 
         vocabulary = Llama(model_path=path, vocab_only=True, verbose=False)
         self.template = ChatTemplate(vocabulary)
-        self.template_markers = self.template.markers  # what rag.quoting escapes in prompts for this model
+        self.template_markers = self.template.markers  # what rag.answering.quoting escapes in prompts for this model
 
     @property
     def llm(self) -> Any:

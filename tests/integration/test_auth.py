@@ -7,7 +7,7 @@ import hmac
 import httpx
 import pytest
 
-from api.auth import KeyChecker
+from api.middleware.auth import KeyChecker
 from rag.errors import Unauthorized
 from tests.integration.test_api_backends import assert_contract
 

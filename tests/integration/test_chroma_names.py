@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.models import Chunk
-from rag.store import ChromaStore, chroma_collection_name
+from rag.storage.vectors import ChromaStore, chroma_collection_name
+from rag.types import Chunk
 
 
 def _vector(seed: int) -> np.ndarray:

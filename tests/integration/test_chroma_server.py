@@ -6,8 +6,8 @@ from pathlib import Path
 
 from ingest.pipeline import Source
 from ingest.service import build_pipeline
-from rag.components import build_components
 from rag.config import Settings
+from rag.retrieval.components import build_components
 from tests.conftest import make_pdf
 
 

@@ -16,8 +16,8 @@ from sentence_transformers import CrossEncoder
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from rag.config import Settings
-from rag.embeddings import SentenceTransformerEmbedder, default_embedding_model_path
-from rag.retrieval import RRF_K
+from rag.retrieval.embeddings import SentenceTransformerEmbedder, default_embedding_model_path
+from rag.retrieval.hybrid import RRF_K
 from tests.conftest import KNOWLEDGE, api_client, ingest_knowledge
 
 QUERY = "How many days of annual leave do full-time employees get?"

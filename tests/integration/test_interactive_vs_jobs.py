@@ -3,7 +3,7 @@ background job ingests hundreds of documents, over real HTTP.
 
 Before, a job held the encoder for group after group of 256 chunks and re-took its lock before a waiting
 upload's thread woke: small uploads waited 55-108 s. Now a job encodes in small slices and lets any
-interactive caller go first (rag/embeddings.py, EncoderTurns).
+interactive caller go first (rag/retrieval/embeddings.py, EncoderTurns).
 """
 
 from __future__ import annotations

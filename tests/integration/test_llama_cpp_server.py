@@ -14,7 +14,7 @@ import pytest
 from rag.backends.base import Message, SamplingParams
 from rag.backends.openai_compat import OpenAICompatBackend
 from rag.config import Settings
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.retrieval.embeddings import SentenceTransformerEmbedder
 from tests.conftest import api_client, ingest_knowledge
 from tests.integration.test_api_backends import sse_events
 

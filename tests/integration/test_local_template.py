@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answering.quoting import quoter_for
 from rag.backends.base import Message
 from rag.backends.local import LocalLlamaBackend
 from rag.config import Settings
-from rag.quoting import quoter_for
 from tests.integration.test_prompt_quoting import HOSTILE
 
 

@@ -102,7 +102,7 @@ def test_traces_nest_retrieve_rerank_generate_and_check_under_the_request(tmp_pa
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import SpanKind
 
-    from api.tracing import start_tracing
+    from api.middleware.tracing import start_tracing
 
     exporter = InMemorySpanExporter()
     start_tracing(exporter, batch=False)  # as OTEL_EXPORTER_OTLP_ENDPOINT would, with an in-process exporter

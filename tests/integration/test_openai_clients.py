@@ -25,8 +25,8 @@ QUESTION = "How is lamb cooked in sand?"
 def ingest_lamb(data_dir: Path) -> None:
     from ingest.pipeline import Source
     from ingest.service import build_pipeline
-    from rag.components import build_components
     from rag.config import Settings
+    from rag.retrieval.components import build_components
 
     settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
     sources = [Source.from_bytes(n, t.encode()) for n, t in LAMB.items()]

@@ -28,7 +28,7 @@ LAMB = {
 def server(live_server, tmp_path: Path) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyped-def]
     from ingest.pipeline import Source
     from ingest.service import build_pipeline
-    from rag.components import build_components
+    from rag.retrieval.components import build_components
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
     ingest_knowledge(settings)

@@ -14,8 +14,8 @@ import pytest
 
 from ingest.pipeline import IngestPipeline, Source
 from ingest.service import build_pipeline
-from rag.components import Components
 from rag.config import Settings
+from rag.retrieval.components import Components
 from tests.conftest import ROOT, SAMPLE_DOCS, make_encrypted_pdf, make_pdf, make_scanned_pdf
 
 MANUAL = make_pdf(
@@ -148,7 +148,7 @@ def test_a_crash_mid_document_is_invisible_and_cleaned_up_at_next_start(componen
         import os, sys
         sys.path.insert(0, {str(ROOT)!r})
         from rag.config import Settings
-        from rag.components import build_components
+        from rag.retrieval.components import build_components
         from ingest.service import build_pipeline
         from ingest.pipeline import Source
         data, url = {str(components.settings.data_dir)!r}, {components.settings.database_url!r}

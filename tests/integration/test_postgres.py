@@ -14,11 +14,11 @@ import httpx
 import psycopg
 import pytest
 
-from ingest.registry_postgres import PostgresRegistry
-from rag.database import Database, migrations
-from rag.keyword import KeywordIndex
-from rag.keyword_postgres import PostgresKeywordStore
-from rag.models import Chunk
+from rag.retrieval.keyword import KeywordIndex
+from rag.storage.chunks.postgres import PostgresKeywordStore
+from rag.storage.engine import Database, migrations
+from rag.storage.registry.postgres import PostgresRegistry
+from rag.types import Chunk
 from tests.conftest import BIN, ROOT, free_port, server_process
 from tests.fakes import fake_openai_server
 
@@ -90,8 +90,8 @@ def test_a_new_version_becomes_visible_all_at_once_to_another_reader(database_ur
 LEASE_HOLDER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from ingest.registry_postgres import PostgresRegistry
-from rag.database import open_database
+from rag.storage.registry.postgres import PostgresRegistry
+from rag.storage.engine import open_database
 print(PostgresRegistry(open_database({url!r})).writer_lease(), flush=True)
 time.sleep(600)
 """

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.pipeline import IngestPipeline, Source
-from rag.components import Components
-from rag.evaluation import evaluate, load_beir
-from rag.rerank import HybridScoreReranker
-from rag.retrieval import Retriever
+from rag.evaluation.retrieval import evaluate, load_beir
+from rag.retrieval.components import Components
+from rag.retrieval.hybrid import Retriever
+from rag.retrieval.rerank import HybridScoreReranker
 
 MINIBEIR = Path(__file__).resolve().parent.parent / "data" / "minibeir"
 

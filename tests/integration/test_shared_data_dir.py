@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.store import chroma_collection_name
+from rag.storage.vectors import chroma_collection_name
 from tests.conftest import BIN, KNOWLEDGE, ROOT, free_port, server_process
 from tests.fakes import fake_openai_server
 
@@ -114,14 +114,14 @@ def test_a_cli_ingest_beside_a_running_server_goes_through_it_and_no_search_fail
 PAUSING_INGEST = """
 import signal, sys, threading
 sys.path.insert(0, {root!r})
-import rag.store
-real, calls = rag.store.ChromaStore.upsert, []
+import rag.storage.vectors
+real, calls = rag.storage.vectors.ChromaStore.upsert, []
 def upsert(self, *args, **kwargs):
     real(self, *args, **kwargs)
     calls.append(1)
     if len(calls) == 1:
         signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)  # os.kill lets this thread run on a while
-rag.store.ChromaStore.upsert = upsert
+rag.storage.vectors.ChromaStore.upsert = upsert
 import cli
 sys.argv = ["rag", "ingest", {docs!r}, "-c", {collection!r}]
 cli.main()
@@ -214,8 +214,8 @@ def test_upload_folders_left_by_a_stop_are_deleted_at_start(tmp_path: Path, embe
 
     from ingest.jobs import JobQueue, stage
     from ingest.service import build_pipeline
-    from rag.components import build_components
     from rag.config import Settings
+    from rag.retrieval.components import build_components
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
     pipeline = build_pipeline(build_components(settings))
@@ -252,10 +252,10 @@ def test_vectors_another_process_wrote_never_fail_a_search(tmp_path: Path, embed
     release, a script), a search still answers, from the keyword index."""
     from ingest.pipeline import Source
     from ingest.service import build_pipeline
-    from rag.components import build_components
     from rag.config import Settings
-    from rag.rerank import HybridScoreReranker
-    from rag.retrieval import Retriever
+    from rag.retrieval.components import build_components
+    from rag.retrieval.hybrid import Retriever
+    from rag.retrieval.rerank import HybridScoreReranker
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
     components = build_components(settings)
@@ -267,7 +267,7 @@ def test_vectors_another_process_wrote_never_fail_a_search(tmp_path: Path, embed
 import sys
 sys.path.insert(0, {str(ROOT)!r})
 from rag.config import Settings
-from rag.components import build_components
+from rag.retrieval.components import build_components
 from ingest.service import build_pipeline
 from ingest.pipeline import Source
 pipeline = build_pipeline(build_components(Settings(_env_file=None, data_dir={str(settings.data_dir)!r})))

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from rag.config import Settings
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.retrieval.embeddings import SentenceTransformerEmbedder
 from tests.conftest import BIN, free_port, ingest_knowledge, server_process
 
 pytestmark = pytest.mark.slow

@@ -113,7 +113,7 @@ def test_a_long_pdf_with_the_local_model_takes_several_calls_and_respects_max_to
 ) -> None:
     from ingest.pipeline import Source
     from ingest.service import build_pipeline
-    from rag.components import build_components
+    from rag.retrieval.components import build_components
 
     pages = [
         f"Chapter {i}. The harbour of town {i} handles {i * 1000} containers a year. Its director, Ms. Kade{i}, "

@@ -28,8 +28,8 @@ pytestmark = pytest.mark.slow
 PAUSING_WORKER = """
 import os, signal, sys, threading
 sys.path.insert(0, {root!r})
-import rag.store
-real, calls = rag.store.ChromaStore.upsert, []
+import rag.storage.vectors
+real, calls = rag.storage.vectors.ChromaStore.upsert, []
 def upsert(self, collection, *args, **kwargs):
     real(self, collection, *args, **kwargs)
     if collection == {big!r}:
@@ -40,7 +40,7 @@ def upsert(self, collection, *args, **kwargs):
             except FileExistsError:  # another worker paused already: this one works on
                 return
             signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
-rag.store.ChromaStore.upsert = upsert
+rag.storage.vectors.ChromaStore.upsert = upsert
 import cli
 sys.argv = ["rag", "worker"]
 cli.main()
@@ -154,7 +154,7 @@ def pending_documents(data: Path, pid: int) -> set[str]:
 def vectors_per_document(chroma_url: str, collection: str) -> Counter[str]:
     import chromadb
 
-    from rag.store import chroma_collection_name
+    from rag.storage.vectors import chroma_collection_name
 
     host, port = chroma_url.removeprefix("http://").rsplit(":", 1)
     got = chromadb.HttpClient(host=host, port=int(port)).get_collection(chroma_collection_name(collection)).get()

@@ -9,9 +9,9 @@ import pytest
 
 from api.permissions import role_needed
 from rag.access import Principal, parse_collections
-from rag.database import Database
 from rag.errors import Conflict, NotFound, Unprocessable
-from rag.key_store import KeyStore, PostgresKeyStore, SqliteKeyStore
+from rag.storage.engine import Database
+from rag.storage.keys import KeyStore, PostgresKeyStore, SqliteKeyStore
 
 
 def test_a_new_route_that_writes_needs_a_writer_until_it_is_listed_as_read_only() -> None:

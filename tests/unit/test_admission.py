@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from rag.admission import GenerationQueue
+from rag.backends.admission import GenerationQueue
 from rag.errors import Overloaded
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer_eval import QARecord, cited_numbers, is_gold, numbers_match, score_record, summarize, token_f1
-from rag.answerability import is_common_word
-from rag.overview import is_collection_question
+from rag.answering.answerability import is_common_word
+from rag.answering.overview import is_collection_question
+from rag.evaluation.answers import QARecord, cited_numbers, is_gold, numbers_match, score_record, summarize, token_f1
 
 
 def test_token_f1_ignores_stop_words_markers_and_ligatures() -> None:

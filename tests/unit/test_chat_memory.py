@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answering.chat import enumerated_items, standalone_query, trim_history
 from rag.backends.base import Message
-from rag.chat import enumerated_items, standalone_query, trim_history
 from rag.errors import InvalidInput
 
 CHEF = (

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import InvalidInput
-from rag.evaluation import best_chunk_per_document, default_collection_name, document_text, load_beir
-from rag.models import check_collection_name
+from rag.evaluation.retrieval import best_chunk_per_document, default_collection_name, document_text, load_beir
+from rag.validation import check_collection_name
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from rag.embeddings import SentenceTransformerEmbedder
-from rag.extract import ExtractiveAnswerer, clean_quote
-from rag.models import SearchHit
+from rag.answering.extractive import ExtractiveAnswerer, clean_quote
+from rag.retrieval.embeddings import SentenceTransformerEmbedder
+from rag.types import SearchHit
 
 
 def hit(chunk_id: str, text: str, filename: str = "handbook.txt", page: int | None = None) -> SearchHit:

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embeddings import SentenceTransformerEmbedder
-from rag.grounding import CrossEncoderVerifier, GroundingChecker, build_verifier, is_refusal
-from rag.models import SearchHit
+from rag.answering.grounding import CrossEncoderVerifier, GroundingChecker, build_verifier, is_refusal
+from rag.retrieval.embeddings import SentenceTransformerEmbedder
+from rag.types import SearchHit
 
 
 def hit(filename: str, text: str, page: int | None = None) -> SearchHit:
@@ -210,7 +210,7 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from rag.embeddings import default_embedding_model_path
+    from rag.retrieval.embeddings import default_embedding_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(default_embedding_model_path())
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""The job store's claims and leases (ingest/job_store.py), on both engines: real SQLite files and a real
+"""The job store's claims and leases (rag/storage/jobs.py), on both engines: real SQLite files and a real
 PostgreSQL, each shared by several connections."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.job_store import JobStore, PostgresJobStore, SqliteJobStore
-from rag.database import Database
+from rag.storage.engine import Database
+from rag.storage.jobs import JobStore, PostgresJobStore, SqliteJobStore
 
 
 def open_store(where: str) -> JobStore:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.bm25 import Analyzer, Bm25Index
-from rag.keyword import KeywordIndex
-from rag.keyword_sqlite import SqliteKeywordStore
-from rag.models import Chunk
+from rag.retrieval.bm25 import Bm25Index
+from rag.retrieval.keyword import KeywordIndex
+from rag.storage.chunks.sqlite import SqliteKeywordStore
+from rag.text.analyzer import Analyzer
+from rag.types import Chunk
 
 NewIndex = Callable[[], KeywordIndex]
 
@@ -22,8 +23,8 @@ def new_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NewInd
     if request.param == "sqlite":
         yield lambda: KeywordIndex(SqliteKeywordStore(tmp_path / "k.sqlite"))
         return
-    from rag.database import Database
-    from rag.keyword_postgres import PostgresKeywordStore
+    from rag.storage.chunks.postgres import PostgresKeywordStore
+    from rag.storage.engine import Database
 
     url = request.getfixturevalue("database_url")
     opened: list[Database] = []

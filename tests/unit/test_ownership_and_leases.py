@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from ingest.leases import live_writers, writer_lease
 from ingest.ownership import DataDirBusy, claim, current_owner, release
+from rag.storage.leases import live_writers, writer_lease
 from tests.conftest import ROOT
 
 HOLD = """
 import sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from ingest.{module} import {call}
+from {module} import {call}
 {call}(Path({data!r}){args})
 print("held", flush=True)
 time.sleep(600)
@@ -35,7 +35,7 @@ def holder(data: Path, module: str, call: str, args: str = "") -> subprocess.Pop
 
 
 def test_a_live_server_owner_is_named_and_its_lock_dies_with_it(tmp_path: Path) -> None:
-    server = holder(tmp_path, "ownership", "claim", ', "rag serve", url="http://127.0.0.1:8123"')
+    server = holder(tmp_path, "ingest.ownership", "claim", ', "rag serve", url="http://127.0.0.1:8123"')
     try:
         owner = current_owner(tmp_path)
         assert owner is not None and owner.pid == server.pid and owner.url == "http://127.0.0.1:8123"
@@ -54,7 +54,7 @@ def test_a_live_server_owner_is_named_and_its_lock_dies_with_it(tmp_path: Path) 
 
 
 def test_a_cli_writer_waits_for_another_cli_writer(tmp_path: Path) -> None:
-    other = holder(tmp_path, "ownership", "claim", ', "rag ingest"')
+    other = holder(tmp_path, "ingest.ownership", "claim", ', "rag ingest"')
     waited: list[int] = []
     try:
 
@@ -72,8 +72,8 @@ def test_a_cli_writer_waits_for_another_cli_writer(tmp_path: Path) -> None:
 
 
 def test_a_dead_writers_lease_is_seen_as_gone_a_paused_ones_is_not(tmp_path: Path) -> None:
-    paused = holder(tmp_path, "leases", "writer_lease")
-    dead = holder(tmp_path, "leases", "writer_lease")
+    paused = holder(tmp_path, "rag.storage.leases", "writer_lease")
+    dead = holder(tmp_path, "rag.storage.leases", "writer_lease")
     try:
         paused.send_signal(signal.SIGSTOP)
         dead.send_signal(signal.SIGKILL)

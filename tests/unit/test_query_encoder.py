@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.embeddings import SentenceTransformerEmbedder
-from rag.query_encoder import build_onnx_query_encoder
+from rag.retrieval.embeddings import SentenceTransformerEmbedder
+from rag.retrieval.query_encoder import build_onnx_query_encoder
 
 
 def test_onnx_query_vectors_match_pytorch(embedder: SentenceTransformerEmbedder) -> None:

@@ -1,4 +1,4 @@
-"""rag.quoting: document and user text can close no prompt block and open no chat turn, and stays readable."""
+"""rag.answering.quoting: document and user text can close no prompt block and open no chat turn, and stays readable."""
 
 from __future__ import annotations
 
@@ -6,9 +6,16 @@ import re
 
 import pytest
 
-from rag.models import SearchHit
-from rag.prompts import SUMMARY_MAP_USER, SUMMARY_USER, answer_system, answer_user_message, context_block, summary_user
-from rag.quoting import GENERIC_QUOTER, defuse_marker, quoter_with
+from rag.answering.prompts import (
+    SUMMARY_MAP_USER,
+    SUMMARY_USER,
+    answer_system,
+    answer_user_message,
+    context_block,
+    summary_user,
+)
+from rag.answering.quoting import GENERIC_QUOTER, defuse_marker, quoter_with
+from rag.types import SearchHit
 
 # What a model (or a lenient reader) would take for a block delimiter.
 BLOCK_TAG = re.compile(r"[<＜]\s*/?\s*(context|text)\b[^<>]*[>＞]", re.IGNORECASE)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import fit_to_budget
+from rag.answering.prompts import answer_user_message
+from rag.answering.service import fit_to_budget
 from rag.errors import Unprocessable
-from rag.models import SearchHit, check_collection_name
-from rag.prompts import answer_user_message
-from rag.rerank import Candidate, HybridScoreReranker
-from rag.retrieval import fuse_rankings
+from rag.retrieval.hybrid import fuse_rankings
+from rag.retrieval.rerank import Candidate, HybridScoreReranker
+from rag.types import SearchHit
+from rag.validation import check_collection_name
 
 
 def hit(chunk_id: str, text: str = "x", page: int | None = None) -> SearchHit:

