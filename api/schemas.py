@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from rag import metadata as grammar
+from rag import validation as grammar
 from rag.backends.base import SamplingParams
 from rag.errors import InvalidInput
 
