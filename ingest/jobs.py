@@ -2,7 +2,7 @@
 
 An upload is copied to `<staging>/<job>/` (RAG_STAGING_DIR, by default `<data>/uploads`) under a
 generated name (the client's filename is kept only as metadata, never used as a path), with a manifest
-of the staged files beside them; the job row lives in a JobStore (rag/storage/jobs.py). Any runner that
+of the staged files beside them; the job row lives in a JobStore (rag/storage/jobs/). Any runner that
 reads the staging folder can run the job: the thread inside `rag serve` (JobQueue) or `rag worker`
 processes (JobRunner in a loop). A runner that dies is replaced after the lease: ingestion is
 idempotent, so files already stored come back `unchanged`, and each document becomes visible atomically.
@@ -26,7 +26,8 @@ from typing import Any, BinaryIO
 from ingest.pipeline import FileResult, IngestPipeline, IngestStopped, Source
 from rag.config import Settings
 from rag.priority import lower_this_thread
-from rag.storage.jobs import Job, JobStore, SqliteJobStore, open_job_store
+from rag.storage.jobs import Job, JobStore, open_job_store
+from rag.storage.jobs.sqlite import SqliteJobStore
 
 __all__ = ["Job", "JobQueue", "JobRunner", "StagedFile", "stage", "worker_id"]
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rag.errors import Conflict
-from rag.storage.registry.types import now
+from rag.storage.clock import now
 
 LOCK_NAME = "owner.lock"
 

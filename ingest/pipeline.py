@@ -28,8 +28,9 @@ from rag.config import Settings
 from rag.errors import NotFound, RagError, TooLarge
 from rag.retrieval.embeddings import Embedder
 from rag.retrieval.keyword import KeywordIndex
+from rag.storage.clock import now
 from rag.storage.originals import OriginalStore
-from rag.storage.registry.types import Registry, now
+from rag.storage.registry.types import Registry
 from rag.storage.vectors import VectorStore
 from rag.telemetry import record_ingested
 from rag.types import Chunk

@@ -2,7 +2,7 @@
 whether it exists (404), takes that method (405) or what its body looks like (422).
 
 Two kinds of keys: RAG_API_KEYS (admins, every collection) and the scoped keys of `rag keys create`
-(rag/storage/keys.py). Auth is on while either holds a key; what a caller may do is api/permissions.py's business.
+(rag/storage/keys/). Auth is on while either holds a key; what a caller may do is api/permissions.py's business.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""The shared PostgreSQL database (RAG_DATABASE_URL): one connection pool per process, and the schema's migrations.
+"""The database engine, chosen once: PostgreSQL when RAG_DATABASE_URL is set, else SQLite files in the data dir.
 
-Every store kept in PostgreSQL (registry, keyword index, ...) takes its connections from `Database.pool`.
-The schema is versioned SQL files in rag/storage/migrations (`0001_name.sql`, applied in order, each in its own
-transaction and recorded in `schema_migrations`); each process applies what is missing when it opens the
-database, under an advisory lock, so servers starting together migrate once. A new store = one new
-migration file and one class.
+`open_store` is where every store's factory makes that choice. The rest is the PostgreSQL side: one
+connection pool per process (`Database`) and the schema's migrations. Every store kept in PostgreSQL takes
+its connections from `Database.pool`. The schema is versioned SQL files in rag/storage/migrations
+(`0001_name.sql`, applied in order, each in its own transaction and recorded in `schema_migrations`); each
+process applies what is missing when it opens the database, under an advisory lock, so servers starting
+together migrate once. A new store = one new migration file and one class. (SQLite's schemas:
+rag/storage/sqlite_schema, applied by rag/storage/sqlite_file.py.)
 
 Advisory locks taken with two keys: the first names what the lock is for (see the constants below), so
 no two users of these locks collide.
@@ -15,13 +17,20 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import psycopg
-from psycopg_pool import ConnectionPool
+from rag.storage.sql import DuplicateRow, Row
+
+if TYPE_CHECKING:  # psycopg is imported when a database is opened: a SQLite-only process never loads it
+    import psycopg
+
+    from rag.config import Settings
+
+Store = TypeVar("Store")
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +40,16 @@ LOCK_WRITER_LEASE = 3  # (LOCK_WRITER_LEASE, lease number): held by a live inges
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 POOL_SIZE = 10  # a server's request threads, its ingestion threads and the BM25 warm-up share these
+
+
+def open_store(
+    settings: Settings, *, sqlite: Callable[[Settings], Store], postgres: Callable[[Database], Store]
+) -> Store:
+    """The store of the configured engine: `postgres` with the process's migrated `Database` when
+    RAG_DATABASE_URL is set, else `sqlite` (its files in RAG_DATA_DIR). Every store's factory asks here."""
+    if settings.database_url:
+        return postgres(open_database(settings.database_url))
+    return sqlite(settings)
 
 
 @dataclass(frozen=True)
@@ -54,9 +73,12 @@ def migrations() -> list[Migration]:
 
 
 class Database:
-    """A pool of autocommit connections to one PostgreSQL database; transactions are explicit."""
+    """A pool of autocommit connections to one PostgreSQL database; transactions are explicit.
+    Runs the stores' shared queries too (`rows`, `change`, `transaction`: rag/storage/sql.py)."""
 
     def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
+        from psycopg_pool import ConnectionPool
+
         self.url = url
         self.pool = ConnectionPool(
             url,
@@ -75,7 +97,22 @@ class Database:
 
     def connect(self) -> psycopg.Connection:
         """A connection of its own, outside the pool (for a session that holds a lock for the process's life)."""
+        import psycopg
+
         return psycopg.connect(self.url, autocommit=True, **_keepalives())
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        with self.connection() as conn:
+            return _Session(conn).rows(sql, args)
+
+    def change(self, sql: str, args: Sequence[Any] = ()) -> int:
+        with self.connection() as conn:
+            return _Session(conn).change(sql, args)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Session]:
+        with self.connection() as conn, conn.transaction():
+            yield _Session(conn)
 
     def migrate(self) -> list[str]:
         """Apply the migrations this database lacks; returns their names. Safe to run from many processes at once."""
@@ -106,6 +143,33 @@ class Database:
 
     def close(self) -> None:
         self.pool.close()
+
+
+class _Session:
+    """The shared queries on one connection (inside a transaction: `Database.transaction`)."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        from psycopg.rows import dict_row
+
+        with self.conn.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(sql, args)
+            return cursor.fetchall() if cursor.description else []
+
+    def change(self, sql: str, args: Sequence[Any] = ()) -> int:
+        import psycopg
+
+        try:
+            return self.conn.execute(sql, args).rowcount
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateRow(str(exc)) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Session]:
+        with self.conn.transaction():
+            yield self
 
 
 def _keepalives() -> dict[str, int]:

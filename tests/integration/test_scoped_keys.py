@@ -23,7 +23,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from rag.config import Settings
-from rag.storage.keys import SqliteKeyStore
+from rag.storage.keys.sqlite import SqliteKeyStore
 from tests.conftest import ROOT, free_port, ingest_knowledge, wait_for_http
 from tests.fakes import fake_openai_server
 from tests.integration.test_api_backends import assert_contract

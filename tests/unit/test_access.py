@@ -11,7 +11,9 @@ from api.permissions import role_needed
 from rag.access import Principal, parse_collections
 from rag.errors import Conflict, NotFound, Unprocessable
 from rag.storage.engine import Database
-from rag.storage.keys import KeyStore, PostgresKeyStore, SqliteKeyStore
+from rag.storage.keys import KeyStore
+from rag.storage.keys.postgres import PostgresKeyStore
+from rag.storage.keys.sqlite import SqliteKeyStore
 
 
 def test_a_new_route_that_writes_needs_a_writer_until_it_is_listed_as_read_only() -> None:

@@ -1,4 +1,4 @@
-"""The job store's claims and leases (rag/storage/jobs.py), on both engines: real SQLite files and a real
+"""The job store's claims and leases (rag/storage/jobs/), on both engines: real SQLite files and a real
 PostgreSQL, each shared by several connections."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from rag.storage.engine import Database
-from rag.storage.jobs import JobStore, PostgresJobStore, SqliteJobStore
+from rag.storage.jobs import JobStore
+from rag.storage.jobs.postgres import PostgresJobStore
+from rag.storage.jobs.sqlite import SqliteJobStore
 
 
 def open_store(where: str) -> JobStore:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,46 +16,18 @@ from typing import Any
 import numpy as np
 
 from rag.storage.chunks.types import Changes
+from rag.storage.sqlite_file import SqliteFile
 from rag.types import Chunk
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY,
-    chunk_id TEXT NOT NULL,
-    collection TEXT NOT NULL,
-    document_id TEXT NOT NULL,
-    version TEXT NOT NULL,
-    text TEXT NOT NULL,
-    metadata TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks (collection, document_id);
-CREATE UNIQUE INDEX IF NOT EXISTS chunks_by_id ON chunks (collection, chunk_id);
-CREATE TABLE IF NOT EXISTS changes (
-    collection TEXT NOT NULL,
-    document_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (collection, document_id)
-);
-CREATE INDEX IF NOT EXISTS changes_by_seq ON changes (collection, seq);
-"""
 
 
 class SqliteKeywordStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._local = threading.local()
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        self.file = SqliteFile(path, pragmas=("journal_mode=WAL", "synchronous=NORMAL"))
+        self.file.apply_schema("chunks")
 
     def _connect(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
+        return self.file.connect()
 
     @staticmethod
     def _mark_changed(db: sqlite3.Connection, collection: str, document_ids: Sequence[str]) -> None:
@@ -71,14 +42,8 @@ class SqliteKeywordStore:
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: all of it or, on any error, none of it."""
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        with self.file.transaction():
+            yield self._connect()
 
     def replace_document(self, collection: str, document_id: str, version: str, chunks: Sequence[Chunk]) -> None:
         with self._writing() as db:

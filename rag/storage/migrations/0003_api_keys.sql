@@ -1,4 +1,4 @@
--- Scoped API keys (rag/storage/keys.py): SHA-256 digests only; a revoked key keeps its row, marked revoked.
+-- Scoped API keys (rag/storage/keys/): SHA-256 digests only; a revoked key keeps its row, marked revoked.
 CREATE TABLE api_keys (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name text NOT NULL,

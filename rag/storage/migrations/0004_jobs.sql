@@ -1,4 +1,4 @@
--- Ingestion jobs (rag/storage/jobs.py): claimed with FOR UPDATE SKIP LOCKED, held by a heartbeat.
+-- Ingestion jobs (rag/storage/jobs/): claimed with FOR UPDATE SKIP LOCKED, held by a heartbeat.
 CREATE TABLE jobs (
     id text PRIMARY KEY,
     collection text NOT NULL,

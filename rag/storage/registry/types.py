@@ -10,15 +10,7 @@ live), `ready` once its chunks are live. A row being written names its writer's 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    pass
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+from typing import Any, Protocol
 
 
 @dataclass
@@ -55,7 +47,8 @@ class CollectionRecord:
 
 
 class Registry(Protocol):
-    """The registry's operations; one implementation per engine (sqlite.py, postgres.py beside this)."""
+    """The registry's operations; one implementation per engine (sqlite.py, postgres.py beside this, sharing
+    the queries of queries.py)."""
 
     def ensure_collection(self, name: str, description: str = "") -> bool:
         """Create the collection if needed; True when it was created."""

@@ -1,0 +1,64 @@
+"""Ingestion jobs: the `Job` record and the `JobStore` protocol every engine implements.
+
+Any number of runners (the thread inside `rag serve`, `rag worker` processes) share one store. A runner
+claims a job atomically, heartbeats while it works, and writes progress only while it still holds the
+job; a job whose heartbeat is older than the lease is claimable again, so the job of a runner that died
+(kill -9 included) is taken over by another. Ingestion is idempotent (deterministic document and chunk
+ids), so the taker simply runs the whole job again: files already stored come back `unchanged`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+ACTIVE = ("queued", "running")
+
+
+@dataclass
+class Job:
+    id: str
+    collection: str
+    status: str  # queued | running | done | failed
+    files_total: int
+    files_done: int
+    chunks_done: int
+    results: list[dict[str, Any]]
+    error: str | None
+    created_at: str
+    updated_at: str
+    worker: str | None = None  # the runner holding it while `running`
+    heartbeat_at: float | None = None  # Unix time of its runner's last heartbeat
+    takeovers: int = 0  # times it was claimed again after its runner went silent
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        return [r for r in self.results if r["status"] == "failed"]
+
+
+class JobStore(Protocol):
+    """Jobs shared by every runner. Writes that name a `worker` only take effect while it holds the job."""
+
+    def submit(self, job_id: str, collection: str, files_total: int) -> Job: ...
+    def get(self, job_id: str) -> Job | None: ...
+    def claim(self, worker: str, lease_s: float, max_takeovers: int) -> Job | None:
+        """The oldest queued job, or a running one whose heartbeat is older than `lease_s`, now held by
+        `worker`; None when there is none. A job taken over more than `max_takeovers` times fails instead."""
+        ...
+
+    def heartbeat(self, job_id: str, worker: str) -> bool:
+        """False when `worker` no longer holds the job (another took it over): it must stop."""
+        ...
+
+    def record(self, job_id: str, worker: str, **fields: Any) -> bool: ...
+    def release(self, job_id: str, worker: str) -> bool:
+        """Hand a job back to the queue (a runner stopping cleanly)."""
+        ...
+
+    def requeue_running(self) -> int:
+        """Queue again every running job: only for a process that knows no other runner exists."""
+        ...
+
+    def active_ids(self) -> list[str]: ...
+    def pending(self) -> int: ...
+    def fail(self, job_id: str, error: str) -> None: ...
