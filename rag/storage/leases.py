@@ -4,10 +4,13 @@ A document being written carries its writer's lease id in the registry. Each wri
 an exclusive `flock` on `<data>/writers/<lease>.lock` for as long as it lives; the kernel drops it
 when the process ends, however it ends (kill -9 included). A pending document whose lease file is
 no longer locked was left by a writer that is really gone; any other is still being worked on.
+A process that ends normally removes its own file on the way out; a killed one's is removed by the next
+`live_writers` to find it unlocked.
 """
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import threading
@@ -38,8 +41,22 @@ def writer_lease(data_dir: Path) -> str:
         fd = os.open(staging, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh name: nobody else can hold it
         staging.rename(folder / f"{lease}.lock")
+        if not _leases:
+            atexit.register(release_writer_leases)
         _leases[folder] = (lease, fd)
         return lease
+
+
+def release_writer_leases() -> None:
+    """Remove this process's lease files (at exit). Unlinked while still locked, so no recovery running
+    meanwhile can take the lease for a dead writer's before its file is gone."""
+    with _guard:
+        for folder, (lease, fd) in list(_leases.items()):
+            if not lease.startswith(f"{os.getpid()}-"):  # a forked child's exit: the lease is its parent's
+                continue
+            (folder / f"{lease}.lock").unlink(missing_ok=True)
+            os.close(fd)
+            del _leases[folder]
 
 
 def live_writers(data_dir: Path) -> set[str]:

@@ -87,3 +87,13 @@ def test_a_dead_writers_lease_is_seen_as_gone_a_paused_ones_is_not(tmp_path: Pat
         paused.send_signal(signal.SIGCONT)
         paused.kill()
         paused.wait()
+
+
+def test_a_writer_that_ends_normally_leaves_no_lease_file_behind(tmp_path: Path) -> None:
+    script = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path;"
+        f" from rag.storage.leases import writer_lease; print(writer_lease(Path({str(tmp_path)!r})))"
+    )
+    lease = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert lease.stdout.strip()  # it did take one
+    assert list((tmp_path / "writers").iterdir()) == []
