@@ -1,0 +1,56 @@
+"""SQLite files written by earlier releases open with today's stores: the columns added since are added."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from rag.storage.jobs.sqlite import SqliteJobStore
+from rag.storage.registry.sqlite import SqliteRegistry
+
+# The first release's tables, before writer leases and job leases.
+FIRST_RELEASE = """
+CREATE TABLE collections (name TEXT PRIMARY KEY, description TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL);
+CREATE TABLE documents (
+    collection TEXT NOT NULL, document_id TEXT NOT NULL, filename TEXT NOT NULL, size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, version TEXT, pending_version TEXT, status TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL DEFAULT 0, pages INTEGER, metadata TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (collection, document_id)
+);
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY, collection TEXT NOT NULL, status TEXT NOT NULL, files_total INTEGER NOT NULL,
+    files_done INTEGER NOT NULL DEFAULT 0, chunks_done INTEGER NOT NULL DEFAULT 0,
+    results TEXT NOT NULL DEFAULT '[]', error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+INSERT INTO collections VALUES ('kb', '', 't0');
+INSERT INTO documents (collection, document_id, filename, size, sha256, version, status, chunk_count, metadata,
+    created_at, updated_at) VALUES ('kb', 'd1', 'a.txt', 3, 'abc', 'v1', 'ready', 2, '{"team": "hr"}', 't0', 't0');
+INSERT INTO jobs (id, collection, status, files_total, created_at, updated_at)
+    VALUES ('j1', 'kb', 'queued', 1, 't0', 't0');
+"""
+
+
+def columns(path: Path, table: str) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+
+
+def test_a_first_release_registry_file_gains_the_writer_and_job_lease_columns(tmp_path: Path) -> None:
+    path = tmp_path / "registry.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(FIRST_RELEASE)
+
+    registry, jobs = SqliteRegistry(path, tmp_path), SqliteJobStore(path)
+
+    assert columns(path, "documents")[-1] == "writer"
+    assert columns(path, "jobs")[-3:] == ["worker", "heartbeat_at", "takeovers"]
+    document = registry.get("kb", "d1")
+    assert document is not None and document.metadata == {"team": "hr"} and document.writer is None
+    claimed = jobs.claim("w1", lease_s=60, max_takeovers=3)
+    assert claimed is not None and claimed.id == "j1" and claimed.worker == "w1" and claimed.takeovers == 0
+    registry.begin("kb", "d1", "a.txt", 4, "abcd", "v2", {}, writer="lease-1")
+    finished = registry.finish(
+        "kb", "d1", filename="a.txt", size=4, sha256="abcd", version="v2", chunk_count=1, pages=None, metadata={},
+        left_by="lease-1",
+    )  # fmt: skip
+    assert finished and registry.get("kb", "d1").version == "v2"  # type: ignore[union-attr]
