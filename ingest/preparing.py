@@ -1,0 +1,129 @@
+"""The per-file step before the encoder: read a source, skip it if unchanged, load its pages and cut its chunks.
+
+It runs in the pipeline's reader thread; a file that fails here fails alone, with a reason and a status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.chunking import Chunker
+from ingest.loaders import LoadedDocument, load_bytes
+from ingest.sources import FileResult, Source, failed_result, unchanged_result
+from rag.config import Settings
+from rag.errors import RagError, TooLarge
+from rag.storage.clock import now
+from rag.storage.registry.types import Registry
+from rag.types import Chunk
+
+log = logging.getLogger(__name__)
+
+# Chunk metadata the pipeline writes itself: a user's metadata under these names is dropped.
+RESERVED_KEYS = {"document_id", "collection", "filename", "page", "chunk_index", "start_char", "end_char",
+                 "sha256", "document_sha256", "version", "ingested_at"}  # fmt: skip
+
+
+@dataclass
+class PreparedDocument:
+    """A file read, loaded and chunked, waiting for its vectors."""
+
+    source: Source
+    document_id: str
+    data_sha: str
+    version: str
+    document: LoadedDocument
+    chunks: list[Chunk]
+
+
+Report = Callable[[int, FileResult], None]
+
+
+class DocumentPreparer:
+    """Turns sources into prepared documents; `recipe` (encoder and chunk sizes) is part of each version, so
+    changing how documents are cut or encoded makes every document new again."""
+
+    def __init__(self, settings: Settings, chunker: Chunker, registry: Registry, recipe: bytes) -> None:
+        self.settings = settings
+        self.chunker = chunker
+        self.registry = registry
+        self.recipe = recipe
+
+    def read_all(
+        self,
+        sources: list[Source],
+        ids: list[str | FileResult],
+        collection: str,
+        out: queue.Queue[tuple[int, PreparedDocument] | None],
+        report: Report,
+        stop: threading.Event,
+    ) -> None:
+        """Prepare each source in order into `out` (then None), reporting at once those that need no encoding."""
+        try:
+            for index, (source, document_id) in enumerate(zip(sources, ids, strict=True)):
+                if stop.is_set():
+                    return
+                if isinstance(document_id, FileResult):  # no usable id of its own
+                    report(index, document_id)
+                    continue
+                try:
+                    item = self.prepare(source, collection, document_id)
+                except RagError as exc:
+                    report(index, failed_result(source.filename, document_id, exc.message, exc.status_code))
+                    continue
+                except Exception as exc:  # a parser bug must not take the batch down
+                    log.exception("unexpected error reading %s", source.filename)
+                    report(index, failed_result(source.filename, document_id, f"{type(exc).__name__}: {exc}", 500))
+                    continue
+                if isinstance(item, FileResult):
+                    report(index, item)
+                else:
+                    out.put((index, item))
+        finally:
+            out.put(None)
+
+    def prepare(self, source: Source, collection: str, document_id: str) -> PreparedDocument | FileResult:
+        """The document ready for encoding, or `unchanged` when this version with this metadata is stored."""
+        if source.size > self.settings.max_file_bytes:
+            limit = self.settings.max_file_bytes
+            raise TooLarge(f"file is {source.size:,} bytes, over the limit of {limit:,} bytes")
+        data = source.read()
+        data_sha = hashlib.sha256(data).hexdigest()
+        version = hashlib.sha256(self.recipe + data_sha.encode()).hexdigest()[:16]
+        existing = self.registry.get(collection, document_id)
+        if existing and existing.version == version and existing.metadata == source.metadata:
+            return unchanged_result(source.filename, document_id, existing)
+        document = load_bytes(source.kind or source.filename, data, self.settings.max_file_bytes)
+        chunks = self.chunks(source, collection, document_id, data_sha, version, document)
+        return PreparedDocument(source, document_id, data_sha, version, document, chunks)
+
+    def chunks(
+        self, source: Source, collection: str, document_id: str, data_sha: str, version: str, doc: LoadedDocument
+    ) -> list[Chunk]:
+        """The document's chunks, each with its place in the document and the user's metadata."""
+        stamp = now()
+        user_meta = {k: v for k, v in source.metadata.items() if k not in RESERVED_KEYS}
+        chunks = []
+        for index, piece in enumerate(self.chunker.split(doc)):
+            meta: dict[str, Any] = {
+                **user_meta,
+                "document_id": document_id,
+                "collection": collection,
+                "filename": source.filename,
+                "chunk_index": index,
+                "start_char": piece.start_char,
+                "end_char": piece.end_char,
+                "sha256": hashlib.sha256(piece.text.encode()).hexdigest(),
+                "document_sha256": data_sha,
+                "version": version,
+                "ingested_at": stamp,
+            }
+            if piece.page is not None:
+                meta["page"] = piece.page
+            chunks.append(Chunk(f"{document_id}#{version}#{index}", document_id, collection, piece.text, meta))
+        return chunks

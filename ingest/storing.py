@@ -1,0 +1,134 @@
+"""The last step of an ingest, and deletion: documents into (and out of) Chroma, the keyword index, the registry
+and the originals, each document under its own lock so two writers of one document take turns.
+
+Vectors of a group of documents go to Chroma in one upsert (each call has a fixed cost of ~20 ms); each
+document then becomes visible in one step (the keyword index transaction, see rag/retrieval/keyword.py).
+Before that the registry marks it pending under this process's writer lease, so a crash in between leaves
+a row that ingest/recovery.py repairs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+
+import numpy as np
+
+from ingest.preparing import PreparedDocument
+from ingest.sources import FileResult, failed_result, unchanged_result
+from rag.errors import NotFound, RagError
+from rag.retrieval.keyword import KeywordIndex
+from rag.storage.originals import OriginalStore
+from rag.storage.registry.types import DocumentRecord, Registry
+from rag.storage.vectors import VectorStore
+
+log = logging.getLogger(__name__)
+
+Encoded = tuple[int, PreparedDocument, np.ndarray]  # (the source's place in its batch, document, its vectors)
+
+
+class DocumentWriter:
+    """Writes prepared documents and deletes stored ones, keeping the three stores and the originals in step."""
+
+    def __init__(self, store: VectorStore, keyword: KeywordIndex, registry: Registry, originals: OriginalStore) -> None:
+        self.store = store
+        self.keyword = keyword
+        self.registry = registry
+        self.originals = originals
+        self._doc_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def write_group(self, items: list[Encoded]) -> list[tuple[int, FileResult]]:
+        """Store a group of documents: one vector upsert for all (each call costs ~20 ms in Chroma, whatever
+        its size), then each document made live on its own, so one failure still fails alone."""
+        with contextlib.ExitStack() as held:
+            # Sorted, so two ingests that share documents cannot deadlock.
+            for key in sorted({(item.chunks[0].collection, item.document_id) for _, item, _ in items if item.chunks}):
+                held.enter_context(self.lock_for(*key))
+            done: list[tuple[int, FileResult]] = []
+            todo: list[tuple[int, PreparedDocument, np.ndarray, DocumentRecord | None]] = []
+            for index, item, vectors in items:
+                if not item.chunks:
+                    done.append((index, failed_result(item.source.filename, item.document_id, "no text to index", 422)))
+                    continue
+                existing = self.registry.get(item.chunks[0].collection, item.document_id)
+                if existing and existing.version == item.version and existing.metadata == item.source.metadata:
+                    done.append((index, unchanged_result(item.source.filename, item.document_id, existing)))
+                    continue
+                self.registry.begin(
+                    item.chunks[0].collection, item.document_id, item.source.filename, item.source.size,
+                    item.data_sha, item.version, item.source.metadata, self.registry.writer_lease(),
+                )  # fmt: skip
+                todo.append((index, item, vectors, existing))
+            try:
+                if todo:
+                    self.store.upsert(
+                        todo[0][1].chunks[0].collection,
+                        [c for _, item, _, _ in todo for c in item.chunks],
+                        np.concatenate([vectors for _, _, vectors, _ in todo]),
+                    )
+            except Exception as exc:
+                log.exception("failed to store %d document(s)", len(todo))
+                for index, item, _, existing in todo:
+                    done.append((index, self._undo(item, existing, exc)))
+                return done
+            for index, item, _, existing in todo:
+                try:
+                    done.append((index, self._make_live(item, existing)))
+                except Exception as exc:
+                    log.exception("failed to store %s", item.source.filename)
+                    done.append((index, self._undo(item, existing, exc)))
+        return done
+
+    def _make_live(self, item: PreparedDocument, existing: DocumentRecord | None) -> FileResult:
+        source, collection = item.source, item.chunks[0].collection
+        # Kept before the document goes live, so a live document always has its original (for page images).
+        self.originals.save(collection, item.data_sha, source.read())
+        self.keyword.replace_document(collection, item.document_id, item.version, item.chunks)
+        pages = item.document.page_count
+        self.registry.finish(
+            collection, item.document_id, filename=source.filename, size=source.size, sha256=item.data_sha,
+            version=item.version, chunk_count=len(item.chunks), pages=pages, metadata=source.metadata,
+        )  # fmt: skip
+        if existing is not None:  # a new document has no older vectors to remove
+            self.store.delete_document(collection, item.document_id, keep_version=item.version)
+            if existing.sha256 != item.data_sha:
+                self.originals.discard(collection, existing.sha256, self._shas_in_use(collection))
+        return FileResult(source.filename, item.document_id, "ingested", len(item.chunks), pages)
+
+    def _undo(self, item: PreparedDocument, existing: DocumentRecord | None, exc: Exception) -> FileResult:
+        collection, kept = item.chunks[0].collection, existing.version if existing else None
+        try:
+            self.store.delete_document(collection, item.document_id, keep_version=kept)
+        finally:
+            self.registry.abandon(collection, item.document_id)
+        status = exc.status_code if isinstance(exc, RagError) else 500
+        return failed_result(item.source.filename, item.document_id, f"storage failed: {exc}", status)
+
+    def delete_document(self, collection: str, document_id: str) -> None:
+        if self.registry.get(collection, document_id) is None:
+            raise NotFound(f"document {document_id!r} not found in collection {collection!r}")
+        with self.lock_for(collection, document_id):
+            record = self.registry.get(collection, document_id)
+            self.keyword.delete_document(collection, document_id)
+            self.store.delete_document(collection, document_id)
+            self.registry.delete(collection, document_id)
+            if record is not None:
+                self.originals.discard(collection, record.sha256, self._shas_in_use(collection))
+
+    def delete_collection(self, collection: str) -> None:
+        if self.registry.collection(collection) is None:
+            raise NotFound(f"collection {collection!r} not found")
+        self.keyword.delete_collection(collection)
+        self.store.delete_collection(collection)
+        self.registry.delete_collection(collection)
+        self.originals.discard_collection(collection)
+
+    def _shas_in_use(self, collection: str) -> set[str]:
+        return {r.sha256 for r in self.registry.documents(collection, status=None)}
+
+    def lock_for(self, collection: str, document_id: str) -> threading.Lock:
+        """The lock one document is written and deleted under, within this process."""
+        with self._locks_guard:
+            return self._doc_locks.setdefault((collection, document_id), threading.Lock())
