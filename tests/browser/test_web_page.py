@@ -52,6 +52,11 @@ def row_text(browser: WebDriver, table: str, document_id: str) -> str:
     return rows[0].text if rows else ""
 
 
+def form_error(browser: WebDriver, form: str) -> str:
+    errors = browser.find_elements(By.CSS_SELECTOR, f"{form} .error")
+    return errors[0].text if errors else ""
+
+
 def test_a_user_uploads_asks_opens_the_cited_page_and_deletes_a_document(
     rag_server: str, browser: WebDriver, shot, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -163,6 +168,24 @@ def test_the_page_works_by_keyboard_with_labelled_fields_and_visible_focus(rag_s
     browser.switch_to.active_element.send_keys(Keys.ENTER)
     wait_for(browser, lambda b: b.switch_to.active_element.get_attribute("id") == "ask-question")
     assert other_hosts(browser) == []  # the page needs nothing from another host
+
+
+def test_the_new_collection_form_states_and_takes_the_names_the_api_takes(rag_server: str, browser: WebDriver) -> None:
+    browser.get(rag_server + "/")
+    wait_for(browser, EC.visibility_of_element_located((By.ID, "banner")))
+    save_key(browser, API_KEY)
+    wait_for(browser, EC.invisibility_of_element_located((By.ID, "banner")))
+    hint = css(browser, "#collection-name-hint").text
+    assert hint == "1-128 characters of any script, spaces too; no '/', not '.' or '..'"
+    assert css(browser, "#collection-name").get_attribute("aria-describedby") == "collection-name-hint"
+
+    # Two characters, spaces and punctuation: refused by the page's old check, taken by the API.
+    for name in ("HR", "Équipe RH: 2025 & co"):
+        css(browser, "#collection-name").send_keys(name, Keys.ENTER)
+        wait_for(browser, EC.text_to_be_present_in_element((By.ID, "workspace-title"), f"Collection: {name}"))
+    # A name the API refuses: its reason shows in the form.
+    css(browser, "#collection-name").send_keys("drafts/2025", Keys.ENTER)
+    wait_for(browser, lambda b: "no '/'" in form_error(b, "#collection-form"))
 
 
 def other_hosts(browser: WebDriver) -> list[str]:
