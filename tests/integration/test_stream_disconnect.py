@@ -2,8 +2,9 @@
 
 The local backend runs one generation at a time (llama.cpp is not thread-safe, so a lock guards the
 model). If a stream whose client went away kept generating, every other query would wait behind it.
-So: start a long streamed answer, hang up after its first delta, and check that a short query sent
-right after completes in a time that is impossible while the long generation still holds the lock.
+So: start a long streamed answer, hang up after its first delta, and check what the server says it did
+(it logs each generation it cancels for a caller that left, and each request as it ends) and that the
+model, free again, answers the next query. Nothing here depends on how fast the machine is.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +23,7 @@ import pytest
 from rag.config import Settings
 from rag.retrieval.embeddings import SentenceTransformerEmbedder
 from tests.conftest import BIN, free_port, ingest_knowledge, server_process
+from tests.waiting import DEADLINE_S, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -38,15 +39,8 @@ LONG_ANSWER: dict[str, Any] = {
 SHORT_ANSWER = {"question": "How many days of annual leave do full-time employees get?", "collection": "kb1",
                 "max_tokens": 8}  # fmt: skip
 
-# Measured on the 2-core CI-class CPU this was written on (load average ~4 from other jobs):
-# - the 1500-token streamed answer above, read to the end: 44.9 s (~33 tokens/s after a ~2-3 s prompt);
-#   timing 300-token answers gave 11.6-17.1 s, i.e. 45-60 s extrapolated to 1500 tokens;
-# - a max_tokens=8 query sent while that stream was being read: 44.9 s (it waits for the model lock);
-# - a max_tokens=8 query alone: 1.9-4.0 s; sent right after hanging up on the stream: 2.6-2.7 s.
-# 15 s is 3x below the full generation and ~4x above a short query on a busy machine. On a much
-# busier machine both scale together, so the bound grows to 4x the short query measured before.
-SHORT_QUERY_BOUND_S = 15.0
-SHORT_QUERY_BOUND_FACTOR = 4.0
+# "local generation cancelled: stopped N ms after the caller left, P pieces in" (rag/backends/local.py)
+CANCELLED = re.compile(r"local generation cancelled: stopped (\d+) ms after the caller left, (\d+) pieces in")
 
 
 @contextmanager
@@ -64,10 +58,17 @@ def rag_serve(data_dir: Path, log_path: Path) -> Iterator[str]:
         yield url
 
 
-def timed_short_query(url: str) -> tuple[httpx.Response, float]:
-    started = time.monotonic()
-    response = httpx.post(f"{url}/v1/query", json=SHORT_ANSWER, timeout=120)
-    return response, time.monotonic() - started
+def short_query(url: str) -> httpx.Response:
+    response = httpx.post(f"{url}/v1/query", json=SHORT_ANSWER, timeout=DEADLINE_S)
+    assert response.status_code == 200, response.text
+    assert response.json()["usage"]["completion_tokens"] > 0
+    return response
+
+
+def log_showing(log_path: Path, *patterns: re.Pattern[str]) -> str:
+    """The server's log once every pattern is in it, else ''."""
+    log = log_path.read_text()
+    return log if all(pattern.search(log) for pattern in patterns) else ""
 
 
 def read_until_first_delta(response: httpx.Response) -> list[dict[str, Any]]:
@@ -86,10 +87,9 @@ def test_a_client_that_disconnects_mid_stream_stops_the_generation(
     ingest_knowledge(settings)
     log_path = tmp_path / "server.log"
     with rag_serve(settings.data_dir, log_path) as url:
-        warm_up, warm_up_s = timed_short_query(url)
-        assert warm_up.status_code == 200, warm_up.text
+        short_query(url)  # loads the model
 
-        with httpx.Client(timeout=120) as client:
+        with httpx.Client(timeout=DEADLINE_S) as client:
             with client.stream("POST", f"{url}/v1/query", json=LONG_ANSWER) as response:
                 assert response.status_code == 200
                 stream_trace_id = response.headers["x-trace-id"]
@@ -98,17 +98,15 @@ def test_a_client_that_disconnects_mid_stream_stops_the_generation(
         assert events[0]["type"] == "sources" and events[0]["abstained"] is False
         assert events[-1]["type"] == "delta" and events[-1]["text"]
 
-        bound_s = max(SHORT_QUERY_BOUND_S, SHORT_QUERY_BOUND_FACTOR * warm_up_s)
-        short, short_s = timed_short_query(url)
-        assert short.status_code == 200, short.text
-        assert short.json()["usage"]["completion_tokens"] > 0
-        assert short_s < bound_s, (
-            f"a short query took {short_s:.1f}s after the streaming client left (alone: {warm_up_s:.1f}s):"
-            " the abandoned generation still held the model"
-        )
+        # The server stopped the model for the client that left (a generation that ran on to its end
+        # would log no cancellation) and finished that request; the model's place is free again.
+        finished = re.compile(rf"POST /v1/query 200 [\d.]+ms traceId={stream_trace_id}")
+        log = wait_until(lambda: log_showing(log_path, finished, CANCELLED), "the abandoned stream never ended")
+        [(stopped_ms, pieces)] = CANCELLED.findall(log)
+        assert int(stopped_ms) < 1000 and int(pieces) < LONG_ANSWER["max_tokens"], log
+        wait_until(lambda: httpx.get(f"{url}/health", timeout=30).json()["generation"]["tickets"] == 0,
+                   "the abandoned generation kept its place in the queue")  # fmt: skip
+
+        short = short_query(url)  # the next client gets its answer
     log = log_path.read_text()
     assert "traceId=" in log and f"traceId={short.headers['x-trace-id']}" in log
-    # The server finished the abandoned stream's request soon after the client left, and logged it.
-    finished = re.search(rf"POST /v1/query 200 ([\d.]+)ms traceId={stream_trace_id}", log)
-    assert finished, log
-    assert float(finished.group(1)) < bound_s * 1000
