@@ -9,16 +9,15 @@ cancellation has to close the HTTP request to the model server, which then stops
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.fakes import FakeServer, fake_openai_server
 from tests.integration.test_api_backends import assert_contract
+from tests.waiting import PendingRequest, wait_until
 
 # ~18,000 characters: about forty map steps in a 512-token window.
 LONG_TEXT = " ".join(f"Item {i}: the board approved budget line {i} worth {i * 100} euros." for i in range(300))
@@ -26,32 +25,13 @@ REPLY = " ".join(f"note{i}" for i in range(40))  # a map step generates 40 words
 TOKEN_DELAY_S = 0.05  # ...in 2 s: the whole summary would take over a minute
 CANCEL_BOUND_S = 1.0  # the issue's requirement: nothing new after the disconnect, within a second
 QUIET_S = 4.0  # how long we watch the model server after the client left
-DEADLINE_S = 300.0  # generous: the local model on a loaded 2-core machine
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.02)
 
 
 def hang_up_during(url: str, body: dict, busy: Callable[[], bool]) -> float:
-    """POST `body` to /v1/summarize over a raw socket and close it once `busy()`; returns when we closed it.
-
-    A raw socket, because an HTTP client gives no way to leave before the response headers arrive, and
-    a non-streamed summary sends them only at the end."""
-    parts = urlsplit(url)
-    payload = json.dumps(body).encode()
-    head = (
-        f"POST /v1/summarize HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\n\r\n"
-    )
-    with socket.create_connection((parts.hostname, parts.port)) as sock:
-        sock.sendall(head.encode() + payload)
+    """POST `body` to /v1/summarize and hang up once `busy()`; returns when we closed the connection."""
+    with PendingRequest(f"{url}/v1/summarize", body) as client:
         wait_until(busy, "the summary never reached the model")
-    return time.monotonic()
+        return client.hang_up()
 
 
 def after(times: list[float], moment: float) -> list[float]:
