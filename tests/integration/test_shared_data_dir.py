@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ import pytest
 from rag.storage.vectors import chroma_collection_name
 from tests.conftest import BIN, KNOWLEDGE, ROOT, free_port, server_process
 from tests.fakes import fake_openai_server
+from tests.waiting import wait_until
 
 NEW_DOCS = {f"quokka{i:02d}.txt": f"Quokka report {i}: quokka colony number {i} lives on Rottnest." for i in range(30)}
 
@@ -37,13 +39,28 @@ def write_files(folder: Path, files: dict[str, str]) -> Path:
     return folder
 
 
+@dataclass(frozen=True)
+class Call:
+    started: float
+    ended: float
+    what: str
+    status: int
+    found: bool  # a new document among the hits
+
+
 class Searcher(threading.Thread):
     """Searches (hybrid re-ranked, plain fusion, filtered) and queries in a loop, recording every answer."""
+
+    KINDS = ("hybrid", "old", "fusion", "filtered", "query")
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
         self.url, self.stop = url, threading.Event()
-        self.calls: list[tuple[float, str, int, bool]] = []  # (time, what, status, found a new document)
+        self.calls: list[Call] = []
+
+    def rounds_since(self, moment: float) -> int:
+        """How many times each kind of call has been made, start to end, since `moment`."""
+        return min(sum(1 for c in self.calls if c.what == what and c.started >= moment) for what in self.KINDS)
 
     def run(self) -> None:
         requests = {
@@ -59,10 +76,11 @@ class Searcher(threading.Thread):
         with httpx.Client(base_url=self.url, timeout=120) as client:
             while not self.stop.is_set():
                 for what, (route, body) in requests.items():
+                    started = time.monotonic()
                     response = client.post(route, json=body)
                     hits = response.json().get("results") or response.json().get("sources") or []
                     found = any("Quokka report" in hit.get("text", "") for hit in hits)
-                    self.calls.append((time.monotonic(), what, response.status_code, found))
+                    self.calls.append(Call(started, time.monotonic(), what, response.status_code, found))
 
 
 @pytest.mark.slow
@@ -77,11 +95,11 @@ def test_a_cli_ingest_beside_a_running_server_goes_through_it_and_no_search_fail
         with server_process(command, "/health", port, tmp_path / "server.log", 600, env=serve_env) as url:
             searcher = Searcher(url)
             searcher.start()
-            time.sleep(3)  # searches before the ingest
+            wait_until(lambda: searcher.rounds_since(0.0) >= 1, "no search answered before the ingest")
             started = time.monotonic()
             ingested = rag(["ingest", str(write_files(tmp_path / "new", NEW_DOCS)), "-c", "kb1"], env)
             returned = time.monotonic()
-            time.sleep(3)  # and after it
+            wait_until(lambda: searcher.rounds_since(returned) >= 1, "no search answered after the ingest")
             searcher.stop.set()
             searcher.join(timeout=300)
 
@@ -92,16 +110,16 @@ def test_a_cli_ingest_beside_a_running_server_goes_through_it_and_no_search_fail
 
     assert ingested.returncode == 0, ingested.stderr
     assert "30 ingested" in ingested.stdout and f"at http://127.0.0.1:{port}" in ingested.stderr  # sent to the server
-    statuses = {status for _, _, status, _ in searcher.calls}
-    assert statuses == {200}, [c for c in searcher.calls if c[2] != 200][:5]
-    assert sum(1 for t, *_ in searcher.calls if t < started) >= 5  # the loop really ran before ...
-    assert sum(1 for t, *_ in searcher.calls if started <= t < returned) >= 5  # ... during ...
-    after = [c for c in searcher.calls if c[0] >= returned]
-    first_found = min(t for t, what, _, found in searcher.calls if found and what == "hybrid")
+    calls = searcher.calls
+    assert {c.status for c in calls} == {200}, [c for c in calls if c.status != 200][:5]
+    assert sum(1 for c in calls if c.ended < started) >= 5  # the loop really ran before ...
+    assert sum(1 for c in calls if started <= c.ended < returned) >= 5  # ... during ...
+    first_found = min(c.ended for c in calls if c.found and c.what == "hybrid")
     print(f"new documents searchable {first_found - returned:+.2f} s after `rag ingest` returned")
-    assert first_found - returned < 1.0  # the stated delay: searchable by the time `rag ingest` returns
-    assert all(found for _, what, _, found in after if what in ("hybrid", "fusion", "filtered"))
-    assert not any(found for t, what, _, found in searcher.calls if t < started and what != "query")
+    # The stated delay: searchable by the time `rag ingest` returns, so every search begun after it finds them.
+    after = [c for c in calls if c.started >= returned and c.what in ("hybrid", "fusion", "filtered")]
+    assert after and all(c.found for c in after), after
+    assert not any(c.found for c in calls if c.ended < started and c.what != "query")
 
     assert second.returncode == 1 and "in use by `rag serve` (pid" in second.stderr and str(port) in second.stderr
     assert deleted.returncode == 0, deleted.stderr
@@ -182,20 +200,20 @@ def test_a_command_beside_a_paused_writer_loses_nothing(tmp_path: Path, chroma: 
         listed = rag(["docs", "list", "-c", collection, "--json"], env)
         assert listed.returncode == 0 and pending_rows(data) == paused  # reading recovers nothing
 
-        second = subprocess.Popen([str(BIN / "rag"), "ingest", str(extra), "-c", collection], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        second_log = tmp_path / "second.log"
+        with open(second_log, "wb") as log:  # the child keeps its own handle
+            second = subprocess.Popen([str(BIN / "rag"), "ingest", str(extra), "-c", collection], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
         if chroma_url:  # every process sees a Chroma server's writes: the second writer runs at once ...
-            assert second.wait(timeout=600) == 0, second.stderr.read()  # type: ignore[union-attr]
+            assert second.wait(timeout=600) == 0, second_log.read_text()
             assert pending_rows(data) == paused  # ... and its recovery spared the live writer's documents
-        else:  # embedded Chroma has one writer at a time: the second one waits for the first
-            time.sleep(5)
+        else:  # embedded Chroma has one writer at a time: the second one says it waits for the first, and does
+            wait_until(lambda: "waiting for `rag ingest`" in second_log.read_text(), "the second writer did not wait")
             assert second.poll() is None
     finally:
         os.kill(writer.pid, signal.SIGCONT)
     assert writer.wait(timeout=600) == 0, writer.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-    assert second.wait(timeout=600) == 0, second.stderr.read()  # type: ignore[union-attr]
-    if not chroma_url:
-        assert "waiting for `rag ingest`" in second.stderr.read()  # type: ignore[union-attr]
+    assert second.wait(timeout=600) == 0, second_log.read_text()
 
     clean_data = tmp_path / "clean"
     clean_env = env_for(clean_data, **({"RAG_CHROMA_URL": chroma_url} if chroma_url else {}))
