@@ -21,7 +21,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 API_KEY = "browser-test-key"
 # Generous: the machine is shared and the first answer loads the local model.
-WAIT_S = 120
+WAIT_S = 300
 _screenshot_dirs: list[Path] = []
 
 
@@ -51,7 +51,7 @@ def rag_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "RAG_PUBLIC_DOCS": "true",  # /docs in a browser cannot send the key
     }
     command = [str(BIN / "rag"), "serve", "--port", str(port)]
-    with server_process(command, "/health", port, folder / "server.log", timeout=180, cwd=folder, env=env) as url:
+    with server_process(command, "/health", port, folder / "server.log", timeout=600, cwd=folder, env=env) as url:
         yield url
 
 

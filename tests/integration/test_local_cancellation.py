@@ -49,7 +49,7 @@ def start_serve(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes]
             cwd=log_path.parent, env=env,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/health", timeout=180, process=proc)
+    wait_for_http(f"{url}/health", timeout=600, process=proc)  # a loaded machine starts slowly
     return proc, url
 
 

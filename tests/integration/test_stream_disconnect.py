@@ -54,7 +54,7 @@ def rag_serve(data_dir: Path, log_path: Path) -> Iterator[str]:
     }
     command = [str(BIN / "rag"), "serve", "--port", str(port)]
     # cwd: no stray .env file; the app's log goes to log_path
-    with server_process(command, "/health", port, log_path, timeout=180, cwd=log_path.parent, env=env) as url:
+    with server_process(command, "/health", port, log_path, timeout=600, cwd=log_path.parent, env=env) as url:
         yield url
 
 
