@@ -6,10 +6,14 @@ so `rag --help`, `docs list` and `collections list` start at once. Keep heavy im
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from rag.config import get_settings
 
@@ -32,6 +36,23 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print the error; the caller raises what this returns, so the exit stays visible where it happens."""
     err_console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
+
+
+def print_listing(
+    records: Sequence[Any],
+    as_json: bool,
+    columns: Sequence[str],
+    row: Callable[[Any], Sequence[str]],
+    as_dict: Callable[[Any], dict[str, Any]] = asdict,
+) -> None:
+    """A listing as a JSON array for scripts (`--json`), or as a table for people."""
+    if as_json:
+        print(json.dumps([as_dict(r) for r in records], indent=2))
+        return
+    table = Table(*columns)
+    for r in records:
+        table.add_row(*row(r))
+    console.print(table)
 
 
 def collection_or_default(name: str | None) -> str:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from cli.common import JsonOption, console, err_console, fail
+from cli.common import JsonOption, console, err_console, fail, print_listing
 from rag.config import get_settings
 from rag.errors import RagError
 
 if TYPE_CHECKING:
-    from rag.storage.keys import KeyStore
+    from rag.storage.keys import KeyRecord, KeyStore
 
 keys_app = typer.Typer(
     help="Scoped API keys for the HTTP API (stored hashed in RAG_DATA_DIR, or in RAG_DATABASE_URL).",
@@ -66,16 +64,13 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(as_json: JsonOption = False) -> None:
     """List the keys: name, role, collections, creation time (never the key)."""
-    records = _key_store().records()
-    if as_json:
-        print(json.dumps([asdict(r) for r in records], indent=2))
-        return
-    table = Table("name", "role", "collections", "created_at")
-    for r in records:
-        table.add_row(r.name, r.role, ", ".join(r.collections) if r.collections is not None else "all", r.created_at)
-    console.print(table)
-    if get_settings().api_key_set:
+    print_listing(_key_store().records(), as_json, ("name", "role", "collections", "created_at"), _key_row)
+    if not as_json and get_settings().api_key_set:
         err_console.print("[dim]and the RAG_API_KEYS keys (admin, every collection)[/dim]")
+
+
+def _key_row(r: KeyRecord) -> tuple[str, ...]:
+    return r.name, r.role, ", ".join(r.collections) if r.collections is not None else "all", r.created_at
 
 
 @keys_app.command("revoke")

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cli.common import (
     CollectionOption,
@@ -22,12 +21,14 @@ from cli.common import (
     err_console,
     fail,
     local_pipeline,
+    print_listing,
     read_registry,
 )
 from rag.errors import RagError
 
 if TYPE_CHECKING:
     from ingest.pipeline import FileResult, Source
+    from rag.storage.registry.types import CollectionRecord, DocumentRecord
 
 docs_app = typer.Typer(help="Documents of a collection.", no_args_is_help=True)
 collections_app = typer.Typer(help="Collections.", no_args_is_help=True)
@@ -136,14 +137,12 @@ def docs_list(collection: CollectionOption = None, as_json: JsonOption = False) 
     registry = read_registry()
     if not registry.exists(collection):
         raise fail(f"collection {collection!r} not found")
-    records = registry.documents(collection)
-    if as_json:
-        print(json.dumps([r.public() for r in records], indent=2))
-        return
-    table = Table("document_id", "filename", "pages", "chunks", "size", "updated_at")
-    for r in records:
-        table.add_row(r.document_id, r.filename, str(r.pages or ""), str(r.chunk_count), f"{r.size:,}", r.updated_at)
-    console.print(table)
+    columns = ("document_id", "filename", "pages", "chunks", "size", "updated_at")
+    print_listing(registry.documents(collection), as_json, columns, _document_row, as_dict=lambda r: r.public())
+
+
+def _document_row(r: DocumentRecord) -> tuple[str, ...]:
+    return r.document_id, r.filename, str(r.pages or ""), str(r.chunk_count), f"{r.size:,}", r.updated_at
 
 
 @docs_app.command("delete")
@@ -160,14 +159,12 @@ def docs_delete(document_id: str, collection: CollectionOption = None) -> None:
 @collections_app.command("list")
 def collections_list(as_json: JsonOption = False) -> None:
     """List collections with their document and chunk counts."""
-    records = read_registry().collections()
-    if as_json:
-        print(json.dumps([asdict(r) for r in records], indent=2))
-        return
-    table = Table("name", "documents", "chunks", "created_at")
-    for r in records:
-        table.add_row(r.name, str(r.documents), str(r.chunks), r.created_at)
-    console.print(table)
+    columns = ("name", "documents", "chunks", "created_at")
+    print_listing(read_registry().collections(), as_json, columns, _collection_row)
+
+
+def _collection_row(r: CollectionRecord) -> tuple[str, ...]:
+    return r.name, str(r.documents), str(r.chunks), r.created_at
 
 
 @collections_app.command("delete")

@@ -56,7 +56,9 @@ async def summarize(body: SummarizeRequest, request: Request, services: Services
 
 
 async def _summarize(body: SummarizeRequest, services: Services, ticket: Ticket | None) -> Any:
-    source = SummarySource(body.text, body.document_id, body.topic, body.collection, body.top_k)
+    source = SummarySource(
+        text=body.text, document_id=body.document_id, topic=body.topic, collection=body.collection, top_k=body.top_k
+    )
     chosen = await summary_input(source, services.summary_library(), services.settings.max_summarize_chars)
     units, numbered = chosen.units, chosen.numbered
     params = body.sampling(services.settings.max_tokens)
