@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,17 +16,20 @@ from ingest.jobs import JobQueue
 from ingest.ownership import claim, release
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
+from ingest.uploads import Uploads
 from rag.access import NOBODY, Principal
 from rag.answering.chat import ChatService
 from rag.answering.service import AnswerService, build_answer_service
 from rag.answering.summarize import Summarizer
+from rag.answering.summary_sources import Library
 from rag.backends import ChatBackend
 from rag.backends.admission import GenerationQueue
 from rag.config import Settings
-from rag.errors import InvalidInput
+from rag.errors import InvalidInput, NotFound
 from rag.retrieval.components import Components, build_components
 from rag.retrieval.embeddings import SentenceTransformerEmbedder
 from rag.retrieval.hybrid import Retriever
+from rag.storage.registry.types import DocumentRecord, Registry, live_document
 from rag.telemetry import note_collection
 
 NO_INGEST_NEEDS_CHROMA_SERVER = (
@@ -39,6 +43,8 @@ class Services:
     settings: Settings
     components: Components
     pipeline: IngestPipeline
+    registry: Registry  # the pipeline's: what the collections and documents are
+    uploads: Uploads  # ingested now or as a job
     retriever: Retriever
     backend: ChatBackend
     answers: AnswerService
@@ -56,9 +62,27 @@ class Services:
         """`name`, when it exists and the caller's key may see it; the same 404 otherwise."""
         note_collection(name)  # for the request's log line
         require_visible(name)
-        if not self.pipeline.registry.exists(name):
+        if not self.registry.exists(name):
             raise collection_not_found(name)
         return name
+
+    def document(self, collection: str, document_id: str) -> DocumentRecord:
+        """A live document of a collection the caller may see; 404 otherwise."""
+        self.require_collection(collection)
+        return live_document(self.registry, collection, document_id)
+
+    def original(self, record: DocumentRecord) -> Path:
+        """Where the document's file as uploaded is kept; 404 for documents ingested before originals were."""
+        path = self.pipeline.originals.path(record.collection, record.sha256)
+        if path is None:
+            raise NotFound(
+                f"the original of {record.document_id!r} was not kept (ingested before originals were): upload again"
+            )
+        return path
+
+    def summary_library(self) -> Library:
+        """Where summaries read stored text, with the caller's access checked on the collection."""
+        return Library(self.registry, self.components.keyword, self.retriever.search, self.require_collection)
 
 
 def build_services(settings: Settings, backend: ChatBackend | None = None) -> Services:
@@ -96,6 +120,8 @@ def _build_services(settings: Settings, backend: ChatBackend | None) -> Services
         settings=settings,
         components=components,
         pipeline=pipeline,
+        registry=pipeline.registry,
+        uploads=Uploads(pipeline, jobs, settings),
         retriever=answers.retriever,
         backend=answers.backend,
         answers=answers,

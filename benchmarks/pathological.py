@@ -42,7 +42,7 @@ from tests.conftest import free_port, server_process  # noqa: E402
 from tests.hostile import CountingBody, multipart, paragraph_bomb, size_bomb  # noqa: E402
 
 MB = 1024 * 1024
-RAG = [sys.executable, "-c", "import cli; cli.app()"]
+RAG = [sys.executable, "-c", "from cli.main import app; app()"]
 
 
 def ingest(path: Path, data_dir: Path) -> dict[str, object]:

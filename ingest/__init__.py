@@ -1,1 +1,2 @@
-"""Ingestion: loaders (one per file type), chunking, the document registry and the pipeline."""
+"""Ingestion: loaders (one per file type), chunking, the pipeline, uploads (ingested now or as a job), jobs and
+workers."""

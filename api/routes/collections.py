@@ -33,8 +33,7 @@ CREATED_LINKS = links(
 )
 async def create_collection(body: CollectionCreate, services: ServicesDep) -> CollectionOut:
     require_creatable(body.name)
-    registry = services.pipeline.registry
-    if not registry.ensure_collection(check_collection_name(body.name), body.description):
+    if not services.registry.ensure_collection(check_collection_name(body.name), body.description):
         raise Conflict(f"collection {body.name!r} already exists")
     return await get_collection(body.name, services)
 
@@ -43,13 +42,13 @@ async def create_collection(body: CollectionCreate, services: ServicesDep) -> Co
 async def list_collections(services: ServicesDep) -> CollectionList:
     """The collections the caller's key may see."""
     caller = current_caller()
-    records = [r for r in services.pipeline.registry.collections() if caller.sees(r.name)]
+    records = [r for r in services.registry.collections() if caller.sees(r.name)]
     return CollectionList(collections=[CollectionOut(**asdict(r)) for r in records])
 
 
 @router.get("/v1/collections/{name}", response_model=CollectionOut, responses=ERROR_RESPONSES)
 async def get_collection(name: str, services: ServicesDep) -> CollectionOut:
-    record = services.pipeline.registry.collection(services.require_collection(name))
+    record = services.registry.collection(services.require_collection(name))
     if record is None:  # deleted meanwhile
         raise collection_not_found(name)
     return CollectionOut(**asdict(record))

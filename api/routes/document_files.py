@@ -24,14 +24,8 @@ PNG = {200: {"content": {"image/png": {}}, "description": "The page as a PNG"}}
 
 
 def _original(services: Services, collection: str, document_id: str) -> tuple[DocumentRecord, Path]:
-    services.require_collection(collection)
-    record = services.pipeline.registry.get(collection, document_id)
-    if record is None or record.version is None:
-        raise NotFound(f"document {document_id!r} not found in collection {collection!r}")
-    path = services.pipeline.originals.path(collection, record.sha256)
-    if path is None:
-        raise NotFound(f"the original of {document_id!r} was not kept (ingested before originals were): upload again")
-    return record, path
+    record = services.document(collection, document_id)
+    return record, services.original(record)
 
 
 @router.get(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import shutil
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -29,10 +27,9 @@ from api.schemas import (
     UploadResult,
     error_responses,
 )  # fmt: skip
-from ingest.jobs import StagedFile, stage
 from ingest.loaders import LOADERS
-from ingest.names import display_filename
-from ingest.pipeline import FileResult, Source
+from ingest.pipeline import FileResult
+from ingest.uploads import UploadedFile, UploadOutcome
 from rag.errors import InvalidInput, NotFound, RagError, TooLarge, Unprocessable, UnsupportedType
 from rag.validation import check_metadata
 
@@ -103,37 +100,17 @@ async def _upload_text(collection: str, request: Request, services: Services) ->
         doc = TextDocument.model_validate(raw)
     except ValidationError as exc:
         raise Unprocessable(f"invalid text document: {exc}") from exc
-    filename = display_filename(doc.filename)
-    kind = filename if filename.lower().endswith((".txt", ".md", ".markdown")) else "text.txt"
-    if not services.settings.serve_ingest:  # workers ingest: the text becomes a one-file job
-        job_id, directory = services.jobs.new_upload_dir()
-        staged = await asyncio.to_thread(
-            stage, directory, 0, filename, io.BytesIO(doc.text.encode()), document_id=doc.document_id,
-            metadata=doc.metadata, kind=kind,
-        )  # fmt: skip
-        return _accepted(services, job_id, collection, [staged])
-    source = Source.from_bytes(filename, doc.text.encode(), document_id=doc.document_id, metadata=doc.metadata)
-    source.kind = kind
-    return _answer(await asyncio.to_thread(services.pipeline.ingest, [source], collection))
+    outcome = await services.uploads.upload_text(collection, doc.text, doc.filename, doc.document_id, doc.metadata)
+    return _respond(outcome)
 
 
-def _accepted(services: Services, job_id: str, collection: str, staged: list[StagedFile]) -> JSONResponse:
-    """Submit the staged files as a job: 202 with where to follow it."""
-    job = services.jobs.submit(job_id, collection, staged)
+def _respond(outcome: UploadOutcome) -> JSONResponse:
+    """202 with where to follow the job the upload became, or the results of the files ingested now."""
+    job = outcome.job
+    if job is None:
+        return _answer(outcome.results)
     body = JobAccepted(job_id=job.id, status=job.status, files_total=job.files_total)
     return JSONResponse(body.model_dump(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
-
-
-def _refuse_oversized(uploads: list[UploadFile], max_file_bytes: int) -> None:
-    """A file over the per-file limit is refused with the upload, not accepted into a job that fails later."""
-    over = [u for u in uploads if (u.size or 0) > max_file_bytes]
-    if over:
-        names = ", ".join(f"{display_filename(u.filename)!r} ({u.size:,} bytes)" for u in over[:5])
-        more = f" and {len(over) - 5} more" if len(over) > 5 else ""
-        raise TooLarge(
-            f"nothing was ingested: over the per-file limit of {max_file_bytes:,} bytes (RAG_MAX_FILE_BYTES): "
-            f"{names}{more}"
-        )
 
 
 async def _upload_files(collection: str, request: Request, services: Services, length: int) -> Response:
@@ -147,32 +124,11 @@ async def _upload_files(collection: str, request: Request, services: Services, l
         metas *= len(uploads)
     if (ids and len(ids) != len(uploads)) or (metas and len(metas) != len(uploads)):
         raise Unprocessable("give document_id and metadata once per file, in the order of the files")
-    _refuse_oversized(uploads, services.settings.max_file_bytes)
-    job_id, directory = services.jobs.new_upload_dir()
-
-    def stage_all() -> list[StagedFile]:
-        return [
-            stage(
-                directory,
-                i,
-                display_filename(u.filename),
-                u.file,
-                document_id=ids[i] if ids else None,
-                metadata=metas[i] if metas else {},
-            )  # fmt: skip
-            for i, u in enumerate(uploads)
-        ]
-
-    staged = await asyncio.to_thread(stage_all)
-    settings = services.settings
-    big = length > settings.sync_upload_bytes or len(staged) > settings.sync_upload_files
-    if big or not settings.serve_ingest:  # serving only, workers ingest everything
-        return _accepted(services, job_id, collection, staged)
-    try:
-        results = await asyncio.to_thread(services.pipeline.ingest, [f.source() for f in staged], collection)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-    return _answer(results)
+    files = [
+        UploadedFile(u.filename, u.file, u.size or 0, ids[i] if ids else None, metas[i] if metas else {})
+        for i, u in enumerate(uploads)
+    ]
+    return _respond(await services.uploads.upload_files(collection, files, length))
 
 
 @router.post(
@@ -197,11 +153,7 @@ async def upload_documents(name: str, request: Request, services: ServicesDep) -
 
 
 def _document(services: Services, collection: str, document_id: str) -> DocumentOut:
-    services.require_collection(collection)
-    record = services.pipeline.registry.get(collection, document_id)
-    if record is None or record.version is None:
-        raise NotFound(f"document {document_id!r} not found in collection {collection!r}")
-    return DocumentOut(**record.public())
+    return DocumentOut(**services.document(collection, document_id).public())
 
 
 @router.get("/v1/collections/{name}/documents", response_model=DocumentPage, responses=ERROR_RESPONSES)
@@ -215,7 +167,7 @@ async def list_documents(
 ) -> DocumentPage:
     services.require_collection(name)
     records = sorted(
-        services.pipeline.registry.documents(name), key=lambda r: (getattr(r, sort), r.document_id),
+        services.registry.documents(name), key=lambda r: (getattr(r, sort), r.document_id),
         reverse=order == "desc",
     )  # fmt: skip
     page = [DocumentOut(**r.public()) for r in records[offset : offset + limit]]

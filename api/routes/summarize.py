@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict
 from functools import partial
 from typing import Any
@@ -21,9 +20,9 @@ from api.schemas import (
     SummarizeResponse,
 )
 from api.streaming import answer_error, delta_events, open_stream, sse
-from rag.answering.summarize import Unit, covered, document_units, hit_units
+from rag.answering.summarize import covered
+from rag.answering.summary_sources import SummarySource, summary_input
 from rag.backends.admission import Ticket
-from rag.errors import InvalidInput, NotFound, TooLarge
 
 router = APIRouter(tags=["summarize"])
 STREAM_DOC = """With `stream: true`: the same SSE shape as /v1/query (`sources`, then `delta` pieces, then `done`
@@ -31,33 +30,6 @@ with usage, finish_reason and model_calls, then `[DONE]`). Inputs over `RAG_MAX_
 answer 413; a client that disconnects stops every model call of the summary. A summary takes its place in the
 chat model's queue like an answer: when `RAG_GENERATION_QUEUE` requests already wait, it is an immediate 429
 with `Retry-After`."""
-
-
-async def _units(body: SummarizeRequest, services: Services) -> tuple[list[Unit], bool]:
-    """The input as units, and whether they are numbered sources to cite (topics)."""
-    chosen = [name for name in ("text", "document_id", "topic") if getattr(body, name) is not None]
-    if len(chosen) != 1:
-        raise InvalidInput("give exactly one source: text, document_id (with collection), or topic (with collection)")
-    if body.text is not None:
-        if not body.text.strip():
-            raise InvalidInput("text is empty")
-        return [Unit(body.text)], False
-    if not body.collection:
-        raise InvalidInput(f"{chosen[0]} needs a collection")
-    services.require_collection(body.collection)
-    if body.document_id is not None:
-        record = services.pipeline.registry.get(body.collection, body.document_id)
-        if record is None or record.version is None:
-            raise NotFound(f"document {body.document_id!r} not found in collection {body.collection!r}")
-        chunks = services.components.keyword.document_chunks(body.collection, body.document_id)
-        return document_units(chunks), False
-    topic = (body.topic or "").strip()
-    if not topic:
-        raise InvalidInput("topic is empty")
-    retrieval = await asyncio.to_thread(services.retriever.search, body.collection, topic, body.top_k)
-    if not retrieval.hits:
-        raise NotFound(f"nothing about {topic!r} in collection {body.collection!r}")
-    return hit_units(retrieval.hits), True
 
 
 @router.post(
@@ -84,8 +56,11 @@ async def summarize(body: SummarizeRequest, request: Request, services: Services
 
 
 async def _summarize(body: SummarizeRequest, services: Services, ticket: Ticket | None) -> Any:
-    units, numbered = await _units(body, services)
-    _check_size(units, services.settings.max_summarize_chars)
+    source = SummarySource(
+        text=body.text, document_id=body.document_id, topic=body.topic, collection=body.collection, top_k=body.top_k
+    )
+    chosen = await summary_input(source, services.summary_library(), services.settings.max_summarize_chars)
+    units, numbered = chosen.units, chosen.numbered
     params = body.sampling(services.settings.max_tokens)
     if ticket is not None:
         await ticket.wait()  # the map steps and the final call all use the model
@@ -104,10 +79,3 @@ async def _summarize(body: SummarizeRequest, services: Services, ticket: Ticket 
         summary="".join(parts).strip(), sources=sources, usage=usage.as_dict(), model=services.backend.model,
         finish_reason=finish, model_calls=calls,
     )  # fmt: skip
-
-
-def _check_size(units: list[Unit], limit: int) -> None:
-    """Bound the work: map-reduce time grows with the input (60 KB took 564 s with the local model)."""
-    size = sum(len(u.text) for u in units)
-    if size > limit:
-        raise TooLarge(f"the text to summarize has {size:,} characters, over the limit of {limit:,}")

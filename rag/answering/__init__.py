@@ -1,2 +1,3 @@
 """Turning retrieved chunks into answers: the answer service, answerability, extractive answers, grounding, overview,
-prompts, quoting, chat, summarize. Imports `rag.retrieval`, `rag.backends` and the layers below them."""
+prompts, quoting, chat, summarize and what a summary reads. Imports `rag.retrieval`, `rag.backends` and the layers
+below them."""

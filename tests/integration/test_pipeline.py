@@ -167,7 +167,7 @@ def test_a_crash_mid_document_is_invisible_and_cleaned_up_at_next_start(componen
 
 
 def test_sample_docs_ingest_cleanly(pipeline: IngestPipeline) -> None:
-    from cli import collect_sources
+    from cli.library import collect_sources
 
     results = pipeline.ingest(collect_sources([SAMPLE_DOCS], recursive=False), "sample")
     assert results and all(r.status == "ingested" for r in results), [r for r in results if r.reason]

@@ -282,7 +282,7 @@ def _database_dump(path: Path) -> str:
 
 def _rag(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "RAG_DATA_DIR": str(data_dir), "RAG_API_KEYS": "", **env}
-    command = [sys.executable, str(ROOT / "cli.py"), *args]
+    command = [sys.executable, "-m", "cli", *args]
     return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300, cwd=ROOT)
 
 

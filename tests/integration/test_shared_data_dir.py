@@ -140,9 +140,9 @@ def upsert(self, *args, **kwargs):
     if len(calls) == 1:
         signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)  # os.kill lets this thread run on a while
 rag.storage.vectors.ChromaStore.upsert = upsert
-import cli
+from cli.main import main
 sys.argv = ["rag", "ingest", {docs!r}, "-c", {collection!r}]
-cli.main()
+main()
 """
 
 

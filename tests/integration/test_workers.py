@@ -41,9 +41,9 @@ def upsert(self, collection, *args, **kwargs):
                 return
             signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
 rag.storage.vectors.ChromaStore.upsert = upsert
-import cli
+from cli.main import main
 sys.argv = ["rag", "worker"]
-cli.main()
+main()
 """
 
 

@@ -112,3 +112,13 @@ class Registry(Protocol):
     def live_writers(self) -> set[str]:
         """Lease ids of the processes writing now (this one included, once it holds a lease)."""
         ...
+
+
+def live_document(registry: Registry, collection: str, document_id: str) -> DocumentRecord:
+    """The document's record when a version of it is live (a first version still being written is not)."""
+    from rag.errors import NotFound
+
+    record = registry.get(collection, document_id)
+    if record is None or record.version is None:
+        raise NotFound(f"document {document_id!r} not found in collection {collection!r}")
+    return record
