@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.middleware.auth import Authenticator
 from api.permissions import authorize, caller_var, collection_not_found, require_visible
-from ingest.jobs import JobQueue
+from ingest.jobs.runners import JobQueue
 from ingest.ownership import claim, release
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline

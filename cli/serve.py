@@ -71,7 +71,7 @@ def worker(
     import threading
 
     from api.middleware.request_log import configure_logging
-    from ingest.worker import own_data_dir, run_worker
+    from ingest.jobs.worker import own_data_dir, run_worker
 
     settings = get_settings()
     configure_logging(settings.log_format)

@@ -1,4 +1,4 @@
-"""Uploads through the HTTP API: small ones are ingested at once, bigger ones become a job (ingest/jobs.py).
+"""Uploads through the HTTP API: small ones are ingested at once, bigger ones become a job (ingest/jobs/runners.py).
 
 A server started without ingestion (`rag serve --no-ingest`) makes every upload a job, for `rag worker`.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ingest.jobs import JobQueue, StagedFile, stage
+from ingest.jobs.runners import JobQueue, StagedFile, stage
 from ingest.names import display_filename
 from ingest.pipeline import FileResult, IngestPipeline, Source
 from rag.config import Settings

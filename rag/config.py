@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     )
     sync_upload_files: int = Field(10, ge=0, description="Uploads with more files than this become jobs.")
 
-    # Ingestion jobs (ingest/jobs.py): run inside `rag serve`, or by `rag worker` processes
+    # Ingestion jobs (ingest/jobs/runners.py): run inside `rag serve`, or by `rag worker` processes
     serve_ingest: bool = Field(
         True, description="`rag serve` runs ingestion itself; false (`--no-ingest`): every upload is a job for workers."
     )

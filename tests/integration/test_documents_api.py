@@ -161,7 +161,7 @@ def test_parallel_uploads_and_searches_are_safe_and_deduplicated(live_server) ->
 
 
 def test_an_interrupted_job_resumes_after_a_restart(tmp_path: Path, embedder, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from ingest.jobs import JobQueue, stage
+    from ingest.jobs.runners import JobQueue, stage
     from ingest.service import build_pipeline
     from rag.config import Settings
     from rag.retrieval.components import build_components

@@ -230,7 +230,7 @@ def test_upload_folders_left_by_a_stop_are_deleted_at_start(tmp_path: Path, embe
     upload (files staged, no job): the next start deletes both folders and keeps a job still to run."""
     import io
 
-    from ingest.jobs import JobQueue, stage
+    from ingest.jobs.runners import JobQueue, stage
     from ingest.service import build_pipeline
     from rag.config import Settings
     from rag.retrieval.components import build_components

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ingest.jobs import JobRunner
+from ingest.jobs.runners import JobRunner
 from ingest.ownership import DataDirBusy, claim
 from ingest.pipeline import IngestPipeline
 from rag.config import Settings
