@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
-from tests.integration.test_api_backends import assert_contract
+from tests.integration.backends.test_api_backends import assert_contract
 
 SEARCH = {"query": "annual leave days", "collection": "shapes"}
 BAD_FILTERS: list[tuple[str, str]] = [  # (what, the filters as raw JSON: NaN and Infinity are not JSON)

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import BIN, ROOT, free_port, server_process
 from tests.fakes import fake_openai_server
-from tests.integration.test_workers import PAUSING_WORKER, batch, stop_workers, stopped, vectors_per_document
+from tests.integration.ingest.test_workers import PAUSING_WORKER, batch, stop_workers, stopped, vectors_per_document
 
 pytestmark = pytest.mark.slow
 ADMIN = "admin-key-for-the-fleet"

@@ -6,8 +6,8 @@ import unicodedata
 
 import httpx
 
-from tests.integration.test_api_backends import assert_contract
-from tests.integration.test_documents_api import create, upload
+from tests.integration.api.test_documents_api import create, upload
+from tests.integration.backends.test_api_backends import assert_contract
 
 
 def chunk_texts(client: httpx.Client, document_id: str) -> str:

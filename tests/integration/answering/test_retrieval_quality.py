@@ -10,7 +10,7 @@ from rag.retrieval.components import Components
 from rag.retrieval.hybrid import Retriever
 from rag.retrieval.rerank import HybridScoreReranker
 
-MINIBEIR = Path(__file__).resolve().parent.parent / "data" / "minibeir"
+MINIBEIR = Path(__file__).resolve().parents[2] / "data" / "minibeir"
 
 
 def test_default_beats_plain_fusion_on_minibeir(pipeline: IngestPipeline, components: Components) -> None:

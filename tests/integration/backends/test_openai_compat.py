@@ -16,7 +16,7 @@ from rag.config import Settings
 from tests.conftest import ingest_knowledge
 from tests.fakes import fake_openai_server
 
-SEED_CURL = Path(__file__).resolve().parent.parent / "data" / "seed_curl"
+SEED_CURL = Path(__file__).resolve().parents[2] / "data" / "seed_curl"
 LAMB = {
     "sous_vide.txt": "Sous vide: seal the lamb in a bag and cook it in a water bath at 57 C for hours.",
     "sous_le_sable.txt": "Sous le sable: the lamb is buried in hot desert sand with embers and slow-roasted.",

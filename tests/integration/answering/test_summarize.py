@@ -11,7 +11,7 @@ import pytest
 from rag.config import Settings
 from tests.conftest import BIN, api_client, ingest_knowledge, make_pdf
 from tests.fakes import fake_openai_server
-from tests.integration.test_api_backends import assert_contract, sse_events, with_backend
+from tests.integration.backends.test_api_backends import assert_contract, sse_events, with_backend
 
 # ~85,000 characters: under RAG_MAX_SUMMARIZE_CHARS, and dozens of times a 2048-token window.
 LONG_TEXT = " ".join(f"Section {i}: the committee approved budget line {i} worth {i * 100} euros." for i in range(1200))

@@ -22,7 +22,7 @@ import pytest
 
 from rag.config import Settings
 from tests.conftest import BIN, free_port, ingest_knowledge, wait_for_http
-from tests.integration.test_stream_disconnect import LONG_ANSWER, SHORT_ANSWER
+from tests.integration.api.test_stream_disconnect import LONG_ANSWER, SHORT_ANSWER
 from tests.waiting import DEADLINE_S, PendingRequest, wait_until
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from rag.answering.quoting import quoter_for
 from rag.backends.base import Message
 from rag.backends.local import LocalLlamaBackend
 from rag.config import Settings
-from tests.integration.test_prompt_quoting import HOSTILE
+from tests.integration.backends.test_prompt_quoting import HOSTILE
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from rag.backends.openai_compat import OpenAICompatBackend
 from rag.config import Settings
 from rag.retrieval.embeddings import SentenceTransformerEmbedder
 from tests.conftest import api_client, ingest_knowledge
-from tests.integration.test_api_backends import sse_events
+from tests.integration.backends.test_api_backends import sse_events
 
 pytestmark = pytest.mark.slow
 

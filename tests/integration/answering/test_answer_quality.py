@@ -14,7 +14,7 @@ import pytest
 from rag.config import Settings
 from tests.conftest import KNOWLEDGE, api_client, ingest_knowledge
 from tests.fakes import fake_openai_server
-from tests.integration.test_api_backends import QUESTION, sse_events, with_backend
+from tests.integration.backends.test_api_backends import QUESTION, sse_events, with_backend
 
 
 @pytest.fixture

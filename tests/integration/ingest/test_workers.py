@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import BIN, ROOT, free_port, server_process
-from tests.integration.test_shared_data_dir import final_state
+from tests.integration.ingest.test_shared_data_dir import final_state
 
 LEASE_S = 8.0
 pytestmark = pytest.mark.slow

@@ -26,7 +26,7 @@ from rag.config import Settings
 from rag.storage.keys.sqlite import SqliteKeyStore
 from tests.conftest import ROOT, free_port, ingest_knowledge, wait_for_http
 from tests.fakes import fake_openai_server
-from tests.integration.test_api_backends import assert_contract
+from tests.integration.backends.test_api_backends import assert_contract
 
 ADMIN_ENV_KEY = "admin-from-env"
 IN_SCOPE, OUT_OF_SCOPE, MISSING = "hr", "finance", "no-such-collection"

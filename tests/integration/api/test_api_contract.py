@@ -9,7 +9,7 @@ import pytest
 
 from rag.config import Settings
 from tests.conftest import api_client, ingest_knowledge
-from tests.integration.test_api_backends import assert_contract
+from tests.integration.backends.test_api_backends import assert_contract
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_api_keys_protect_every_route_but_health(kb_settings: Settings) -> None:
         query = client.post("/v1/query", json={"question": "x", "collection": "kb1"})
         metrics = client.get("/metrics")
     assert_contract(missing, 401)
-    assert_contract(metrics, 401)  # unless RAG_PUBLIC_METRICS=true (tests/integration/test_observability.py)
+    assert_contract(metrics, 401)  # unless RAG_PUBLIC_METRICS=true (tests/integration/api/test_observability.py)
     assert missing.headers["www-authenticate"] == "Bearer"
     assert_contract(wrong, 401)
     assert_contract(query, 401)
@@ -111,7 +111,7 @@ def test_every_route_is_covered_by_the_contract_tests(kb_settings: Settings) -> 
         "/v1/collections/{name}/documents", "/v1/collections/{name}/documents/{document_id}",
         "/v1/collections/{name}/documents/{document_id}/chunks", "/v1/jobs/{job_id}", "/v1/chat/completions",
         "/v1/models", "/v1/summarize", "/v1/completions", "/v1/embeddings", "/metrics",
-        # their contract: tests/integration/test_web_routes.py
+        # their contract: tests/integration/api/test_web_routes.py
         "/v1/collections/{name}/documents/{document_id}/pages/{page}.png",
         "/v1/collections/{name}/documents/{document_id}/original",
     }  # fmt: skip

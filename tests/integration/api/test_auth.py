@@ -9,7 +9,7 @@ import pytest
 
 from api.middleware.auth import KeyChecker
 from rag.errors import Unauthorized
-from tests.integration.test_api_backends import assert_contract
+from tests.integration.backends.test_api_backends import assert_contract
 
 KEYS = "k1,k2"
 DOCS = ("/openapi.json", "/docs", "/redoc")

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import BIN
 from tests.fakes import fake_openai_server
-from tests.integration.test_openai_compat import LAMB
+from tests.integration.backends.test_openai_compat import LAMB
 
 REPLY = "Sous le sable buries the lamb in hot sand [1]."
 QUESTION = "How is lamb cooked in sand?"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_pdf
-from tests.integration.test_api_backends import assert_contract
+from tests.integration.backends.test_api_backends import assert_contract
 
 
 def create(client: httpx.Client, name: str = "docs1") -> None:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.hostile import CountingBody, multipart, paragraph_bomb, promise_length, size_bomb
-from tests.integration.test_api_backends import assert_contract
-from tests.integration.test_documents_api import create, upload
+from tests.integration.api.test_documents_api import create, upload
+from tests.integration.backends.test_api_backends import assert_contract
 
 MB = 1024 * 1024
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_cli import rag
+from tests.integration.cli.test_cli import rag
 
-MINIBEIR = Path(__file__).resolve().parent.parent / "data" / "minibeir"
+MINIBEIR = Path(__file__).resolve().parents[2] / "data" / "minibeir"
 
 
 def test_eval_scores_every_configuration_then_reuses_the_collection(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_missing_corpus_and_unknown_config_exit_2(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "RAG_RERANKER_MODEL" in unknown.stderr
 
 
-MINIQA = Path(__file__).resolve().parent.parent / "data" / "miniqa"
+MINIQA = Path(__file__).resolve().parents[2] / "data" / "miniqa"
 
 
 def test_eval_answers_a_qa_set_and_scores_citations_abstention_and_correctness(tmp_path: Path) -> None:

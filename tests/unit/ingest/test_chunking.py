@@ -10,7 +10,7 @@ from ingest.chunking import Chunker
 from ingest.loaders.base import LoadedDocument, Page
 from rag.errors import InvalidInput
 
-SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "sample_docs"
+SAMPLE_DOCS = Path(__file__).resolve().parents[3] / "sample_docs"
 LONG_PAGE = " ".join(f"Sentence number {i} talks about robots, vacuum cleaners and batteries." for i in range(300))
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.fakes import FakeServer, fake_openai_server
-from tests.integration.test_api_backends import assert_contract
+from tests.integration.backends.test_api_backends import assert_contract
 from tests.waiting import PendingRequest, wait_until
 
 # ~18,000 characters: about forty map steps in a 512-token window.

@@ -10,8 +10,8 @@ import httpx
 from PIL import Image
 
 from tests.conftest import make_pdf
-from tests.integration.test_api_backends import assert_contract
-from tests.integration.test_documents_api import create, upload
+from tests.integration.api.test_documents_api import create, upload
+from tests.integration.backends.test_api_backends import assert_contract
 
 PAGES = ["Welcome. This handbook explains how we work together.",
          "Annual leave. Full-time employees receive 25 days of paid annual leave per year."]  # fmt: skip

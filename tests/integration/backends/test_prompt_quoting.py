@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.fakes import FakeServer, fake_openai_server
-from tests.integration.test_summarize import LONG_TEXT
+from tests.integration.answering.test_summarize import LONG_TEXT
 
 # Topic word, the payload in the document, and how the payload must read in the prompt.
 HOSTILE = {

@@ -1,0 +1,1 @@
+"""Answers, summaries and retrieval quality end to end."""

@@ -1,0 +1,1 @@
+"""The `rag` command as a user runs it."""

@@ -1,0 +1,1 @@
+"""Real engines together: PostgreSQL, a Chroma server, replicas and workers."""

@@ -1,0 +1,1 @@
+"""Ingestion on real Chroma and SQLite: the pipeline, jobs and workers, a data directory shared by processes."""
