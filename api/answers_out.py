@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.schemas import QueryResponse, Source, Verification
+from api.schemas.answers import QueryResponse, Source, Verification
 from rag.answering.service import Answer
 from rag.types import SearchHit
 

@@ -31,7 +31,8 @@ from api.routes import (
     search,
     summarize,
 )
-from api.schemas import ChatRequest, TextDocument
+from api.schemas.library import TextDocument
+from api.schemas.openai import ChatRequest
 from api.web import install_web_page
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings

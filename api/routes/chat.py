@@ -19,17 +19,8 @@ from api.disconnect import until_disconnected
 from api.generation import admitted, holding, kept_if, released_on_error, take_ticket
 from api.json_body import read_json
 from api.openapi import ref
-from api.schemas import (
-    ERROR_RESPONSES,
-    QUEUE_RESPONSES,
-    ChatChoice,
-    ChatChoiceMessage,
-    ChatCompletion,
-    ChatRequest,
-    ModelCard,
-    ModelList,
-    UsageModel,
-)  # fmt: skip
+from api.schemas.common import ERROR_RESPONSES, QUEUE_RESPONSES, UsageModel
+from api.schemas.openai import ChatChoice, ChatChoiceMessage, ChatCompletion, ChatRequest, ModelCard, ModelList
 from api.served_models import chat_model_names, require_model
 from api.streaming import open_stream, sse
 from rag.answering.chat import PreparedChat

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Response
 from api.deps import ServicesDep
 from api.openapi import links
 from api.permissions import collection_not_found, current_caller, require_creatable
-from api.schemas import ERROR_RESPONSES, CollectionCreate, CollectionList, CollectionOut, error_responses
+from api.schemas.common import ERROR_RESPONSES, error_responses
+from api.schemas.library import CollectionCreate, CollectionList, CollectionOut
 from rag.errors import Conflict
 from rag.validation import check_collection_name
 

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from api.deps import ServicesDep
-from api.openai_schemas import CompletionChoice, CompletionRequest, TextCompletion
 from api.routes.chat import complete_chat
-from api.schemas import ERROR_RESPONSES, QUEUE_RESPONSES, ChatCompletion, ChatRequest
+from api.schemas.common import ERROR_RESPONSES, QUEUE_RESPONSES
+from api.schemas.openai import ChatCompletion, ChatRequest, CompletionChoice, CompletionRequest, TextCompletion
 from rag.errors import InvalidInput
 
 router = APIRouter(tags=["openai-compatible"])

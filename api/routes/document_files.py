@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
 from api.deps import Services, ServicesDep
-from api.schemas import ERROR_RESPONSES
+from api.schemas.common import ERROR_RESPONSES
 from ingest.page_images import render_page
 from rag.errors import NotFound
 from rag.storage.registry.types import DocumentRecord

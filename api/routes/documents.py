@@ -14,8 +14,8 @@ from api.deps import Services, ServicesDep
 from api.json_body import parse_json, read_json
 from api.openapi import links, ref
 from api.permissions import current_caller
-from api.schemas import (
-    ERROR_RESPONSES,
+from api.schemas.common import ERROR_RESPONSES, error_responses
+from api.schemas.library import (
     ChunkOut,
     ChunkPage,
     DocumentOut,
@@ -25,8 +25,7 @@ from api.schemas import (
     JobOut,
     TextDocument,
     UploadResult,
-    error_responses,
-)  # fmt: skip
+)
 from ingest.loaders import LOADERS
 from ingest.pipeline import FileResult
 from ingest.uploads import UploadedFile, UploadOutcome

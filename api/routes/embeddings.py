@@ -9,8 +9,8 @@ import numpy as np
 from fastapi import APIRouter
 
 from api.deps import ServicesDep
-from api.openai_schemas import EmbeddingItem, EmbeddingList, EmbeddingRequest, EmbeddingUsage
-from api.schemas import ERROR_RESPONSES
+from api.schemas.common import ERROR_RESPONSES
+from api.schemas.openai import EmbeddingItem, EmbeddingList, EmbeddingRequest, EmbeddingUsage
 from api.served_models import embedding_model_name, model_aliases, require_model
 from rag.errors import InvalidInput
 

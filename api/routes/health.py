@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import ServicesDep
-from api.schemas import HealthResponse
+from api.schemas.common import HealthResponse
 
 router = APIRouter(tags=["health"])
 

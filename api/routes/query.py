@@ -10,7 +10,8 @@ from api.answers_out import query_response, sources_out
 from api.deps import Services, ServicesDep
 from api.disconnect import until_disconnected
 from api.generation import admitted, holding, kept_if, released_on_error, take_ticket
-from api.schemas import ERROR_RESPONSES, QUEUE_RESPONSES, QueryRequest, QueryResponse
+from api.schemas.answers import QueryRequest, QueryResponse
+from api.schemas.common import ERROR_RESPONSES, QUEUE_RESPONSES
 from api.streaming import answer_error, answer_events, open_stream, sse
 from rag.answering.service import Answer, RetrievalOptions
 from rag.backends.admission import Ticket

@@ -7,7 +7,8 @@ import asyncio
 from fastapi import APIRouter
 
 from api.deps import ServicesDep
-from api.schemas import ERROR_RESPONSES, SearchRequest, SearchResponse, SearchResult
+from api.schemas.answers import SearchRequest, SearchResponse, SearchResult
+from api.schemas.common import ERROR_RESPONSES
 
 router = APIRouter(tags=["search"])
 

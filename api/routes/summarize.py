@@ -11,14 +11,8 @@ from fastapi import APIRouter, Request
 from api.deps import Services, ServicesDep
 from api.disconnect import until_disconnected
 from api.generation import admitted, holding, released_on_error, take_ticket
-from api.schemas import (
-    ERROR_RESPONSES,
-    QUEUE_RESPONSES,
-    CoveredSourceOut,
-    ErrorResponse,
-    SummarizeRequest,
-    SummarizeResponse,
-)
+from api.schemas.common import ERROR_RESPONSES, QUEUE_RESPONSES, ErrorResponse
+from api.schemas.summarize import CoveredSourceOut, SummarizeRequest, SummarizeResponse
 from api.streaming import answer_error, delta_events, open_stream, sse
 from rag.answering.summarize import covered
 from rag.answering.summary_sources import SummarySource, summary_input
