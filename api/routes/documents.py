@@ -15,6 +15,7 @@ from api.json_body import parse_json, read_json
 from api.openapi import links, ref
 from api.permissions import current_caller
 from api.schemas.common import ERROR_RESPONSES, error_responses
+from api.schemas.grammar import METADATA_SCHEMA
 from api.schemas.library import (
     ChunkOut,
     ChunkPage,
@@ -51,15 +52,24 @@ UPLOAD_BODY = {
                 "type": "object",
                 "required": ["files"],
                 "properties": {
-                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                    "document_id": {"type": "array", "items": {"type": "string"}, "description": "One per file"},
-                    "metadata": {
+                    "files": {
                         "type": "array",
-                        "items": {"type": "string"},
-                        "description": "A JSON object per file, or one for all (see TextDocument.metadata)",
+                        "items": {"type": "string", "format": "binary"},
+                        "minItems": 1,
+                        "description": f"Read by their extension ({', '.join(sorted(LOADERS))}); one that cannot be"
+                        " read fails with 400, 413 or 415",
+                    },
+                    # No type: a form part is text whatever a client meant to send, and its text is the id.
+                    "document_id": {"description": "The documents' ids: none, or one part per file, in their order"},
+                    # One JSON part; per-file metadata repeats the part, which JSON Schema has no words for.
+                    "metadata": {
+                        **METADATA_SCHEMA,
+                        "description": "A JSON object for every file (see TextDocument.metadata); or one such part"
+                        " per file, in the order of the files",
                     },
                 },
-            }
+            },
+            "encoding": {"metadata": {"contentType": "application/json"}},
         },
         "application/json": {"schema": ref(TextDocument)},
     },

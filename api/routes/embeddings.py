@@ -10,12 +10,12 @@ from fastapi import APIRouter
 
 from api.deps import ServicesDep
 from api.schemas.common import ERROR_RESPONSES
-from api.schemas.openai import EmbeddingItem, EmbeddingList, EmbeddingRequest, EmbeddingUsage
+from api.schemas.openai import MAX_EMBEDDING_INPUTS, EmbeddingItem, EmbeddingList, EmbeddingRequest, EmbeddingUsage
 from api.served_models import embedding_model_name, model_aliases, require_model
 from rag.errors import InvalidInput
 
 router = APIRouter(tags=["openai-compatible"])
-MAX_INPUTS = 2048  # OpenAI's own limit per request
+MAX_INPUTS = MAX_EMBEDDING_INPUTS
 
 
 def _texts(body: EmbeddingRequest) -> list[str]:

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from api.schemas.common import UsageModel
-from api.schemas.grammar import Filters
+from api.schemas.grammar import INT64, INTEGRAL, Filters, JsonInt, RequestBody, Trimmed
 from rag.backends.base import SamplingParams
 
-NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+NonEmpty = Annotated[Trimmed, StringConstraints(max_length=8000)]
 StopSequence = Annotated[str, StringConstraints(max_length=256)]
+MaxTokens = Annotated[int, Field(ge=1, le=1_000_000), INTEGRAL]
+Seed = Annotated[int, Field(ge=0, lt=2**63), INTEGRAL, WithJsonSchema({**INT64, "minimum": 0})]
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     query: NonEmpty = Field(examples=["How many days of annual leave do I get?"])
     collection: str = Field(examples=["sample"])
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: JsonInt = Field(5, ge=1, le=50)
     filters: Filters | None = Field(None, description="document_id, filename or any metadata key; a list = any of")
     rerank: bool = True
 
@@ -37,26 +39,26 @@ class SearchResponse(BaseModel):
     results: list[SearchResult]
 
 
-class RetrievalSpec(BaseModel):
+class RetrievalSpec(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: JsonInt = Field(5, ge=1, le=50)
     filters: Filters | None = None
     rerank: bool = True
 
 
-class SamplingFields(BaseModel):
+class SamplingFields(RequestBody):
     """The sampling parameters of the Llama chat APIs, with their documented ranges."""
 
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    top_k: int | None = Field(None, ge=0, lt=1000)
+    top_k: Annotated[int, Field(ge=0, lt=1000), INTEGRAL] | None = None
     min_p: float | None = Field(None, ge=0, le=1)
-    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    max_tokens: MaxTokens | None = None
     stop: StopSequence | Annotated[list[StopSequence], Field(max_length=16)] | None = Field(
         None, description="Up to 16 stop sequences of at most 256 characters"
     )
-    seed: int | None = Field(None, ge=0, lt=2**63)
+    seed: Seed | None = None
     repetition_penalty: float | None = Field(None, ge=0.01, le=5)
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)

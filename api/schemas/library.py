@@ -6,13 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.grammar import Metadata
+from api.schemas.grammar import CollectionName, DocumentText, Metadata, RequestBody
 
 
-class CollectionCreate(BaseModel):
+class CollectionCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(examples=["handbooks"])
+    name: CollectionName = Field(examples=["handbooks"])
     description: str = Field("", max_length=2000)
 
 
@@ -28,12 +28,14 @@ class CollectionList(BaseModel):
     collections: list[CollectionOut]
 
 
-class TextDocument(BaseModel):
+class TextDocument(RequestBody):
     """Raw text to ingest as one document."""
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, examples=["Our office opens at 8am."])
+    text: DocumentText = Field(
+        min_length=1, examples=["Our office opens at 8am."], description="Something besides spaces; no NUL character"
+    )
     filename: str = Field("text.txt", min_length=1, max_length=255)
     document_id: str | None = Field(None, min_length=1, max_length=512)
     metadata: Metadata = Field(default_factory=dict)

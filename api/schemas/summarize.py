@@ -8,11 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.answers import SamplingFields
 from api.schemas.common import UsageModel
+from api.schemas.grammar import JsonInt, NotBlank
 
 
 def _one_source(given: str, *others: str, needs: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A JSON-schema branch: `given` (and `needs`) set, the other sources absent or null."""
-    properties = {given: {"type": "string"}, **{n: {"type": "string"} for n in needs}}
+    """A JSON-schema branch: `given` (and `needs`, not empty) set, the other sources absent or null."""
+    properties = {given: {"type": "string"}, **{n: {"type": "string", "minLength": 1} for n in needs}}
     return {"required": [given, *needs], "properties": {**properties, **{o: {"type": "null"} for o in others}}}
 
 
@@ -30,12 +31,12 @@ class SummarizeRequest(SamplingFields):
         },
     )
 
-    text: str | None = Field(None, description="Raw text to summarize")
+    text: NotBlank | None = Field(None, description="Raw text to summarize")
     document_id: str | None = Field(None, description="A stored document (with `collection`)")
     collection: str | None = None
-    topic: str | None = Field(None, description="What the collection says about this (with `collection`)")
+    topic: NotBlank | None = Field(None, description="What the collection says about this (with `collection`)")
     instruction: str | None = Field(None, max_length=2000, examples=["3 bullet points focusing on the solutions"])
-    top_k: int = Field(8, ge=1, le=50, description="Chunks retrieved for a topic summary")
+    top_k: JsonInt = Field(8, ge=1, le=50, description="Chunks retrieved for a topic summary")
     stream: bool = False
 
 
