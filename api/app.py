@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -17,7 +18,7 @@ from api.middleware.limits import BodyLimitMiddleware, limit_for
 from api.middleware.metrics import metrics_router
 from api.middleware.request_log import RequestLogMiddleware, configure_logging
 from api.middleware.tracing import install_tracing, shutdown_tracing
-from api.openapi import install_openapi
+from api.openapi import declare_auth, install_openapi
 from api.permissions import document_roles
 from api.routes import (
     chat,
@@ -32,7 +33,7 @@ from api.routes import (
     summarize,
 )
 from api.schemas.library import TextDocument
-from api.schemas.openai import ChatRequest
+from api.schemas.openai import ChatRequest, document_dimensions
 from api.web import install_web_page
 from rag.backends import ChatBackend
 from rag.config import Settings, get_settings
@@ -63,7 +64,20 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     )
     install_error_handlers(app)
     public_routes = {"/metrics"} if settings.public_metrics else set()
-    install_openapi(app, [ChatRequest, TextDocument], edit=lambda schema: document_roles(schema, public_routes))
+
+    def document_state() -> tuple[bool, int | None]:
+        """What the document depends on at run time: whether keys exist, the embedder's dimension."""
+        services = getattr(app.state, "services", None)  # built at start-up
+        return app.state.authenticator.required(), services.components.embedder.dimension if services else None
+
+    def edit_document(schema: dict[str, Any], state: tuple[bool, int | None]) -> None:
+        keys_exist, dimension = state
+        document_roles(schema, public_routes)
+        declare_auth(schema, keys_exist)
+        if dimension is not None:
+            document_dimensions(schema, dimension)
+
+    install_openapi(app, [ChatRequest, TextDocument], document_state, edit_document)
     key_store = build_key_store(settings)
     app.state.authenticator = Authenticator(KeyChecker(settings.api_key_set), key_store)
     # Innermost first: the body limit runs after the key check (an unauthenticated body is never read).

@@ -19,8 +19,9 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+# 401 is api.openapi.declare_auth's: only a server with keys answers it.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 500, 502, 504)
+    code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 500, 502, 504)
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
 # The routes that call the chat model: its queue can be full (429), the backend can ask for a pause (503).

@@ -8,7 +8,9 @@ import httpx
 import pytest
 
 from api.middleware.auth import KeyChecker
+from rag.config import Settings
 from rag.errors import Unauthorized
+from rag.storage.keys import build_key_store
 from tests.integration.backends.test_api_backends import assert_contract
 
 KEYS = "k1,k2"
@@ -36,6 +38,32 @@ def test_without_a_key_nothing_but_health_answers_anything_but_401(live_server) 
         assert_contract(client.get("/v1/search", headers=key), 405)
         assert_contract(client.post("/v1/search", json={"query": ""}, headers=key), 422)
         assert client.get("/openapi.json", headers=key).status_code == 200
+
+
+def test_the_openapi_document_asks_for_a_key_exactly_while_keys_exist(live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without keys every request is served, so no operation declares the bearer scheme or a 401. A key made
+    while the server runs (`rag keys create`) turns auth on, and the document says so from then on."""
+
+    def declaring(document: dict) -> set[str]:  # type: ignore[type-arg]
+        return {
+            f"{method.upper()} {path}"
+            for path, operations in document["paths"].items()
+            for method, operation in operations.items()
+            if "security" in operation and "401" in operation["responses"]
+        }
+
+    with httpx.Client(base_url=live_server(), timeout=60) as client:
+        keyless = client.get("/openapi.json").json()
+        store = build_key_store(Settings(_env_file=None, data_dir=tmp_path / "data"))  # type: ignore[call-arg]
+        key = store.create("docs-reader", "reader", None)
+        store.close()
+        assert_contract(client.get("/openapi.json"), 401)
+        keyed = client.get("/openapi.json", headers={"Authorization": f"Bearer {key}"}).json()
+    assert not declaring(keyless) and "securitySchemes" not in keyless["components"]
+    assert not any("401" in op["responses"] for ops in keyless["paths"].values() for op in ops.values())
+    every = {f"{method.upper()} {path}" for path, operations in keyed["paths"].items() for method in operations}
+    assert declaring(keyed) == every - {"GET /health"}
+    assert keyed["components"]["securitySchemes"] == {"HTTPBearer": {"type": "http", "scheme": "bearer"}}
 
 
 def test_public_docs_open_the_docs_and_nothing_else(live_server) -> None:  # type: ignore[no-untyped-def]
