@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -11,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.errors import RagError, RetryLater
@@ -19,6 +22,7 @@ log = logging.getLogger("rag.api")
 trace_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")  # in the order Allow names them
 # OpenAI's error `type` by status, beside our contract, so OpenAI-aware tools classify our errors as OpenAI's.
 _OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 429: "rate_limit_error"}
 
@@ -60,8 +64,40 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (methods := allowed_methods(request)):
+            headers["Allow"] = ", ".join(methods)
+        return error_response(exc.status_code, str(exc.detail), headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of the request's path: those the OpenAPI document gives its path template, else (a path
+    outside the document, or a document id holding '/') those of the routes that match it. Starlette's own
+    405 names only the first route whose path matched, and one path often has several routes."""
+    path = request.scope["path"]
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    documented = {
+        method.upper()
+        for template, operations in paths.items()
+        if _template_pattern(template).fullmatch(path)
+        for method in operations
+        if method.upper() in HTTP_METHODS
+    }
+    if documented:
+        return [method for method in HTTP_METHODS if method in documented]
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]  # static files aside
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
+@functools.cache
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """An OpenAPI path template as a regex: each `{parameter}` is one path segment."""
+    return re.compile(re.sub(r"\\{[^}]*\\}", "[^/]+", re.escape(template)))
 
 
 class TraceMiddleware:
