@@ -6,7 +6,6 @@ Registered before `documents.py`: its `{document_id:path}` routes would otherwis
 from __future__ import annotations
 
 import asyncio
-import mimetypes
 from pathlib import Path
 from typing import Annotated
 
@@ -15,12 +14,26 @@ from fastapi.responses import FileResponse, Response
 
 from api.deps import Services, ServicesDep
 from api.schemas.common import ERROR_RESPONSES
+from ingest.loaders import MEDIA_TYPES
 from ingest.page_images import render_page
 from rag.errors import NotFound
 from rag.storage.registry.types import DocumentRecord
 
 router = APIRouter(tags=["documents"])
 PNG = {200: {"content": {"image/png": {}}, "description": "The page as a PNG"}}
+# A text document sent as JSON keeps the name it was given, whatever its extension: it is kept as plain text.
+TEXT = "text/plain"
+ORIGINAL = {
+    200: {
+        "content": {media_type: {} for media_type in sorted({*MEDIA_TYPES.values(), TEXT})},
+        "description": "The file as it was uploaded, as the type its loader reads",
+    }
+}
+
+
+def media_type(filename: str) -> str:
+    """The type of a kept original: what its loader reads (ingest.loaders.MEDIA_TYPES), else plain text."""
+    return MEDIA_TYPES.get(Path(filename).suffix.lower(), TEXT)
 
 
 def _original(services: Services, collection: str, document_id: str) -> tuple[DocumentRecord, Path]:
@@ -54,10 +67,9 @@ async def page_image(
 @router.get(
     "/v1/collections/{name}/documents/{document_id:path}/original",
     response_class=FileResponse,
-    responses={**ERROR_RESPONSES, 200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
+    responses={**ERROR_RESPONSES, **ORIGINAL},
 )
 async def original_file(name: str, document_id: str, services: ServicesDep) -> FileResponse:
     """The file as it was uploaded, under its filename."""
     record, path = _original(services, name, document_id)
-    media_type = mimetypes.guess_type(record.filename)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, filename=record.filename)
+    return FileResponse(path, media_type=media_type(record.filename), filename=record.filename)

@@ -21,8 +21,18 @@ LOADERS: dict[str, Callable[[bytes], LoadedDocument]] = {
     ".htm": load_html,
     ".docx": load_docx,
 }
+# What each loader reads, for serving a document's original file.
+MEDIA_TYPES: dict[str, str] = {
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
 
-__all__ = ["LOADERS", "LoadedDocument", "Page", "is_supported", "load_bytes"]
+__all__ = ["LOADERS", "MEDIA_TYPES", "LoadedDocument", "Page", "is_supported", "load_bytes"]
 
 
 def is_supported(path: Path) -> bool:

@@ -16,6 +16,7 @@ from tests.integration.backends.test_api_backends import assert_contract
 PAGES = ["Welcome. This handbook explains how we work together.",
          "Annual leave. Full-time employees receive 25 days of paid annual leave per year."]  # fmt: skip
 QUOTE = "Full-time employees receive 25 days of paid annual leave per year."
+DOCUMENT = "/v1/collections/{name}/documents/{document_id}"
 
 
 def yellow_pixels(png: bytes) -> int:
@@ -94,3 +95,19 @@ def test_page_images_and_originals_need_the_api_key(live_server) -> None:  # typ
         assert_contract(httpx.get(url + path), 401)
         assert_contract(httpx.get(url + path, headers={"Authorization": "Bearer wrong"}), 401)
     assert httpx.get(url + "/").status_code == 200  # the page itself holds nothing: it asks for the key
+
+
+def test_an_original_answers_the_type_its_loader_reads_and_the_document_lists_it(live_server) -> None:  # type: ignore[no-untyped-def]
+    with httpx.Client(base_url=live_server(), timeout=60) as client:
+        create(client)
+        upload(client, [("notes.md", b"# Notes\nThe office opens at 8am.")])
+        # Text sent as JSON keeps the name it was given, whatever its extension: it is plain text.
+        sent = client.post("/v1/collections/docs1/documents", json={"text": "Plain words.", "filename": "data.json"})
+        assert sent.status_code == 201, sent.text
+        markdown = client.get("/v1/collections/docs1/documents/notes.md/original")
+        text = client.get("/v1/collections/docs1/documents/data.json/original")
+        operation = client.get("/openapi.json").json()["paths"][f"{DOCUMENT}/original"]["get"]
+    documented = set(operation["responses"]["200"]["content"])
+    types = [r.headers["content-type"].split(";")[0] for r in (markdown, text)]
+    assert types == ["text/markdown", "text/plain"] and set(types) <= documented
+    assert "application/pdf" in documented and "application/octet-stream" not in documented
