@@ -78,6 +78,7 @@ _DOCUMENT = {"name": "$request.path.name", "document_id": "$response.body#/resul
 UPLOADED_LINKS = links(
     ("get", "/v1/collections/{name}/documents/{document_id}", _DOCUMENT),
     ("get", "/v1/collections/{name}/documents/{document_id}/chunks", _DOCUMENT),
+    ("get", "/v1/collections/{name}/documents/{document_id}/original", _DOCUMENT),
     ("delete", "/v1/collections/{name}/documents/{document_id}", _DOCUMENT),
 )
 JOB_LINKS = links(("get", "/v1/jobs/{job_id}", {"job_id": "$response.body#/job_id"}))
