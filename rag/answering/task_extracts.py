@@ -35,6 +35,7 @@ _NUMBERED = re.compile(r"^\d{1,2}[.)]\s")
 _END_PUNCTUATION = re.compile(r"[.!?:;]$")
 _STEP_WORDS = re.compile(r"\b(?:steps?|procedures?|process|follow|first|then|finally|how\s+to)\b", re.IGNORECASE)
 MAX_STEPS = 12
+_WRAP_CHARS = 60
 _CONTEXT_LINES = 2  # lines before a list that say what it is about
 _FURNITURE_LINES = 2  # header/footer lines allowed between a list's end and its chunk's end (PDF pages)
 
@@ -85,7 +86,7 @@ def _without_heading(text: str, start: int, end: int) -> tuple[int, int]:
         first, rest = text[start:newline].strip(), text[newline + 1 : end].lstrip()
         rule = _RULE.fullmatch(first) is not None  # "-----" under a plain-text heading
         heading = not _END_PUNCTUATION.search(first) and len(_WORD.findall(first)) <= _HEADING_WORDS
-        if not rule and not (heading and (rest[:1].isupper() or _RULE.match(rest))):
+        if not rule and not (heading and (rest[:1].isupper() or rest[:1].isdigit() or _RULE.match(rest))):
             break
         start = end - len(rest)
     bullet = _BULLET.match(text, start)
@@ -134,8 +135,8 @@ class ListBlock:
 
 
 def list_blocks(text: str, source: int = 0) -> list[ListBlock]:
-    """The list blocks of a chunk. A wrapped item (PDF lines) goes on while its line lacks end punctuation or
-    the next line is indented."""
+    """The list blocks of a chunk. A wrapped item (PDF lines) goes on while its long line lacks end punctuation,
+    or while the next line is indented."""
     lines, offset = [], 0
     for line in text.splitlines(keepends=True):
         lines.append((offset, line.rstrip("\r\n")))
@@ -148,13 +149,13 @@ def list_blocks(text: str, source: int = 0) -> list[ListBlock]:
     context = ""
     for index, (start, line) in enumerate(lines):
         stripped = line.strip()
-        if _ITEM.match(line) and not _is_numbered_heading(stripped, lines[index + 1 :]):
+        if _ITEM.match(line) and (current or not _is_numbered_heading(stripped, lines[index + 1 :])):
             if not current:
                 lead, context = _lead(previous_prose, source), clean(" ".join(before[-_CONTEXT_LINES:]))
             first = start + len(line) - len(line.lstrip())
             current.append([first, start + len(line.rstrip())])
             continue
-        if current and stripped and (line[:1].isspace() or not _END_PUNCTUATION.search(text[: current[-1][1]])):
+        if current and stripped and (line[:1].isspace() or _wraps(lines[index - 1][1])):
             current[-1][1] = start + len(line.rstrip())  # the item's wrapped line
             continue
         if current:
@@ -166,6 +167,12 @@ def list_blocks(text: str, source: int = 0) -> list[ListBlock]:
     if current:
         blocks.append(_block(text, source, lead, current, True, context))
     return blocks
+
+
+def _wraps(line: str) -> bool:
+    """A long line without end punctuation goes on in the next one (PDF text); a short one ("1. Open the app")
+    is a whole item."""
+    return len(line.strip()) >= _WRAP_CHARS and not _END_PUNCTUATION.search(line.rstrip())
 
 
 def _is_numbered_heading(line: str, after: list[tuple[int, str]]) -> bool:
