@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from rag.answering.answerability import AnswerabilityJudge
@@ -20,6 +20,8 @@ from rag.answering.grounding import GroundingChecker, GroundingReport, build_ver
 from rag.answering.overview import CollectionOverview, is_collection_question
 from rag.answering.prompts import ABSTAIN_MESSAGE, ANSWER_SYSTEM, TEMPLATE_OVERHEAD_TOKENS, answer_user_message
 from rag.answering.quoting import quoter_for
+from rag.answering.task_answers import TaskAnswerer
+from rag.answering.tasks import read_task
 from rag.backends.base import ChatBackend, Delta, Message, SamplingParams, Usage
 from rag.backends.observed import ObservedBackend
 from rag.config import AnswerMode, Settings
@@ -51,7 +53,7 @@ class Answer:
     abstain_reason: AbstainReason | None = None
     related: list[SearchHit] = field(default_factory=list)  # the closest sources, when abstaining
     grounding: GroundingReport | None = None
-    mode: str = "generate"  # how the text was made: generate | extract | overview | abstain
+    mode: str = "generate"  # how the text was made: generate | extract | overview | task | abstain
 
 
 @dataclass
@@ -65,12 +67,13 @@ class PreparedAnswer:
     abstained: bool
     abstain_reason: AbstainReason | None = None
     related: list[SearchHit] = field(default_factory=list)
-    mode: AnswerMode | Literal["overview"] = "generate"
-    overview: GroundingReport | None = None  # the answer to a question about the collection itself
+    mode: AnswerMode | Literal["overview", "task"] = "generate"
+    overview: GroundingReport | None = None  # the answer made without the model: the collection's, or a task's
+    task: str | None = None  # a request for a task (rag/answering/tasks.py): summary | steps | compare
 
     @property
     def needs_model(self) -> bool:
-        return not self.abstained and self.mode not in ("overview", "extract")
+        return not self.abstained and self.mode not in ("overview", "extract", "task")
 
 
 @dataclass
@@ -105,6 +108,7 @@ class AnswerService:
         overview: CollectionOverview,
         mode: AnswerMode = "generate",
         context_tokens: int | None = None,
+        tasks: TaskAnswerer | None = None,
     ) -> None:
         self.retriever = retriever
         self.backend = backend
@@ -115,6 +119,7 @@ class AnswerService:
         self.mode = mode
         self.context_tokens = context_tokens
         self.quoter = quoter_for(backend)
+        self.tasks = tasks
 
     @property
     def may_generate(self) -> bool:
@@ -130,6 +135,15 @@ class AnswerService:
         if is_collection_question(question):
             report, sources = await asyncio.to_thread(self.overview.describe, collection)
             return PreparedAnswer(answer_id, question, sources, [], False, mode="overview", overview=report)
+        task = read_task(question) if self.tasks is not None else None
+        if task is not None and self.tasks is not None:
+            plan = await self.tasks.serve(task, collection, options.filters, options.top_k, options.rerank,
+                                          max_tokens, quote=self.mode == "extract")  # fmt: skip
+            if plan is not None and plan.reask is not None:  # "what does X say about Y": Y, from X alone
+                question, options = plan.reask.question, replace(options, filters=plan.reask.filters)
+            elif plan is not None:
+                return PreparedAnswer(answer_id, question, plan.sources, plan.messages, False, overview=plan.report,
+                                      mode="task" if plan.report else self.mode, task=task.kind)  # fmt: skip
         retrieval = await asyncio.to_thread(
             self.retriever.search, collection, question, options.top_k, options.filters, options.rerank
         )
@@ -175,7 +189,7 @@ class AnswerService:
             yield Delta(text=ABSTAIN_MESSAGE)
             yield _finished(self._abstention(prepared, prepared.abstain_reason or "no_relevant_sources"))
             return
-        if prepared.mode in ("overview", "extract"):
+        if prepared.mode in ("overview", "extract", "task"):
             answer = await self._without_model(prepared)
             yield Delta(text=answer.answer)
             yield _finished(answer)
@@ -192,8 +206,9 @@ class AnswerService:
 
     async def _without_model(self, prepared: PreparedAnswer) -> Answer:
         if prepared.overview is not None:
-            return Answer(prepared.id, prepared.overview.answer, prepared.sources, False, "collection-overview",
-                          "stop", grounding=prepared.overview, mode="overview")  # fmt: skip
+            model = "collection-overview" if prepared.mode == "overview" else "extractive"
+            return Answer(prepared.id, prepared.overview.answer, prepared.sources, False, model,
+                          "stop", grounding=prepared.overview, mode=prepared.mode)  # fmt: skip
         extracted = await asyncio.to_thread(self.extractor.answer, prepared.question, prepared.sources)
         if extracted.empty:
             return self._abstention(prepared, "no_relevant_sources")
@@ -247,7 +262,7 @@ def build_answer_service(
         keyword.analyzer, components.embedder.tokenize, keyword.term_counts,
         lambda collection, query: [hit.text for hit in keyword.search(collection, query, 20)],
     )  # fmt: skip
-    return AnswerService(
+    service = AnswerService(
         retriever,
         ObservedBackend(backend or build_backend(settings)),  # times generations, counts tokens (/metrics)
         judge,
@@ -257,3 +272,9 @@ def build_answer_service(
         settings.effective_answer_mode,
         settings.answer_context_tokens,
     )
+    service.tasks = TaskAnswerer(
+        retriever, keyword, components.store, components.embedder, service.extractor, service.checker, service.backend,
+        lambda collection, question, hits: judge.assess(collection, question, hits).answerable,
+        settings.answer_context_tokens,
+    )  # fmt: skip
+    return service
