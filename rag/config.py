@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     verifier_model: str | None = Field(
         None, description="Local NLI/cross-encoder path that double-checks citations; unset = embedder + lexical."
     )
+    answerability_model: Path | None = Field(
+        None,
+        description="JSON coefficients from benchmarks/fit_answerability.py (e.g. fitted on your own questions);"
+        " unset = the shipped fit.",
+    )
 
     # Chat backend
     chat_backend: BackendName | None = Field(

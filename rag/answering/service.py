@@ -14,12 +14,19 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from rag.answering.answerability import AnswerabilityJudge
+from rag.answering.answerability import (
+    MAX_NAMED_DOCUMENTS,
+    SHIPPED_MODEL,
+    AnswerabilityJudge,
+    AnswerabilityModel,
+    document_names,
+)
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.grounding import GroundingChecker, GroundingReport, build_verifier, is_refusal
 from rag.answering.overview import CollectionOverview, is_collection_question
 from rag.answering.prompts import ABSTAIN_MESSAGE, ANSWER_SYSTEM, TEMPLATE_OVERHEAD_TOKENS, answer_user_message
 from rag.answering.quoting import quoter_for
+from rag.answering.sentences import SentenceVectors
 from rag.answering.task_answers import TaskAnswerer
 from rag.answering.tasks import read_task
 from rag.backends.base import ChatBackend, Delta, Message, SamplingParams, Usage
@@ -31,7 +38,9 @@ from rag.retrieval.hybrid import Retriever
 from rag.telemetry import record_answer, stage
 from rag.types import SearchHit
 
-AbstainReason = Literal["no_relevant_sources", "unsupported_answer"]
+# no_relevant_sources: the sources cannot answer (judged before answering); no_answer_in_sources: no sentence
+# of them, or of the generated answer, addresses the question; unsupported_answer: the sources do not hold it.
+AbstainReason = Literal["no_relevant_sources", "no_answer_in_sources", "unsupported_answer"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +156,7 @@ class AnswerService:
         retrieval = await asyncio.to_thread(
             self.retriever.search, collection, question, options.top_k, options.filters, options.rerank
         )
-        if judge and not (await asyncio.to_thread(self.judge.assess, collection, question, retrieval.hits)).answerable:
+        if judge and not (await asyncio.to_thread(self.judge.assess, collection, question, retrieval)).answerable:
             return PreparedAnswer(
                 answer_id, question, [], [], True, "no_relevant_sources", related=retrieval.hits, mode=self.mode
             )
@@ -211,7 +220,7 @@ class AnswerService:
                           "stop", grounding=prepared.overview, mode=prepared.mode)  # fmt: skip
         extracted = await asyncio.to_thread(self.extractor.answer, prepared.question, prepared.sources)
         if extracted.empty:
-            return self._abstention(prepared, "no_relevant_sources")
+            return self._abstention(prepared, "no_answer_in_sources")
         with stage("check"):
             report = await asyncio.to_thread(self.checker.check, extracted.text, prepared.sources, True)
         return Answer(prepared.id, report.answer, prepared.sources, False, "extractive", "stop",
@@ -221,7 +230,8 @@ class AnswerService:
         """Check the generated text against its sources; repair markers, or fall back when nothing holds."""
         with stage("check"):
             report = await asyncio.to_thread(self.checker.check, text, prepared.sources, True)
-        if report.supported > 0 and not is_refusal(text):
+        relevant = report.supported > 0 and await asyncio.to_thread(self._addresses, prepared.question, report.answer)
+        if relevant and not is_refusal(text):
             return Answer(prepared.id, report.answer, prepared.sources, False, self.backend.model, finish_reason,
                           usage, grounding=report, mode="generate")  # fmt: skip
         if prepared.mode == "auto":
@@ -231,11 +241,18 @@ class AnswerService:
             if not fallback.abstained:
                 fallback.usage = usage
                 return fallback
-        reason: AbstainReason = "no_relevant_sources" if is_refusal(text) else "unsupported_answer"
+        reason: AbstainReason = (
+            "no_relevant_sources" if is_refusal(text) else "unsupported_answer" if not report.supported
+            else "no_answer_in_sources"
+        )  # fmt: skip
         answer = self._abstention(prepared, reason)
         # The model did run: its finish reason and usage stay; `abstained` says the text was withheld.
         answer.usage, answer.grounding, answer.finish_reason = usage, report, finish_reason
         return answer
+
+    def _addresses(self, question: str, answer: str) -> bool:
+        """Whether a sentence of the answer addresses the question: in a source is not enough."""
+        return self.extractor.vectors.relevance(question, answer) >= self.extractor.min_relevance
 
     def _abstention(self, prepared: PreparedAnswer, reason: AbstainReason) -> Answer:
         related = prepared.related or prepared.sources
@@ -258,23 +275,26 @@ def build_answer_service(
 
     keyword = components.keyword
     retriever = Retriever(components, build_reranker(settings.reranker_model))
+    vectors = SentenceVectors(components.embedder)
+    model = AnswerabilityModel.load(settings.answerability_model) if settings.answerability_model else SHIPPED_MODEL
     judge = AnswerabilityJudge(
         keyword.analyzer, components.embedder.tokenize, keyword.term_counts,
         lambda collection, query: [hit.text for hit in keyword.search(collection, query, 20)],
+        lambda collection: document_names(keyword.first_chunks(collection, MAX_NAMED_DOCUMENTS)), vectors, model,
     )  # fmt: skip
     service = AnswerService(
         retriever,
         ObservedBackend(backend or build_backend(settings)),  # times generations, counts tokens (/metrics)
         judge,
         GroundingChecker(components.embedder, build_verifier(settings.verifier_model)),
-        ExtractiveAnswerer(components.embedder),
+        ExtractiveAnswerer(vectors, min_relevance=model.min_relevance),
         CollectionOverview(keyword),
         settings.effective_answer_mode,
         settings.answer_context_tokens,
     )
     service.tasks = TaskAnswerer(
         retriever, keyword, components.store, components.embedder, service.extractor, service.checker, service.backend,
-        lambda collection, question, hits: judge.assess(collection, question, hits).answerable,
+        lambda collection, question, retrieval: judge.assess(collection, question, retrieval).answerable,
         settings.answer_context_tokens,
     )  # fmt: skip
     return service

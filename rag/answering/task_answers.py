@@ -47,7 +47,7 @@ from rag.answering.task_extracts import (  # fmt: skip
 from rag.answering.tasks import DocumentName, TaskRequest, opening_lines, resolve_document
 from rag.backends.base import ChatBackend, Message, SamplingParams
 from rag.retrieval.embeddings import Embedder
-from rag.retrieval.hybrid import Retriever
+from rag.retrieval.hybrid import Retrieval, Retriever
 from rag.retrieval.keyword import KeywordIndex
 from rag.storage.vectors import VectorStore
 from rag.text.analyzer import Analyzer
@@ -61,7 +61,7 @@ MIN_STEP_SIMILARITY = 0.45  # MiniLM cosine: 0.54-0.55 for lists that answered, 
 MIN_TOPIC_COVERAGE = 0.5  # weighted share of a topic's words a sentence of its summary must hold
 _SCOPE = re.compile(r"^(?P<topic>.+?)\s+(?:in|of|from|within)\s+(?P<document>.+)$", re.IGNORECASE)
 _PART = re.compile(r"^(?:the\s+)?(?:section|part|chapter|bit|paragraph)s?\s+(?:on|about|of|for)\s+", re.IGNORECASE)
-Answerable = Callable[[str, str, list[SearchHit]], bool]  # (collection, question, hits): the answerability gate
+Answerable = Callable[[str, str, Retrieval], bool]  # (collection, question, retrieval): the answerability gate
 
 
 @dataclass(frozen=True)
@@ -335,8 +335,8 @@ class _Search:
 
     def answerable_hits(self, query: str, top_k: int) -> list[SearchHit]:
         """The hits for `query`, or none when the gate finds nothing about it in the collection."""
-        hits = self.answerer.retriever.search(self.collection, query, top_k, self.filters, self.rerank).hits
-        return hits if hits and self.answerer.answerable(self.collection, query, hits) else []
+        retrieval = self.answerer.retriever.search(self.collection, query, top_k, self.filters, self.rerank)
+        return retrieval.hits if retrieval.hits and self.answerer.answerable(self.collection, query, retrieval) else []
 
 
 def _anchor(embedder: Embedder, topic: str | None, stored: dict[str, np.ndarray]) -> np.ndarray | None:
