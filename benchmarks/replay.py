@@ -282,9 +282,14 @@ class ModeReport:
             "kept_share_of_gated": round(kept_gated / len(gated), 4) if gated else None,
             "abstain_reasons": dict(Counter(o.reason for o in self.outcomes if o.abstained).most_common()),
             "unmatched_prompts": self.unmatched,
-            "wrong_way": [{"id": o.id, "reason": o.reason, "replied_with": o.replied_with,
-                           "cited_gold": o.cited_gold} for o in wrong_way],
+            "wrong_way": [{"id": o.id, "reason": o.reason, "replied_with": o.replied_with, "cited_gold": o.cited_gold,
+                           "supported": _supported(o.grounding)} for o in wrong_way],
         }  # fmt: skip
+
+
+def _supported(grounding: dict[str, Any] | None) -> str | None:
+    """The checker's verdict as "supported/sentences"."""
+    return f"{grounding['supported']}/{grounding['sentences']}" if grounding else None
 
 
 def ingest(name: str, components: Components, collection: str, docs: Path) -> None:
@@ -365,8 +370,10 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         label = "dropped reference answers" if r["mode"] == "reference" else "kept wrong answers"
         print(f"\n{r['set']} {label} ({len(r['wrong_way'])}):")
         for w in r["wrong_way"]:
-            extra = f" (sent {w['replied_with']}'s answer, cited its gold source: {w['cited_gold']})"
-            print(f"  {w['id']}: {w['reason'] or 'kept'}" + (extra if r["mode"] == "wrong" else ""))
+            sent = f"sent {w['replied_with']}'s answer, " if r["mode"] == "wrong" else ""
+            why = (f"{sent}gold source cited: {w['cited_gold']}, checker: {w['supported']} sentences supported"
+                   if w["replied_with"] else "the model was not called")  # fmt: skip
+            print(f"  {w['id']}: {w['reason'] or 'kept'} ({why})")
         if r["unmatched_prompts"]:
             print(f"  ({r['unmatched_prompts']} prompts named no question of the set)")
 
