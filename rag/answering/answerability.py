@@ -87,11 +87,13 @@ class AnswerabilityModel:
 
 SHIPPED_MODEL = AnswerabilityModel(
     weights={
-        "sentence_similarity": 0.0, "sentence_margin": 0.0, "chunk_similarity": 0.0, "coverage": 4.0,
-        "focus": 2.0, "unknown_term": -6.0, "agreement": 0.0,
+        "sentence_similarity": 8.9055, "sentence_margin": 2.6108, "chunk_similarity": 8.9056, "coverage": 1.9691,
+        "focus": 0.4801, "unknown_term": -2.5663, "agreement": -0.2066,
     },
-    bias=-2.4,
-    fitted_on="placeholder",
+    bias=-11.6762,
+    threshold=0.5,
+    min_relevance=0.0,
+    fitted_on="handbook-dev+kb-dev",
 )  # fmt: skip
 
 

@@ -38,8 +38,12 @@ _HEAD_WORDS = 6  # "X is ...", "--opt Does ...": a definition names its subject 
 _SIMILARITY_WEIGHT = 1.0
 _CUE_WEIGHT = 0.15
 _RANK_PENALTY = 0.03  # per rank: the best-ranked source is right more often, but far from always
-MIN_RELEVANCE = 0.35  # question ↔ sentence cosine below which a sentence does not address the question
+# Question ↔ sentence cosine below which a sentence does not address the question: the answerability
+# model's `min_relevance` (fitted; see benchmarks/fit_answerability.py), 0 = every sentence may answer.
+MIN_RELEVANCE = 0.0
 _MIN_GAIN = 0.2  # a runner-up from elsewhere must add this share of the question's word weight ...
+_MIN_SIMILARITY = 0.3  # holding none of the question's words, a sentence needs this similarity to count (a paraphrase
+# of the answer scores 0.4-0.6 with MiniLM, an unrelated sentence under 0.15)
 _CLOSE_MARGIN = 0.25  # ... and score within this of the best sentence
 _MIN_CONTINUATION_GAIN = 0.1  # the sentence before or after a quoted one needs less: it shares its subject
 _LIST_ITEM = re.compile(r"(?:[-*•+]|\d+[.)])\s")
@@ -141,8 +145,8 @@ class ExtractiveAnswerer:
                 - _RANK_PENALTY * (c.n - 1)
             )  # fmt: skip
         relevant = [c for c in candidates if c.relevance >= self.min_relevance]
-        if not relevant:  # in the sources, but none addresses the question
-            return ExtractedAnswer("", [])
+        if not relevant or (not idf and max(c.relevance for c in relevant) < _MIN_SIMILARITY):
+            return ExtractedAnswer("", [])  # none addresses the question, or none of its words and nothing close
         pages = {n: (hit.filename, hit.page) for n, hit in enumerate(sources, start=1)}
         return _compose(self._select(relevant, candidates, idf, pages))
 

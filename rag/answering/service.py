@@ -230,7 +230,7 @@ class AnswerService:
         """Check the generated text against its sources; repair markers, or fall back when nothing holds."""
         with stage("check"):
             report = await asyncio.to_thread(self.checker.check, text, prepared.sources, True)
-        relevant = report.supported > 0 and await asyncio.to_thread(self._addresses, prepared.question, report.answer)
+        relevant = report.supported > 0 and await asyncio.to_thread(self._addresses, prepared.question, report)
         if relevant and not is_refusal(text):
             return Answer(prepared.id, report.answer, prepared.sources, False, self.backend.model, finish_reason,
                           usage, grounding=report, mode="generate")  # fmt: skip
@@ -250,9 +250,14 @@ class AnswerService:
         answer.usage, answer.grounding, answer.finish_reason = usage, report, finish_reason
         return answer
 
-    def _addresses(self, question: str, answer: str) -> bool:
-        """Whether a sentence of the answer addresses the question: in a source is not enough."""
-        return self.extractor.vectors.relevance(question, answer) >= self.extractor.min_relevance
+    def _addresses(self, question: str, report: GroundingReport) -> bool:
+        """Whether the answer addresses the question: in a source is not enough. A terse answer ("500.")
+        is judged by the source passages that support it, which state what it answers."""
+        quotes = [c.quote for c in report.citations]
+        vectors = self.extractor.vectors
+        supporting = vectors.similarities(vectors.question(question), quotes)
+        best = max(vectors.relevance(question, report.answer), float(supporting.max()) if len(supporting) else 0.0)
+        return best >= self.extractor.min_relevance
 
     def _abstention(self, prepared: PreparedAnswer, reason: AbstainReason) -> Answer:
         related = prepared.related or prepared.sources
