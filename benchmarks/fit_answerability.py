@@ -120,10 +120,12 @@ def report(rows: list[Row], model: AnswerabilityModel) -> dict[str, float]:
     return {
         "abstention": round(1 - sum(unanswerable) / max(1, len(unanswerable)), 3),
         "false_abstention": round(1 - sum(answerable) / max(1, len(answerable)), 3),
-        "gate_abstention": round(1 - sum(g for g, r in zip(gate, rows, strict=True) if not r.answerable)
-                                 / max(1, len(unanswerable)), 3),  # fmt: skip
-        "gate_false_abstention": round(1 - sum(g for g, r in zip(gate, rows, strict=True) if r.answerable)
-                                       / max(1, len(answerable)), 3),  # fmt: skip
+        "gate_abstention": round(
+            1 - sum(g for g, r in zip(gate, rows, strict=True) if not r.answerable) / max(1, len(unanswerable)), 3
+        ),  # fmt: skip
+        "gate_false_abstention": round(
+            1 - sum(g for g, r in zip(gate, rows, strict=True) if r.answerable) / max(1, len(answerable)), 3
+        ),  # fmt: skip
     }
 
 
