@@ -6,6 +6,7 @@ tree, block by block, each block knowing the headings it sits under (kept for se
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterator
@@ -25,6 +26,10 @@ from ingest.loaders.text import load_text
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _CODE_TYPES = ("fence", "code_block")
+_HTML_BLOCKS = re.compile(
+    r"^(?:address|article|aside|blockquote|br|dd|details|div|dl|dt|figcaption|figure|footer|form|h[1-6]|header|hr"
+    r"|li|main|nav|ol|p|pre|section|summary|table|td|th|tr|ul)$"
+)
 
 
 @dataclass(frozen=True)
@@ -60,13 +65,18 @@ def split_front_matter(source: str) -> tuple[str, str | None]:
 
 def markdown_blocks(source: str) -> Iterator[Block]:
     """The rendered blocks of `source` (no front matter) in reading order, template tags taken out."""
-    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-    tree = SyntaxTreeNode(parser.parse(_without_templates(parser, source)))
+    tree = SyntaxTreeNode(_parser().parse(_without_templates(source)))
     headings: list[tuple[int, str]] = []
     yield from _blocks(tree, headings)
 
 
-def _without_templates(parser: MarkdownIt, source: str) -> str:
+@functools.cache
+def _parser(blocks_only: bool = False) -> MarkdownIt:
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    return parser.disable("inline") if blocks_only else parser
+
+
+def _without_templates(source: str) -> str:
     """`source` with template tags out everywhere but code blocks, before parsing: a tag in a link's URL
     (`[Meet]({% page "/meet/" %})`) would otherwise keep the link from being parsed as one."""
     if "{" not in source:
@@ -74,8 +84,8 @@ def _without_templates(parser: MarkdownIt, source: str) -> str:
     lines = source.splitlines(keepends=True)
     pieces: list[str] = []
     done = 0
-    for token in parser.parse(source):
-        if token.type in _CODE_TYPES and token.map and token.level == 0:
+    for token in _parser(blocks_only=True).parse(source):  # where the code blocks are: no inline parsing
+        if token.type in _CODE_TYPES and token.map:
             first, last = token.map
             pieces.append(strip_template_tags("".join(lines[done:first])))
             pieces.append(strip_raw_markers("".join(lines[first:last])))
@@ -179,9 +189,13 @@ def _run(node: SyntaxTreeNode) -> str:
 
 
 def html_text(markup: str) -> str:
-    """The visible text of an HTML block, one line per line of text, comments and scripts left out."""
+    """The visible text of an HTML block: a line per block element, inline elements left inside their line
+    (BeautifulSoup's `get_text("\\n")` would break "with <em>anyone</em>," into three lines)."""
     soup = BeautifulSoup(markup, "html.parser")
     for tag in soup(INVISIBLE_TAGS):
         tag.decompose()
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
+    for tag in soup.find_all(_HTML_BLOCKS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
     return "\n".join(line for line in lines if line)

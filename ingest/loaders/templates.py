@@ -47,7 +47,11 @@ def strip_template_tags(text: str) -> str:
         if name in ("raw", "comment"):
             skip_until = "end" + name
         elif name and name not in _CODE_TAGS and not name.startswith("end"):
-            out.append(" ".join(_words_of(match.group("args"))))
+            words = " ".join(_words_of(match.group("args")))
+            # A tag alone on its line (an alert's title, an image) is a paragraph of its own, not the start
+            # of the next one.
+            alone = _alone_on_line(text, match.start(), match.end())
+            out.append(f"\n{words}\n" if words and alone else words)
     if skip_until != "comment":
         out.append(text[position:])
     return "".join(out)
@@ -56,6 +60,12 @@ def strip_template_tags(text: str) -> str:
 def strip_raw_markers(text: str) -> str:
     """Only the `{% raw %}`/`{% endraw %}` markers out of code, which shows what is between them as is."""
     return re.sub(r"\{%-?\s*(?:end)?raw\s*-?%\}", "", text)
+
+
+def _alone_on_line(text: str, start: int, end: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return not text[line_start:start].strip() and not text[end : len(text) if line_end < 0 else line_end].strip()
 
 
 def _words_of(args: str) -> list[str]:
