@@ -36,13 +36,11 @@ def strip_template_tags(text: str) -> str:
     for match in _TAG.finditer(text):
         name = match.group("name")
         if skip_until is not None:
-            if name != skip_until:
-                continue
-            if skip_until == "endraw":
-                out.append(text[position : match.start()])
-            skip_until, position = None, match.end()
+            if name == skip_until:
+                _append(out, text[position : match.start()] if skip_until == "endraw" else "")
+                skip_until, position = None, match.end()
             continue
-        out.append(text[position : match.start()])
+        _append(out, text[position : match.start()])
         position = match.end()
         if name in ("raw", "comment"):
             skip_until = "end" + name
@@ -51,10 +49,19 @@ def strip_template_tags(text: str) -> str:
             # A tag alone on its line (an alert's title, an image) is a paragraph of its own, not the start
             # of the next one.
             alone = _alone_on_line(text, match.start(), match.end())
-            out.append(f"\n{words}\n" if words and alone else words)
-    if skip_until != "comment":
-        out.append(text[position:])
+            _append(out, f"\n{words}\n" if words and alone else words)
+        else:
+            _append(out, "")
+    _append(out, "" if skip_until == "comment" else text[position:])
     return "".join(out)
+
+
+def _append(out: list[str], piece: str) -> None:
+    """Add `piece`; after a tag that left nothing, a space before punctuation goes ("Done {% x %}." reads
+    "Done.")."""
+    if out and not out[-1] and piece[:1] in (".", ",", ";", ":", "!", "?", ")") and len(out) > 1:
+        out[-2] = out[-2].rstrip(" \t")
+    out.append(piece)
 
 
 def strip_raw_markers(text: str) -> str:
