@@ -44,7 +44,8 @@ def manual_pdf() -> bytes:
     pdf = Manual()
     pdf.add_page()
     pdf.set_font("Helvetica", size=11)
-    pdf.multi_cell(0, 6, "Contents\n1 Charging . . . . . . . . . . 2\n2 Cleaning . . . . . . . . . . 3\n3 Errors........... 4")
+    contents = "Contents\n1 Charging . . . . . . . . . 2\n2 Cleaning . . . . . . . . . 3\n3 Errors.......... 4"
+    pdf.multi_cell(0, 6, contents)
     for page in (2, 3, 4):
         pdf.add_page()
         pdf.set_font("Helvetica", size=11)

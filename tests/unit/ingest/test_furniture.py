@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ingest.loaders.furniture import remove_page_furniture
 
-
 TOPICS = "charging cleaning errors wheels battery filters brushes docking sensors maps schedules".split()
 
 
@@ -49,7 +48,7 @@ def test_a_stray_number_at_a_page_edge_stays_while_the_page_numbers_go() -> None
 
 
 def test_contents_entries_with_dot_leaders_go() -> None:
-    contents = "Contents\n1 Charging . . . . . . . . . 3\n1.1 The dock........... 4\nIntro.......3\nIndex . . . . . . 7, 9"
+    contents = "Contents\n1 Charging . . . . . . 3\n1.1 The dock........ 4\nIntro.......3\nIndex . . . . . . 7, 9"
     pages = [contents, body(2), body(3)]
     assert remove_page_furniture(pages) == ["Contents", body(2), body(3)]
 
