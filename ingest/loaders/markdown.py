@@ -26,6 +26,7 @@ from ingest.loaders.text import load_text
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _CODE_TYPES = ("fence", "code_block")
+WINDOW_CHARS = 1_000_000  # most source characters parsed into one syntax tree (a block may be longer)
 _HTML_BLOCKS = re.compile(
     r"^(?:address|article|aside|blockquote|br|dd|details|div|dl|dt|figcaption|figure|footer|form|h[1-6]|header|hr"
     r"|li|main|nav|ol|p|pre|section|summary|table|td|th|tr|ul)$"
@@ -64,10 +65,23 @@ def split_front_matter(source: str) -> tuple[str, str | None]:
 
 
 def markdown_blocks(source: str) -> Iterator[Block]:
-    """The rendered blocks of `source` (no front matter) in reading order, template tags taken out."""
-    tree = SyntaxTreeNode(_parser().parse(_without_templates(source)))
+    """The rendered blocks of `source` (no front matter) in reading order, template tags taken out.
+
+    A syntax tree costs ~25 bytes of memory per character of source, so a big file is parsed in windows of
+    whole top-level blocks (a list, a table, a fenced block never cut), sharing the link reference
+    definitions that one pass over the block structure collected."""
+    text = _without_templates(source)
+    env: dict = {}
+    top_level = [t.map[0] for t in _parser(blocks_only=True).parse(text, env) if t.level == 0 and t.map]
+    lines = text.splitlines(keepends=True)
     headings: list[tuple[int, str]] = []
-    yield from _blocks(tree, headings)
+    start, size = 0, 0
+    for first, following in zip(top_level, top_level[1:] + [len(lines)], strict=True):
+        size += sum(len(line) for line in lines[first:following])
+        if size >= WINDOW_CHARS or following == len(lines):
+            window = "".join(lines[start:following])
+            yield from _blocks(SyntaxTreeNode(_parser().parse(window, dict(env))), headings)
+            start, size = following, 0
 
 
 @functools.cache

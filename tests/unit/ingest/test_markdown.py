@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ingest.loaders import load_bytes
+from ingest.loaders import markdown as markdown_module
 from ingest.loaders.markdown import markdown_blocks
 from ingest.loaders.templates import strip_template_tags
 from rag.text.sentences import split_sentences
@@ -84,3 +87,18 @@ def test_blocks_know_the_headings_they_sit_under() -> None:
 def test_plain_text_files_stay_as_they_are() -> None:
     raw = "# not a heading\n[a](b) **c** | d |"
     assert load_bytes("notes.txt", raw.encode(), LIMIT).pages[0].text == raw
+
+
+def test_a_big_file_read_in_windows_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    markdown = (
+        "# Guide\n\nSee [the portal][p] first.\n\n"
+        + "".join(
+            f"## Step {i}\n\n1. Open *item* {i}\n2. Close it\n\n| a | b |\n|---|---|\n| {i} | x |\n\n"
+            for i in range(30)
+        )
+        + "```\ncode {% x %}\n\nmore code\n```\n\n[p]: https://portal.example.org\n"
+    )
+    whole = list(markdown_blocks(markdown))
+    monkeypatch.setattr(markdown_module, "WINDOW_CHARS", 100)
+    assert list(markdown_blocks(markdown)) == whole
+    assert whole[1].text == "See the portal first." and whole[-1].text == "code {% x %}\n\nmore code"
