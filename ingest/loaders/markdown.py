@@ -73,6 +73,8 @@ def markdown_blocks(source: str) -> Iterator[Block]:
     text = _without_templates(source)
     env: dict = {}
     top_level = [t.map[0] for t in _parser(blocks_only=True).parse(text, env) if t.level == 0 and t.map]
+    if not top_level:
+        return
     lines = text.splitlines(keepends=True)
     headings: list[tuple[int, str]] = []
     start, size = 0, 0

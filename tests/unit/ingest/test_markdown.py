@@ -48,6 +48,7 @@ def test_front_matter_gives_the_title_and_is_not_text() -> None:
     assert document.title == "Logging in & Networks"
     assert document.pages[0].text == "Logging in & Networks\n\nBody."
     assert load_bytes("p.md", b"---\n- not: [a, mapping\n---\nBody.", LIMIT).pages[0].text == "Body."
+    assert load_bytes("p.md", b"---\ntitle: Only a title\n---\n", LIMIT).pages[0].text == "Only a title"
 
 
 def test_html_is_reduced_to_its_text_and_comments_are_dropped() -> None:
