@@ -42,6 +42,11 @@ def remove_page_furniture(pages: list[str]) -> list[str]:
     """Each page's text without its running header/footer, page number and contents entries. A page of
     one document alone has nothing to compare with and is returned as it is."""
     furniture = find_furniture(pages)
+    if all(
+        len(found) >= sum(1 for line in text.splitlines() if line.strip())
+        for found, text in zip(furniture, pages, strict=True)
+    ):
+        return pages  # nothing would be left: whatever repeats here is the document itself
     return [
         "\n".join(line for i, line in enumerate(text.splitlines()) if i not in furniture[page])
         if furniture[page] else text
@@ -133,7 +138,7 @@ def _running(lines: list[_EdgeLine], least: int) -> tuple[list[_EdgeLine], bool]
     is left out."""
     if any(len(edge.numbers) != len(lines[0].numbers) for edge in lines):
         return [], False
-    kept, moving = lines, False
+    kept, moving_positions = lines, 0
     for position in range(len(lines[0].numbers)):
         same: dict[int, set[int]] = defaultdict(set)
         offset: dict[int, set[int]] = defaultdict(set)
@@ -142,5 +147,11 @@ def _running(lines: list[_EdgeLine], least: int) -> tuple[list[_EdgeLine], bool]
             offset[edge.page - edge.numbers[position]].add(edge.page)
         constant = [e for e in kept if len(same[e.numbers[position]]) >= least]
         paged = [e for e in kept if len(offset[e.page - e.numbers[position]]) >= least]
-        kept, moving = (paged, True) if len(paged) > len(constant) else (constant, moving)
+        if len(paged) > len(constant):
+            kept, moving_positions = paged, moving_positions + 1
+        else:
+            kept = constant
+    if moving_positions > 1:  # a header holds one page number; a line whose numbers all move with the page is text
+        return [], False
+    moving = moving_positions == 1
     return (kept, moving) if len({edge.page for edge in kept}) >= least else ([], False)

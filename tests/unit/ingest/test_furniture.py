@@ -61,3 +61,13 @@ def test_dotted_lines_in_a_formula_stay() -> None:
 def test_a_one_page_document_keeps_every_line() -> None:
     page = "Robot Manual — page 1\nContents\nIntro.......3\nSetup.......4\nUse.......5\n1"
     assert remove_page_furniture([page]) == [page]
+
+
+def test_a_line_whose_numbers_all_move_with_the_page_is_text() -> None:
+    pages = [f"Step {n}. Turn dial {n} to position {n}.\n{body(n)}" for n in range(1, 5)]
+    assert remove_page_furniture(pages) == pages
+
+
+def test_a_document_that_would_be_left_empty_keeps_its_lines() -> None:
+    pages = [f"Northwind slide deck - {n}" for n in range(1, 5)]
+    assert remove_page_furniture(pages) == pages
