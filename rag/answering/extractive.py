@@ -36,6 +36,7 @@ _HEAD_WORDS = 6  # "X is ...", "--opt Does ...": a definition names its subject 
 
 # Coverage and similarity both run over about [0, 1]; the cue and the source's rank are nudges.
 _SIMILARITY_WEIGHT = 1.0
+_KEYWORD_WEIGHT = 1.0
 _CUE_WEIGHT = 0.15
 _RANK_PENALTY = 0.03  # per rank: the best-ranked source is right more often, but far from always
 # Question ↔ sentence cosine below which a sentence does not address the question: the answerability
@@ -131,7 +132,7 @@ class ExtractiveAnswerer:
     def answer(self, question: str, sources: Sequence[SearchHit]) -> ExtractedAnswer:
         """The best sentence, plus up to max_sentences - 1 that continue or add to it; empty without evidence."""
         question_terms = list(dict.fromkeys(self.analyzer.stems(content_words(question))))  # in order: ties break alike
-        candidates, idf = self._candidates(question_terms, sources)
+        candidates, idf, absent = self._candidates(question_terms, sources)
         if not candidates:
             return ExtractedAnswer("", [])
         cues = _Cues.of(question, idf)
@@ -141,7 +142,8 @@ class ExtractiveAnswerer:
             c.cue = cues.match(c.quote, c.terms)
             c.relevance = sim
             c.score = (
-                _coverage(c.terms, idf, average_length) + _SIMILARITY_WEIGHT * sim + _CUE_WEIGHT * c.cue
+                _KEYWORD_WEIGHT * _coverage(c.terms, idf, average_length, absent) + _SIMILARITY_WEIGHT * sim
+                + _CUE_WEIGHT * c.cue
                 - _RANK_PENALTY * (c.n - 1)
             )  # fmt: skip
         relevant = [c for c in candidates if c.relevance >= self.min_relevance]
@@ -152,7 +154,7 @@ class ExtractiveAnswerer:
 
     def _candidates(
         self, question_terms: list[str], sources: Sequence[SearchHit]
-    ) -> tuple[list[_Candidate], dict[str, float]]:
+    ) -> tuple[list[_Candidate], dict[str, float], float]:
         """Every distinct sentence of the sources (long ones trimmed), and the question words' IDF over them."""
         sentences = [
             _Candidate(s.n, sources[s.n - 1].chunk_id, s.position, s.start, s.end, self._terms(s.quote), s.quote)
@@ -160,12 +162,15 @@ class ExtractiveAnswerer:
         ]
         found = [set(c.terms) for c in sentences]
         idf: dict[str, float] = {}
+        absent = 0.0  # the weight of the question's words no sentence holds: still part of what it asks
         for term in question_terms:  # a word in every sentence tells none apart; one in a single sentence, a lot
             df = sum(term in terms for terms in found)
             if df:
                 idf[term] = math.log(1 + (len(found) - df + 0.5) / (df + 0.5))
+            else:
+                absent += math.log(1 + (len(found) + 0.5) / 0.5)
         trimmed = (self._trim(c, sources[c.n - 1].text, idf) for c in sentences)
-        return [c for c in trimmed if is_prose(c.quote)], idf
+        return [c for c in trimmed if is_prose(c.quote)], idf, absent
 
     def _terms(self, text: str) -> list[str]:
         return self.analyzer.stems([w for w in WORD.findall(normalize(text).lower()) if w not in STOP_WORDS])
@@ -254,10 +259,11 @@ def _introduces_list(c: _Candidate) -> bool:
     return c.quote.rstrip(" …").endswith(":")
 
 
-def _coverage(terms: list[str], idf: dict[str, float], average_length: float) -> float:
+def _coverage(terms: list[str], idf: dict[str, float], average_length: float, absent: float) -> float:
     """BM25 of the sentence for the question's words; a sentence of average length holding all of them
-    once scores 1, a longer one less for the same words."""
-    total = sum(idf.values())
+    once scores 1, a longer one less for the same words. Words no sentence holds count in the whole: one
+    shared word of six is not full coverage."""
+    total = sum(idf.values()) + absent
     if not total:
         return 0.0
     norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * len(terms) / max(average_length, 1.0))

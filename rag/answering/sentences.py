@@ -26,6 +26,8 @@ from rag.types import SearchHit
 _SPACE = re.compile(r"\s+")
 _MARKER = re.compile(r"\s*\[\d+\]")
 _MIN_WORDS = 3  # shorter pieces are headings or page furniture
+_HEADING_WORDS = 6
+_END = re.compile(r"[.!:;)\]\"'”’]\s*$")
 _DOT_LEADER = re.compile(r"\s\.$")  # "2.2 Invoking convert-ly . . . 18": what is left of a table of contents
 
 
@@ -35,10 +37,14 @@ def clean_quote(text: str) -> str:
 
 
 def is_prose(quote: str) -> bool:
-    """Not a heading, page furniture, a table-of-contents line or a question (an FAQ's), which answer nothing."""
+    """Not a heading, page furniture, a table-of-contents line or a question (an FAQ's), which answer nothing.
+    A heading is short and has no end punctuation ("Before you go"); a table row has its column names."""
     if quote.rstrip(" .…").endswith("?"):
         return False
-    return len(WORD.findall(quote)) >= _MIN_WORDS and not _DOT_LEADER.search(quote)
+    words = len(WORD.findall(quote))
+    if words <= _HEADING_WORDS and not _END.search(quote):
+        return False
+    return words >= _MIN_WORDS and not _DOT_LEADER.search(quote)
 
 
 @dataclass(frozen=True)
