@@ -184,7 +184,8 @@ def resolve_document(target: str, documents: Sequence[DocumentName]) -> Document
         return documents[0] if generic and len(documents) == 1 else None
     scored = []
     for document in documents:
-        in_name = wanted & name_terms(_stem_name(document.document_id).replace("/", " "))  # folders name it too
+        folders = document.document_id.rpartition("/")[0].replace("/", " ")  # "security/guide.pdf": folders name it too
+        in_name = wanted & (name_terms(_stem_name(document.filename)) | name_terms(folders))
         matched = in_name | (wanted & name_terms(document.title))
         scored.append(((len(matched) / len(wanted), len(in_name)), len(matched), document))
     scored.sort(key=lambda entry: entry[0], reverse=True)
