@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,14 +78,18 @@ def measure(name: str, qa_dir: Path, docs: Path, work: Path) -> list[Row]:
 
 
 def fit(rows: list[Row], label: str) -> AnswerabilityModel:
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegressionCV
     from sklearn.preprocessing import StandardScaler
 
     x = np.array([[r.features[f] for f in FEATURES] for r in rows])
     y = np.array([r.answerable for r in rows])
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    lr = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000).fit((x - scaler.mean_) / scale, y)
+    # The regularisation is chosen by cross-validation inside the fitting set only: with a few dozen questions
+    # per set and correlated features, an unregularised fit swings between sets.
+    lr = LogisticRegressionCV(
+        Cs=[0.01, 0.03, 0.1, 0.3, 1.0, 3.0], cv=5, class_weight="balanced", scoring="balanced_accuracy", max_iter=1000
+    ).fit((x - scaler.mean_) / scale, y)
     weights = lr.coef_[0] / scale  # back to raw feature units, so the code needs no scaler
     bias = float(lr.intercept_[0] - np.sum(lr.coef_[0] * scaler.mean_ / scale))
     gate = AnswerabilityModel({f: round(float(w), 4) for f, w in zip(FEATURES, weights, strict=True)},
@@ -130,6 +135,7 @@ def report(rows: list[Row], model: AnswerabilityModel) -> dict[str, float]:
 
 
 def main() -> None:
+    warnings.filterwarnings("ignore", category=FutureWarning)  # scikit-learn's notices about its next version
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sets", nargs="+", help="NAME=QA_SET_DIR[:DOCS_DIR]")
     parser.add_argument("--work", type=Path, default=Path("/tmp/fit-answerability"))

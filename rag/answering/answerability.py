@@ -87,12 +87,13 @@ class AnswerabilityModel:
 
 SHIPPED_MODEL = AnswerabilityModel(
     weights={
-        "sentence_similarity": 8.9055, "sentence_margin": 2.6108, "chunk_similarity": 8.9056, "coverage": 1.9691,
-        "focus": 0.4801, "unknown_term": -2.5663, "agreement": -0.2066,
+        "sentence_similarity": 2.9267, "sentence_margin": 1.329,
+        "chunk_similarity": 3.0567, "coverage": 0.737, "focus": 0.9939,
+        "unknown_term": -1.0807, "agreement": 0.4055,
     },
-    bias=-11.6762,
+    bias=-4.7786,
     threshold=0.5,
-    min_relevance=0.0,
+    min_relevance=0.546,
     fitted_on="handbook-dev+kb-dev",
 )  # fmt: skip
 
