@@ -105,6 +105,8 @@ class ChunkOut(BaseModel):
     start_char: int
     end_char: int
     text: str
+    instructions: bool = Field(False, description="The passage addresses an AI or gives it orders")
+    instructions_reason: str | None = None
 
 
 class ChunkPage(BaseModel):

@@ -95,3 +95,33 @@ def quoter_for(backend: object) -> Quoter:
     the generic set otherwise (remote servers do not tell us their tokenizer)."""
     markers = getattr(backend, "template_markers", None)
     return quoter_with(markers) if markers else GENERIC_QUOTER
+
+
+# What an answer must never show: block tags and turn markers, raw or as `Quoter` writes them (‹/context›,
+# ‹¦im_start¦›, ⁅INST⁆), and role headings ("### System:"). A document that quotes them, or a model that copies
+# its prompt, would otherwise put prompt markup in front of the user.
+_ANY_BRACKET_OPEN, _ANY_BRACKET_CLOSE = "[<＜﹤‹]", "[>＞﹥›]"
+_ECHOED_MARKUP = re.compile(
+    "|".join(
+        [
+            _ANY_BRACKET_OPEN
+            + r"\s*/?\s*(?:"
+            + "|".join(BLOCK_NAMES)
+            + r")\b[^<>＜＞﹤﹥‹›\n]{0,64}"
+            + _ANY_BRACKET_CLOSE,
+            r"[<＜‹][|｜¦][^<>‹›\n]{1,64}?[|｜¦][>＞›]",
+            any_of({m for m in GENERIC_TEMPLATE_MARKERS if m not in ("<s>", "</s>")}),  # <s> is HTML strikethrough
+            r"⁅/?INST⁆|‹‹/?SYS››|‹(?:start|end)_of_turn›",
+            r"^[ \t]*#{1,6}[ \t]*(?:system|assistant|user)[ \t]*:?[ \t]*$",
+        ]
+    ),
+    re.IGNORECASE | re.MULTILINE,
+)
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+def strip_prompt_markup(text: str) -> str:
+    """`text` without prompt delimiters or chat-template markers, for what is shown as an answer."""
+    if not _ECHOED_MARKUP.search(text):
+        return text
+    return _SPACES.sub(" ", _ECHOED_MARKUP.sub(" ", text)).strip()
