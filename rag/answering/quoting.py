@@ -117,11 +117,15 @@ _ECHOED_MARKUP = re.compile(
     ),
     re.IGNORECASE | re.MULTILINE,
 )
-_SPACES = re.compile(r"[ \t]{2,}")
+_TIDY = ((re.compile(r"[ \t]{2,}"), " "), (re.compile(r"[ \t]*\n[ \t]*"), "\n"), (re.compile(r"\n{3,}"), "\n\n"),
+         (re.compile(r" ([.,;:!?])"), r"\1"))  # fmt: skip
 
 
 def strip_prompt_markup(text: str) -> str:
     """`text` without prompt delimiters or chat-template markers, for what is shown as an answer."""
     if not _ECHOED_MARKUP.search(text):
         return text
-    return _SPACES.sub(" ", _ECHOED_MARKUP.sub(" ", text)).strip()
+    text = _ECHOED_MARKUP.sub(" ", text)
+    for pattern, replacement in _TIDY:
+        text = pattern.sub(replacement, text)
+    return text.strip()
