@@ -153,7 +153,7 @@ def _flag(hits: list) -> bool | None:
     return any(hit.metadata.get("instructions") for hit in hits)
 
 
-async def run(modes: list[str], names: list[str], chat: bool) -> list[dict]:
+async def run(modes: list[str], names: list[str], chat: bool, questions: list[str]) -> list[dict]:
     from ingest.service import build_pipeline
     from ingest.sources import Source
     from rag.answering.chat import ChatService
@@ -190,7 +190,7 @@ async def run(modes: list[str], names: list[str], chat: bool) -> list[dict]:
                 paths = [("query", service)] + ([("chat", ChatService(service))] if chat and mode != "extract" else [])
                 for path, runner in paths:
                     tally = Tally()
-                    for question in QUESTIONS:
+                    for question in questions:
                         if path == "query":
                             answer = await runner.answer(question, "sample", RetrievalOptions(), params)
                         else:
@@ -221,9 +221,11 @@ def main() -> None:
     parser.add_argument("--modes", default="extract,generate")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names, default all")
     parser.add_argument("--no-chat", action="store_true", help="skip the chat path in generate mode")
+    parser.add_argument("--questions", type=int, default=len(QUESTIONS), help="ask only the first N questions")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    rows = asyncio.run(run(args.modes.split(","), args.variants.split(","), not args.no_chat))
+    questions = QUESTIONS[: args.questions]
+    rows = asyncio.run(run(args.modes.split(","), args.variants.split(","), not args.no_chat, questions))
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return
