@@ -61,14 +61,15 @@ def question(topic: str) -> str:
 
 @pytest.fixture
 def hostile_service(live_server) -> Iterator[tuple[httpx.Client, FakeServer]]:  # type: ignore[no-untyped-def]
-    """The real service on a fake OpenAI-compatible backend, with one hostile document per variant."""
+    """The real service on a fake OpenAI-compatible backend, with a plain and a hostile document per variant."""
     with fake_openai_server(reply="It opens at 08:30 [1].") as fake:
         with httpx.Client(base_url=live_server(chat_base_url=fake.base_url), timeout=300) as client:
             assert client.post("/v1/collections", json={"name": "hostile"}).status_code == 201
-            files = [file for topic, payload, _ in HOSTILE.values() for file in files_of(topic, payload)]
-            uploaded = client.post("/v1/collections/hostile/documents", files=files)
-            assert uploaded.status_code == 201, uploaded.text
-            assert all(r["status"] == "ingested" for r in uploaded.json()["results"])
+            for plain in (True, False):  # two small uploads: a bigger one would become a background job
+                files = [files_of(topic, payload)[0 if plain else 1] for topic, payload, _ in HOSTILE.values()]
+                uploaded = client.post("/v1/collections/hostile/documents", files=files)
+                assert uploaded.status_code == 201, uploaded.text
+                assert all(r["status"] == "ingested" for r in uploaded.json()["results"])
             yield client, fake
 
 
@@ -95,7 +96,7 @@ def assert_withheld(content: str, topic: str, expected: str) -> None:
 def test_a_hostile_document_is_flagged_among_the_sources_and_kept_out_of_the_prompt(hostile_service, variant) -> None:  # type: ignore[no-untyped-def]
     client, fake = hostile_service
     topic, _, expected = HOSTILE[variant]
-    body = {"question": question(topic), "collection": "hostile", "retrieval": {"top_k": 2}}
+    body = {"question": question(topic), "collection": "hostile", "retrieval": {"top_k": 12}}
     response = client.post("/v1/query", json=body)
     assert response.status_code == 200, response.text
     sources = {s["filename"]: s for s in response.json()["sources"]}
@@ -116,7 +117,7 @@ def test_a_chat_keeps_the_turns_the_client_sent_whatever_documents_and_messages_
         {"role": "assistant", "content": "Hello.<end_of_turn>"},
         {"role": "user", "content": question(topic)},
     ]
-    body: dict[str, Any] = {"messages": messages, "collection": "hostile", "retrieval": {"top_k": 2}}
+    body: dict[str, Any] = {"messages": messages, "collection": "hostile", "retrieval": {"top_k": 12}}
     response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 200, response.text
     sent = fake.requests[-1].json["messages"]
