@@ -155,7 +155,7 @@ class PipelineIngestor:
     def ingest_folder(self, collection: str, folder: Path) -> list[IngestFailure]:
         from cli.library import collect_sources
 
-        return _failures(self.pipeline.ingest(collect_sources([folder], recursive=False), collection))
+        return _failures(self.pipeline.ingest(collect_sources([folder], recursive=True), collection))
 
 
 def _failures(results: list[FileResult]) -> list[IngestFailure]:

@@ -38,7 +38,7 @@ _LONG_LINE = re.compile(rf"^[^\n]{{{LONG_LINE_CHARS},}}", re.MULTILINE)  # ancho
 class TextChunk:
     text: str
     page: int | None
-    start_char: int  # offsets within the page's text
+    start_char: int  # offsets within the page's text as the loader gave it (cleaned), not the original file
     end_char: int
 
 

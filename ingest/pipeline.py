@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.chunking import Chunker
+from ingest.loaders import TEXT_RECIPE
 from ingest.names import clean_name
 from ingest.preparing import DocumentPreparer, PreparedDocument, Report
 from ingest.recovery import recover_half_written
@@ -60,7 +61,7 @@ class IngestPipeline:
             embedder.token_spans,
         )
         model_name = str(getattr(embedder, "model_path", "embedder"))
-        recipe = f"{Path(model_name).name}|{settings.chunk_size_tokens}|{settings.chunk_overlap_tokens}"
+        recipe = f"{Path(model_name).name}|{settings.chunk_size_tokens}|{settings.chunk_overlap_tokens}|{TEXT_RECIPE}"
         self._preparer = DocumentPreparer(settings, self.chunker, registry, recipe.encode())
         self._writer = DocumentWriter(store, keyword, registry, self.originals)
 

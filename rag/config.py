@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 BackendName = Literal["local", "openai", "llama-api"]
@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     verifier_model: str | None = Field(
         None, description="Local NLI/cross-encoder path that double-checks citations; unset = embedder + lexical."
     )
+    answerability_model: Path | None = Field(
+        None,
+        description="JSON coefficients from benchmarks/fit_answerability.py (e.g. fitted on your own questions);"
+        " unset = the shipped fit.",
+    )
 
     # Chat backend
     chat_backend: BackendName | None = Field(
@@ -168,6 +173,11 @@ class Settings(BaseSettings):
         validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
         description="OpenTelemetry collector (OTLP over HTTP, e.g. http://127.0.0.1:4318); set = tracing on.",
     )
+
+    @field_validator("answerability_model", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # RAG_ANSWERABILITY_MODEL= means the shipped fit, not "."
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:

@@ -44,7 +44,7 @@ INGESTED_CHUNKS = Counter("rag_ingest_chunks_total", "Chunks written by ingestio
 # Known label values start at 0, so rates and alerts work before the first event.
 for _kind in ("prompt", "completion"):
     TOKENS.labels(_kind)
-for _reason in ("no_relevant_sources", "unsupported_answer"):
+for _reason in ("no_relevant_sources", "no_answer_in_sources", "unsupported_answer"):
     ABSTENTIONS.labels(_reason)
 for _status in ("ingested", "unchanged", "failed"):
     INGESTED_FILES.labels(_status)

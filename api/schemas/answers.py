@@ -119,9 +119,11 @@ class Verification(BaseModel):
     citations: list[CitationOut] = Field(default_factory=list)
     unsupported: list[UnsupportedOut] = Field(default_factory=list)
     grounded: float | None = Field(None, description="Share of the answer's sentences that its sources support")
-    abstain_reason: str | None = Field(None, description="no_relevant_sources | unsupported_answer")
+    abstain_reason: str | None = Field(
+        None, description="no_relevant_sources | no_answer_in_sources | unsupported_answer"
+    )
     related: list[Source] = Field(default_factory=list, description="The closest sources, when abstaining")
-    mode: str = Field("generate", description="generate | extract | overview | abstain")
+    mode: str = Field("generate", description="generate | extract | overview | task | abstain")
 
 
 class QueryResponse(Verification):

@@ -102,7 +102,10 @@ class ChunkOut(BaseModel):
     chunk_id: str
     chunk_index: int
     page: int | None
-    start_char: int
+    start_char: int = Field(
+        description="Where the chunk starts in its page's text as extracted: Markdown rendered to plain text,"
+        " a PDF page without its running header/footer and page number (not a position in the original file)"
+    )
     end_char: int
     text: str
     instructions: bool = Field(False, description="The passage addresses an AI or gives it orders")

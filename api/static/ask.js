@@ -6,6 +6,7 @@ import { $, el, errorNode, instructionsFlag } from "./dom.js";
 
 const REASONS = {
   no_relevant_sources: "the documents do not talk about this",
+  no_answer_in_sources: "the closest sources do not answer this question",
   unsupported_answer: "the sources did not support the answer the model wrote",
 };
 const MODES = { extract: "quoted from the sources", generate: "written by the model, checked against the sources" };

@@ -8,6 +8,7 @@ from pathlib import Path
 from ingest.loaders.base import LoadedDocument, Page
 from ingest.loaders.docx import load_docx
 from ingest.loaders.html import load_html
+from ingest.loaders.markdown import load_markdown
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.text import load_text
 from rag.errors import InvalidInput, TooLarge, UnsupportedType
@@ -15,8 +16,8 @@ from rag.errors import InvalidInput, TooLarge, UnsupportedType
 LOADERS: dict[str, Callable[[bytes], LoadedDocument]] = {
     ".pdf": load_pdf,
     ".txt": load_text,
-    ".md": load_text,
-    ".markdown": load_text,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
     ".html": load_html,
     ".htm": load_html,
     ".docx": load_docx,
@@ -32,7 +33,11 @@ MEDIA_TYPES: dict[str, str] = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 
-__all__ = ["LOADERS", "MEDIA_TYPES", "LoadedDocument", "Page", "is_supported", "load_bytes"]
+# How the loaders turn files into text, as part of every document's version: when it changes (Markdown
+# rendered, PDF furniture removed), ingesting an unchanged file again stores its new text, not "unchanged".
+TEXT_RECIPE = "text-2"
+
+__all__ = ["LOADERS", "MEDIA_TYPES", "TEXT_RECIPE", "LoadedDocument", "Page", "is_supported", "load_bytes"]
 
 
 def is_supported(path: Path) -> bool:

@@ -7,7 +7,7 @@ from bs4 import BeautifulSoup
 from ingest.loaders.base import LoadedDocument, Page
 from ingest.loaders.text import load_text
 
-_INVISIBLE = ["script", "style", "noscript", "template", "head", "svg", "iframe"]
+INVISIBLE_TAGS = ["script", "style", "noscript", "template", "head", "svg", "iframe"]
 
 
 def load_html(data: bytes) -> LoadedDocument:
@@ -15,7 +15,7 @@ def load_html(data: bytes) -> LoadedDocument:
     markup = load_text(data).pages[0].text
     soup = BeautifulSoup(markup, "html.parser")
     title = soup.title.get_text(strip=True) if soup.title else None
-    for tag in soup(_INVISIBLE):
+    for tag in soup(INVISIBLE_TAGS):
         tag.decompose()
     lines = (line.strip() for line in soup.get_text("\n").splitlines())
     text = "\n".join(line for line in lines if line)

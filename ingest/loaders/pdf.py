@@ -1,4 +1,5 @@
-"""PDF via pypdf: text per page, page numbers kept; clear reasons for encrypted, corrupt or scanned files."""
+"""PDF via pypdf: text per page without its furniture, page numbers kept; clear reasons for encrypted,
+corrupt or scanned files."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
 from ingest.loaders.base import LoadedDocument, Page
+from ingest.loaders.furniture import remove_page_furniture
 from rag.errors import InvalidInput
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -19,7 +21,8 @@ def load_pdf(data: bytes) -> LoadedDocument:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise InvalidInput("encrypted PDF: remove the password and upload it again")
-        pages = [Page(page.extract_text() or "", number) for number, page in enumerate(reader.pages, start=1)]
+        texts = remove_page_furniture([page.extract_text() or "" for page in reader.pages])
+        pages = [Page(text, number) for number, text in enumerate(texts, start=1)]
     except InvalidInput:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:

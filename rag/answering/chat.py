@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from rag.answering.prompts import TEMPLATE_OVERHEAD_TOKENS, answer_system, answer_user_message
 from rag.answering.service import AnswerService, PreparedAnswer, RetrievalOptions
+from rag.answering.tasks import read_task
 from rag.backends.base import Message
 from rag.errors import InvalidInput
 
@@ -100,6 +101,9 @@ class ChatService:
         use_context: bool = True,
     ) -> PreparedChat:
         query = standalone_query(messages)  # also checks there is a user message
+        last_said = [m for m in messages if m.role == "user"][-1].content.strip()
+        if read_task(last_said) is not None:  # "summarize the handbook" names its own subject: nothing to carry over
+            query = last_said
         budget = self.backend.context_window - max_tokens
         if not use_context or collection is None:
             return PreparedChat(trim_history(self._quoted(messages), budget, self.backend.count_tokens), None)
@@ -109,8 +113,8 @@ class ChatService:
         reserve = min(history_tokens, self.backend.context_window // 4)
         standalone = query == last.content.strip()
         prepared = await self.answers.prepare(query, collection, options, max_tokens + reserve, judge=standalone)
-        if prepared.abstained or prepared.mode in ("overview", "extract"):
-            return PreparedChat([], prepared)  # answered without the conversation
+        if prepared.abstained or prepared.mode in ("overview", "extract", "task") or prepared.task:
+            return PreparedChat([], prepared)  # answered without the conversation (a task: with its own prompt)
         instructions = "\n".join(m.content for m in messages if m.role == "system")
         system = answer_system(instructions, self.quoter)
         grounded = Message("user", answer_user_message(last.content, prepared.sources, self.quoter))

@@ -1,27 +1,24 @@
 """Extractive answers: the source sentences that best answer a question, quoted with `[n]` citations.
 
 The default local model (SmolLM2-135M) rarely cites and often invents; a quote cannot invent and always
-cites. Every sentence of the given sources gets a keyword score (BM25 of the question's words, their
+cites. Every sentence of the given sources gets its similarity in meaning to the question (the embedder
+finds the answer worded unlike the question), a keyword score (BM25 of the question's words, their
 rarity counted over these sentences, so long sentences gain no free words), a cue for the question's
 type (a number for "how many", a path for "where", the term up front for "what is X") and a small
-penalty for a lower-ranked source. The best few by that score are embedded and their similarity to the
-question added. The winner is quoted, with the neighbours that continue it or runners-up that add to it.
+penalty for a lower-ranked source. The winner is quoted, with the neighbours that continue it or
+runners-up that add to it. A sentence too far in meaning from the question answers nothing, however
+many of its words it shares: with none left, the answer is empty and the caller abstains.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from rag.retrieval.embeddings import Embedder
+from rag.answering.sentences import SentenceVectors, clean_quote, is_prose, source_sentences
 from rag.text.analyzer import STOP_WORDS, WORD, Analyzer
-from rag.text.sentences import split_sentences
 from rag.text.words import content_words, normalize, numbers
 from rag.types import SearchHit
 
@@ -39,15 +36,18 @@ _HEAD_WORDS = 6  # "X is ...", "--opt Does ...": a definition names its subject 
 
 # Coverage and similarity both run over about [0, 1]; the cue and the source's rank are nudges.
 _SIMILARITY_WEIGHT = 1.0
+_KEYWORD_WEIGHT = 1.0
 _CUE_WEIGHT = 0.15
 _RANK_PENALTY = 0.03  # per rank: the best-ranked source is right more often, but far from always
-_SHORTLIST = 6  # sentences embedded per answer, the best by keyword score: embedding is the main cost
+# Question ↔ sentence cosine below which a sentence does not address the question: the answerability
+# model's `min_relevance` (fitted; see benchmarks/fit_answerability.py), 0 = every sentence may answer.
+MIN_RELEVANCE = 0.0
 _MIN_GAIN = 0.2  # a runner-up from elsewhere must add this share of the question's word weight ...
+_MIN_SIMILARITY = 0.3  # holding none of the question's words, a sentence needs this similarity to count (a paraphrase
+# of the answer scores 0.4-0.6 with MiniLM, an unrelated sentence under 0.15)
 _CLOSE_MARGIN = 0.25  # ... and score within this of the best sentence
 _MIN_CONTINUATION_GAIN = 0.1  # the sentence before or after a quoted one needs less: it shares its subject
-_MIN_SIMILARITY = 0.45  # holding none of the question's words, a sentence needs this similarity to count
-_MIN_WORDS = 3  # shorter pieces are headings or page furniture
-_DOT_LEADER = re.compile(r"\s\.$")  # "2.2 Invoking convert-ly . . . 18": what is left of a table of contents
+_LIST_ITEM = re.compile(r"(?:[-*•+]|\d+[.)])\s")
 _BM25_K1, _BM25_B = 1.2, 0.75
 
 
@@ -59,6 +59,7 @@ class ExtractedSentence:
     end: int
     text: str  # the quote as shown: ligatures normalised, whitespace collapsed, "…" where trimmed
     score: float
+    relevance: float  # its cosine to the question
 
 
 @dataclass
@@ -72,11 +73,6 @@ class ExtractedAnswer:
         return not self.sentences
 
 
-def clean_quote(text: str) -> str:
-    """Readable quote text: NFKC (ligatures), unified dashes, whitespace collapsed."""
-    return _SPACE.sub(" ", normalize(text)).strip()
-
-
 @dataclass(eq=False)
 class _Candidate:
     n: int
@@ -87,6 +83,7 @@ class _Candidate:
     terms: list[str]  # stems of the words that are not stop words, in text order
     quote: str
     score: float = 0.0
+    relevance: float = 0.0  # cosine to the question
     cue: bool = False  # has the shape the question asks for
 
     @property
@@ -118,60 +115,62 @@ class _Cues:
 
 
 class ExtractiveAnswerer:
-    """Picks and quotes source sentences; keeps only a bounded LRU cache of sentence vectors."""
+    """Picks and quotes source sentences (their vectors come from the shared, cached SentenceVectors)."""
 
     def __init__(
-        self, embedder: Embedder, max_sentences: int = 3, max_chars: int = 600, cache_size: int = 8192
-    ) -> None:
-        self.embedder = embedder
+        self, vectors: SentenceVectors, max_sentences: int = 3, max_chars: int = 600,
+        min_relevance: float = MIN_RELEVANCE, max_list_items: int = 8,
+    ) -> None:  # fmt: skip
+        self.vectors = vectors
         self.max_sentences = max_sentences
+        self.max_list_items = max_list_items
         self.max_chars = max_chars
+        self.min_relevance = min_relevance
         self.window_chars = max(80, max_chars // 2)  # an over-long sentence is cut to this many characters
         self.analyzer = Analyzer()
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # keyed by quote: overlapping chunks share
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
 
     def answer(self, question: str, sources: Sequence[SearchHit]) -> ExtractedAnswer:
         """The best sentence, plus up to max_sentences - 1 that continue or add to it; empty without evidence."""
         question_terms = list(dict.fromkeys(self.analyzer.stems(content_words(question))))  # in order: ties break alike
-        candidates, idf = self._candidates(question_terms, sources)
+        candidates, idf, absent = self._candidates(question_terms, sources)
         if not candidates:
             return ExtractedAnswer("", [])
         cues = _Cues.of(question, idf)
         average_length = sum(len(c.terms) for c in candidates) / len(candidates)
-        for c in candidates:
+        similarity = self.vectors.similarities(self.vectors.question(question), [c.quote for c in candidates])
+        for c, sim in zip(candidates, similarity.tolist(), strict=True):
             c.cue = cues.match(c.quote, c.terms)
-            c.score = _coverage(c.terms, idf, average_length) + _CUE_WEIGHT * c.cue - _RANK_PENALTY * (c.n - 1)
-        shortlist = sorted(candidates, key=lambda c: c.score, reverse=True)[:_SHORTLIST]
-        similarity = self._similarity(clean_quote(question), shortlist)
-        for c, sim in zip(shortlist, similarity, strict=True):
-            c.score += _SIMILARITY_WEIGHT * sim
-        if not idf and max(similarity) < _MIN_SIMILARITY:  # none of the question's words, nothing close in meaning
-            return ExtractedAnswer("", [])
+            c.relevance = sim
+            c.score = (
+                _KEYWORD_WEIGHT * _coverage(c.terms, idf, average_length, absent) + _SIMILARITY_WEIGHT * sim
+                + _CUE_WEIGHT * c.cue
+                - _RANK_PENALTY * (c.n - 1)
+            )  # fmt: skip
+        relevant = [c for c in candidates if c.relevance >= self.min_relevance]
+        if not relevant or (not idf and max(c.relevance for c in relevant) < _MIN_SIMILARITY):
+            return ExtractedAnswer("", [])  # none addresses the question, or none of its words and nothing close
         pages = {n: (hit.filename, hit.page) for n, hit in enumerate(sources, start=1)}
-        return _compose(self._select(shortlist, candidates, idf, pages))
+        return _compose(self._select(relevant, candidates, idf, pages))
 
     def _candidates(
         self, question_terms: list[str], sources: Sequence[SearchHit]
-    ) -> tuple[list[_Candidate], dict[str, float]]:
+    ) -> tuple[list[_Candidate], dict[str, float], float]:
         """Every distinct sentence of the sources (long ones trimmed), and the question words' IDF over them."""
-        sentences: list[_Candidate] = []
-        seen: set[str] = set()
-        for n, hit in enumerate(sources, start=1):
-            for position, s in enumerate(split_sentences(hit.text)):
-                quote = clean_quote(s.text)
-                if quote not in seen:  # neighbouring chunks overlap: cite a repeated sentence once, at its best rank
-                    seen.add(quote)
-                    sentences.append(_Candidate(n, hit.chunk_id, position, s.start, s.end, self._terms(quote), quote))
+        sentences = [
+            _Candidate(s.n, sources[s.n - 1].chunk_id, s.position, s.start, s.end, self._terms(s.quote), s.quote)
+            for s in source_sentences(sources)
+        ]
         found = [set(c.terms) for c in sentences]
         idf: dict[str, float] = {}
+        absent = 0.0  # the weight of the question's words no sentence holds: still part of what it asks
         for term in question_terms:  # a word in every sentence tells none apart; one in a single sentence, a lot
             df = sum(term in terms for terms in found)
             if df:
                 idf[term] = math.log(1 + (len(found) - df + 0.5) / (df + 0.5))
+            else:
+                absent += math.log(1 + (len(found) + 0.5) / 0.5)
         trimmed = (self._trim(c, sources[c.n - 1].text, idf) for c in sentences)
-        return [c for c in trimmed if _is_prose(c.quote)], idf
+        return [c for c in trimmed if is_prose(c.quote)], idf, absent
 
     def _terms(self, text: str) -> list[str]:
         return self.analyzer.stems([w for w in WORD.findall(normalize(text).lower()) if w not in STOP_WORDS])
@@ -209,47 +208,38 @@ class ExtractiveAnswerer:
         quote = ("… " if left > start else "") + clean_quote(text[left:right]) + (" …" if right < end else "")
         return _Candidate(c.n, c.chunk_id, c.position, left, right, self._terms(text[left:right]), quote)
 
-    def _similarity(self, question: str, shortlist: list[_Candidate]) -> list[float]:
-        """Cosine of each sentence to the question: finds the answer worded unlike the question."""
-        query = self.embedder.embed_query(question)
-        return [float(v) for v in self._embed([c.quote for c in shortlist]) @ query]
-
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        """Vectors, in one batch for the texts the LRU cache lacks: the same chunks come back often."""
-        with self._lock:
-            known = {t: self._vectors[t] for t in texts if t in self._vectors}
-            for t in known:
-                self._vectors.move_to_end(t)
-        missing = list(dict.fromkeys(t for t in texts if t not in known))
-        if missing:
-            fresh = self.embedder.embed_documents(missing)
-            with self._lock:
-                for text, vector in zip(missing, fresh, strict=True):
-                    known[text] = self._vectors[text] = vector
-                while len(self._vectors) > self._cache_size:
-                    self._vectors.popitem(last=False)
-        return np.stack([known[t] for t in texts])
-
     def _select(
         self,
-        shortlist: list[_Candidate],
+        relevant: list[_Candidate],
         candidates: list[_Candidate],
         idf: dict[str, float],
         pages: dict[int, tuple[str, int | None]],
     ) -> list[_Candidate]:
-        """The best sentence; then, while one gains enough, the sentence before or after a quoted one
-        (answers often span two) or a close runner-up on the same page that adds more of the question.
-        Runners-up from other pages cost more than they add: on kb-dev they were mostly wrong citations."""
-        best = max(shortlist, key=lambda c: c.score)
+        """The best relevant sentence; then, while one gains enough, the sentence before or after a quoted one
+        (answers often span two), or a close relevant runner-up on the same page that adds more of the
+        question. Runners-up from other pages cost more than they add: on kb-dev they were mostly wrong
+        citations. A quoted sentence that introduces a list ("Before you leave, be sure to:") brings its
+        items, up to max_list_items: the list is the answer."""
+        best = max(relevant, key=lambda c: c.score)
         chosen, covered, length = [best], idf.keys() & best.terms, best.cost
         total = sum(idf.values()) or 1.0
-        runners_up = {id(c) for c in shortlist if c.score >= best.score - _CLOSE_MARGIN and pages[c.n] == pages[best.n]}
-        while len(chosen) < self.max_sentences:
+        runners_up = {id(c) for c in relevant if c.score >= best.score - _CLOSE_MARGIN and pages[c.n] == pages[best.n]}
+        listing = _introduces_list(best)
+        while len(chosen) < (self.max_list_items if listing else self.max_sentences):
             cue_met = any(c.cue for c in chosen)
+            last = chosen[-1]
             gains = []
             for c in candidates:
                 if c in chosen or length + c.cost > self.max_chars or any(_overlaps(c, o) for o in chosen):
                     continue
+                if (
+                    listing
+                    and c.chunk_id == last.chunk_id
+                    and c.position == last.position + 1
+                    and _LIST_ITEM.match(c.quote)
+                ):
+                    gains = [(1.0, c)]  # the list's next item
+                    break
                 gain = sum(w for t, w in idf.items() if t not in covered and t in c.terms) / total
                 gain += _CUE_WEIGHT if c.cue and not cue_met else 0.0
                 adjacent = any(o.chunk_id == c.chunk_id and abs(o.position - c.position) == 1 for o in chosen)
@@ -258,23 +248,22 @@ class ExtractiveAnswerer:
             if not gains:
                 break
             pick = max(gains, key=lambda pair: pair[0])[1]
+            listing = listing and pick.chunk_id == last.chunk_id and pick.position == last.position + 1
             chosen.append(pick)
             covered |= idf.keys() & pick.terms
             length += pick.cost
         return chosen
 
 
-def _is_prose(quote: str) -> bool:
-    """Not a heading, page furniture, a table-of-contents line or a question (an FAQ's), which answer nothing."""
-    if quote.rstrip(" .…").endswith("?"):
-        return False
-    return len(WORD.findall(quote)) >= _MIN_WORDS and not _DOT_LEADER.search(quote)
+def _introduces_list(c: _Candidate) -> bool:
+    return c.quote.rstrip(" …").endswith(":")
 
 
-def _coverage(terms: list[str], idf: dict[str, float], average_length: float) -> float:
+def _coverage(terms: list[str], idf: dict[str, float], average_length: float, absent: float) -> float:
     """BM25 of the sentence for the question's words; a sentence of average length holding all of them
-    once scores 1, a longer one less for the same words."""
-    total = sum(idf.values())
+    once scores 1, a longer one less for the same words. Words no sentence holds count in the whole: one
+    shared word of six is not full coverage."""
+    total = sum(idf.values()) + absent
     if not total:
         return 0.0
     norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * len(terms) / max(average_length, 1.0))
@@ -296,5 +285,8 @@ def _compose(chosen: list[_Candidate]) -> ExtractedAnswer:
     for c in chosen:
         source_order.setdefault(c.chunk_id, len(source_order))
     ordered = sorted(chosen, key=lambda c: (source_order[c.chunk_id], c.start))
-    sentences = [ExtractedSentence(c.n, c.chunk_id, c.start, c.end, c.quote, round(c.score, 4)) for c in ordered]
+    sentences = [
+        ExtractedSentence(c.n, c.chunk_id, c.start, c.end, c.quote, round(c.score, 4), round(c.relevance, 4))
+        for c in ordered
+    ]
     return ExtractedAnswer(" ".join(f"{s.text} [{s.n}]" for s in sentences), sentences)

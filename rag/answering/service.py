@@ -11,15 +11,24 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from rag.answering.answerability import AnswerabilityJudge
+from rag.answering.answerability import (
+    MAX_NAMED_DOCUMENTS,
+    SHIPPED_MODEL,
+    AnswerabilityJudge,
+    AnswerabilityModel,
+    document_names,
+)
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.grounding import GroundingChecker, GroundingReport, build_verifier, is_refusal
 from rag.answering.overview import CollectionOverview, is_collection_question
 from rag.answering.prompts import ABSTAIN_MESSAGE, ANSWER_SYSTEM, TEMPLATE_OVERHEAD_TOKENS, answer_user_message
 from rag.answering.quoting import quoter_for, strip_prompt_markup
+from rag.answering.sentences import SentenceVectors
+from rag.answering.task_answers import TaskAnswerer
+from rag.answering.tasks import read_task
 from rag.backends.base import ChatBackend, Delta, Message, SamplingParams, Usage
 from rag.backends.observed import ObservedBackend
 from rag.config import AnswerMode, Settings
@@ -30,7 +39,9 @@ from rag.telemetry import record_answer, stage
 from rag.text.instructions import flagged, unflagged_first
 from rag.types import SearchHit
 
-AbstainReason = Literal["no_relevant_sources", "unsupported_answer"]
+# no_relevant_sources: the sources cannot answer (judged before answering); no_answer_in_sources: no sentence
+# of them, or of the generated answer, addresses the question; unsupported_answer: the sources do not hold it.
+AbstainReason = Literal["no_relevant_sources", "no_answer_in_sources", "unsupported_answer"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,7 @@ class Answer:
     abstain_reason: AbstainReason | None = None
     related: list[SearchHit] = field(default_factory=list)  # the closest sources, when abstaining
     grounding: GroundingReport | None = None
-    mode: str = "generate"  # how the text was made: generate | extract | overview | abstain
+    mode: str = "generate"  # how the text was made: generate | extract | overview | task | abstain
 
 
 @dataclass
@@ -66,12 +77,13 @@ class PreparedAnswer:
     abstained: bool
     abstain_reason: AbstainReason | None = None
     related: list[SearchHit] = field(default_factory=list)
-    mode: AnswerMode | Literal["overview"] = "generate"
-    overview: GroundingReport | None = None  # the answer to a question about the collection itself
+    mode: AnswerMode | Literal["overview", "task"] = "generate"
+    overview: GroundingReport | None = None  # the answer made without the model: the collection's, or a task's
+    task: str | None = None  # a request for a task (rag/answering/tasks.py): summary | steps | compare
 
     @property
     def needs_model(self) -> bool:
-        return not self.abstained and self.mode not in ("overview", "extract")
+        return not self.abstained and self.mode not in ("overview", "extract", "task")
 
 
 @dataclass
@@ -106,6 +118,7 @@ class AnswerService:
         overview: CollectionOverview,
         mode: AnswerMode = "generate",
         context_tokens: int | None = None,
+        tasks: TaskAnswerer | None = None,
     ) -> None:
         self.retriever = retriever
         self.backend = backend
@@ -116,6 +129,7 @@ class AnswerService:
         self.mode = mode
         self.context_tokens = context_tokens
         self.quoter = quoter_for(backend)
+        self.tasks = tasks
 
     @property
     def may_generate(self) -> bool:
@@ -131,10 +145,19 @@ class AnswerService:
         if is_collection_question(question):
             report, sources = await asyncio.to_thread(self.overview.describe, collection)
             return PreparedAnswer(answer_id, question, sources, [], False, mode="overview", overview=report)
+        task = read_task(question) if self.tasks is not None else None
+        if task is not None and self.tasks is not None:
+            plan = await self.tasks.serve(task, collection, options.filters, options.top_k, options.rerank,
+                                          max_tokens, quote=self.mode == "extract")  # fmt: skip
+            if plan is not None and plan.reask is not None:  # "what does X say about Y": Y, from X alone
+                question, options = plan.reask.question, replace(options, filters=plan.reask.filters)
+            elif plan is not None:
+                return PreparedAnswer(answer_id, question, plan.sources, plan.messages, False, overview=plan.report,
+                                      mode="task" if plan.report else self.mode, task=task.kind)  # fmt: skip
         retrieval = await asyncio.to_thread(
             self.retriever.search, collection, question, options.top_k, options.filters, options.rerank
         )
-        if judge and not (await asyncio.to_thread(self.judge.assess, collection, question, retrieval.hits)).answerable:
+        if judge and not (await asyncio.to_thread(self.judge.assess, collection, question, retrieval)).answerable:
             return PreparedAnswer(
                 answer_id, question, [], [], True, "no_relevant_sources", related=retrieval.hits, mode=self.mode
             )
@@ -179,7 +202,7 @@ class AnswerService:
             yield Delta(text=ABSTAIN_MESSAGE)
             yield _finished(self._abstention(prepared, prepared.abstain_reason or "no_relevant_sources"))
             return
-        if prepared.mode in ("overview", "extract"):
+        if prepared.mode in ("overview", "extract", "task"):
             answer = await self._without_model(prepared)
             yield Delta(text=answer.answer)
             yield _finished(answer)
@@ -196,11 +219,12 @@ class AnswerService:
 
     async def _without_model(self, prepared: PreparedAnswer) -> Answer:
         if prepared.overview is not None:
-            return Answer(prepared.id, prepared.overview.answer, prepared.sources, False, "collection-overview",
-                          "stop", grounding=prepared.overview, mode="overview")  # fmt: skip
+            model = "collection-overview" if prepared.mode == "overview" else "extractive"
+            return Answer(prepared.id, prepared.overview.answer, prepared.sources, False, model,
+                          "stop", grounding=prepared.overview, mode=prepared.mode)  # fmt: skip
         extracted = await asyncio.to_thread(self.extractor.answer, prepared.question, usable(prepared.sources))
         if extracted.empty:
-            return self._abstention(prepared, "no_relevant_sources")
+            return self._abstention(prepared, "no_answer_in_sources")
         with stage("check"):
             text = strip_prompt_markup(extracted.text)
             report = await asyncio.to_thread(self.checker.check, text, prepared.sources, True)
@@ -212,7 +236,8 @@ class AnswerService:
         text = strip_prompt_markup(text)
         with stage("check"):
             report = await asyncio.to_thread(self.checker.check, text, prepared.sources, True)
-        if report.supported > 0 and not is_refusal(text):
+        relevant = report.supported > 0 and await asyncio.to_thread(self._addresses, prepared.question, report)
+        if relevant and not is_refusal(text):
             return Answer(prepared.id, report.answer, prepared.sources, False, self.backend.model, finish_reason,
                           usage, grounding=report, mode="generate")  # fmt: skip
         if prepared.mode == "auto":
@@ -222,11 +247,23 @@ class AnswerService:
             if not fallback.abstained:
                 fallback.usage = usage
                 return fallback
-        reason: AbstainReason = "no_relevant_sources" if is_refusal(text) else "unsupported_answer"
+        reason: AbstainReason = (
+            "no_relevant_sources" if is_refusal(text) else "unsupported_answer" if not report.supported
+            else "no_answer_in_sources"
+        )  # fmt: skip
         answer = self._abstention(prepared, reason)
         # The model did run: its finish reason and usage stay; `abstained` says the text was withheld.
         answer.usage, answer.grounding, answer.finish_reason = usage, report, finish_reason
         return answer
+
+    def _addresses(self, question: str, report: GroundingReport) -> bool:
+        """Whether the answer addresses the question: in a source is not enough. A terse answer ("500.")
+        is judged by the source passages that support it, which state what it answers."""
+        quotes = [c.quote for c in report.citations]
+        vectors = self.extractor.vectors
+        supporting = vectors.similarities(vectors.question(question), quotes)
+        best = max(vectors.relevance(question, report.answer), float(supporting.max()) if len(supporting) else 0.0)
+        return best >= self.extractor.min_relevance
 
     def _abstention(self, prepared: PreparedAnswer, reason: AbstainReason) -> Answer:
         related = prepared.related or prepared.sources
@@ -254,17 +291,26 @@ def build_answer_service(
 
     keyword = components.keyword
     retriever = Retriever(components, build_reranker(settings.reranker_model))
+    vectors = SentenceVectors(components.embedder)
+    model = AnswerabilityModel.load(settings.answerability_model) if settings.answerability_model else SHIPPED_MODEL
     judge = AnswerabilityJudge(
         keyword.analyzer, components.embedder.tokenize, keyword.term_counts,
         lambda collection, query: [hit.text for hit in keyword.search(collection, query, 20)],
+        lambda collection: document_names(keyword.first_chunks(collection, MAX_NAMED_DOCUMENTS)), vectors, model,
     )  # fmt: skip
-    return AnswerService(
+    service = AnswerService(
         retriever,
         ObservedBackend(backend or build_backend(settings)),  # times generations, counts tokens (/metrics)
         judge,
         GroundingChecker(components.embedder, build_verifier(settings.verifier_model)),
-        ExtractiveAnswerer(components.embedder),
+        ExtractiveAnswerer(vectors, min_relevance=model.min_relevance),
         CollectionOverview(keyword),
         settings.effective_answer_mode,
         settings.answer_context_tokens,
     )
+    service.tasks = TaskAnswerer(
+        retriever, keyword, components.store, components.embedder, service.extractor, service.checker, service.backend,
+        lambda collection, question, retrieval: judge.assess(collection, question, retrieval).answerable,
+        settings.answer_context_tokens,
+    )  # fmt: skip
+    return service

@@ -25,7 +25,7 @@ from rag.backends.base import SamplingParams
 from rag.errors import InvalidInput
 from rag.text.words import content_words, numbers
 
-Page = tuple[str, int | None]  # (file name, page); page None for files without pages
+Page = tuple[str, int | None]  # (document id: the path in the set's folder, page); page None without pages
 
 
 @dataclass
@@ -35,6 +35,7 @@ class QAItem:
     answerable: bool
     gold: list[Page]
     reference: str | None
+    evidence: str | None = None  # the gold passage, verbatim
 
 
 @dataclass
@@ -49,11 +50,12 @@ class QARecord:
     answer: str
     abstained: bool
     abstain_reason: str | None
-    sources: list[dict[str, Any]]  # {n, filename, page, chunk_id, text}
+    sources: list[dict[str, Any]]  # {n, document, page, chunk_id, text}; document: its path in the set's folder
     retrieved: list[Page]  # the top 5 of retrieval, best first
     ttft_s: float
     total_s: float
     grounding: dict[str, Any] | None = None  # the checker's report, when the service returned one
+    evidence: str | None = None
     verdicts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -68,7 +70,8 @@ def load_qa_set(directory: Path) -> list[QAItem]:
         try:
             row = json.loads(line)
             gold = [(str(g["file"]), g.get("page")) for g in row.get("gold") or []]
-            items.append(QAItem(str(row["id"]), str(row["question"]), bool(row["answerable"]), gold, row.get("answer")))
+            items.append(QAItem(str(row["id"]), str(row["question"]), bool(row["answerable"]), gold, row.get("answer"),
+                                row.get("evidence")))  # fmt: skip
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise InvalidInput(f"{path}:{number}: expected id, question, answerable, gold[{{file, page}}]") from exc
         if items[-1].answerable and not items[-1].gold:
@@ -109,6 +112,26 @@ def numbers_match(answer: str, reference: str) -> bool:
     return numbers(reference) <= numbers(answer)
 
 
+_EVIDENCE_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def evidence_held(answer: str, evidence: str) -> bool:
+    """The answer holds at least half of the distinct 3+-letter words of the gold evidence passage: it quotes
+    or restates the passage that answers, whatever else it says."""
+    wanted = {w.lower() for w in _EVIDENCE_WORD.findall(evidence)}
+    got = {w.lower() for w in _EVIDENCE_WORD.findall(answer)}
+    return bool(wanted) and len(wanted & got) * 2 >= len(wanted)
+
+
+_ANSWER_WORD = re.compile(r"\w+")
+_CITATION = re.compile(r"\s*\[\d+\]")
+
+
+def answer_words(answer: str) -> int:
+    """Words of the answer, its [n] markers left out."""
+    return len(_ANSWER_WORD.findall(_CITATION.sub("", answer)))
+
+
 def score_record(record: QARecord) -> None:
     """Fill `record.verdicts`: retrieval, citations, correctness and support of this one answer."""
     v: dict[str, Any] = {"hit@1": None, "hit@5": None}
@@ -116,12 +139,16 @@ def score_record(record: QARecord) -> None:
         v["hit@1"] = bool(record.retrieved) and is_gold(record.retrieved[0], record.gold)
         v["hit@5"] = any(is_gold(p, record.gold) for p in record.retrieved[:5])
     by_n = {s["n"]: s for s in record.sources}
-    cited = [(by_n[n]["filename"], by_n[n]["page"]) for n in cited_numbers(record.answer) if n in by_n]
+    cited = [(by_n[n]["document"], by_n[n]["page"]) for n in cited_numbers(record.answer) if n in by_n]
     v["citations"] = [list(c) for c in cited]
     v["gold_citations"] = sum(is_gold(c, record.gold) for c in cited)
     if record.answerable and not record.abstained and record.reference:
         v["f1"] = round(token_f1(record.answer, record.reference), 4)
         v["numbers_ok"] = numbers_match(record.answer, record.reference)
+    if record.answerable and record.evidence:
+        v["evidence"] = not record.abstained and evidence_held(record.answer, record.evidence)
+    if not record.abstained:
+        v["words"] = answer_words(record.answer)
     if not record.abstained and record.grounding is not None:
         v["sentences"], v["supported"] = record.grounding["sentences"], record.grounding["supported"]
     record.verdicts = v
@@ -166,6 +193,8 @@ def summarize(records: Sequence[QARecord]) -> dict[str, Any]:
         "citation_coverage": _rate([r.verdicts["gold_citations"] > 0 for r in answered]),
         "f1": round(statistics.fmean(r.verdicts["f1"] for r in answered), 4) if answered else None,
         "numbers_ok": _rate([r.verdicts["numbers_ok"] for r in answered]),
+        "evidence_answers": _rate([r.verdicts["evidence"] for r in answerable if "evidence" in r.verdicts]),
+        "median_answer_words": statistics.median(r.verdicts["words"] for r in answered) if answered else None,
         "supported_sentences": _rate([s for r in checked for s in _sentence_flags(r)]),
         "ttft_p50_s": _percentile(ttft, 0.5),
         "ttft_p95_s": _percentile(ttft, 0.95),
@@ -199,8 +228,8 @@ async def ask(service: AnswerService, collection: str, item: QAItem, params: Sam
     retrieved = await _retrieved_pages(service, collection, item.question)
     return QARecord(
         id=item.id, question=item.question, answerable=item.answerable, gold=item.gold, reference=item.reference,
-        answer=final.answer, abstained=final.abstained, abstain_reason=final.abstain_reason,
-        sources=[{"n": n, "filename": h.filename, "page": h.page, "chunk_id": h.chunk_id, "text": h.text}
+        answer=final.answer, abstained=final.abstained, abstain_reason=final.abstain_reason, evidence=item.evidence,
+        sources=[{"n": n, "document": h.document_id, "page": h.page, "chunk_id": h.chunk_id, "text": h.text}
                  for n, h in enumerate(final.sources, start=1)],
         retrieved=retrieved, ttft_s=round(ttft if ttft is not None else total, 4), total_s=round(total, 4),
         grounding=final.grounding.as_dict() if final.grounding is not None else None,
@@ -209,4 +238,4 @@ async def ask(service: AnswerService, collection: str, item: QAItem, params: Sam
 
 async def _retrieved_pages(service: AnswerService, collection: str, question: str) -> list[Page]:
     hits = (await asyncio.to_thread(service.retriever.search, collection, question, 5)).hits
-    return [(h.filename, h.page) for h in hits]
+    return [(h.document_id, h.page) for h in hits]

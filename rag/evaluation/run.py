@@ -45,7 +45,7 @@ class Ingestor(Protocol):
         ...
 
     def ingest_folder(self, collection: str, folder: Path) -> list[IngestFailure]:
-        """Ingest the supported files of `folder` (not its sub-folders)."""
+        """Ingest the supported files of `folder` and its sub-folders, each with its path there as its id."""
         ...
 
 

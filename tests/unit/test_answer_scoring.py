@@ -28,10 +28,11 @@ def test_citations_are_read_from_markers_and_matched_by_file_and_page() -> None:
 
 def record(rid: str, answerable: bool, answer: str, abstained: bool = False) -> QARecord:
     gold = [("a.pdf", 2)] if answerable else []
-    sources = [{"n": 1, "filename": "a.pdf", "page": 2, "chunk_id": "c1", "text": "x"},
-               {"n": 2, "filename": "a.pdf", "page": 9, "chunk_id": "c2", "text": "y"}]  # fmt: skip
+    sources = [{"n": 1, "document": "a.pdf", "page": 2, "chunk_id": "c1", "text": "x"},
+               {"n": 2, "document": "a.pdf", "page": 9, "chunk_id": "c2", "text": "y"}]  # fmt: skip
     return QARecord(rid, "q", answerable, gold, "25 days" if answerable else None, answer, abstained,
-                    None, sources, [("a.pdf", 2)], 0.1, 0.2, grounding={"sentences": 2, "supported": 1})  # fmt: skip
+                    None, sources, [("a.pdf", 2)], 0.1, 0.2, grounding={"sentences": 2, "supported": 1},
+                    evidence="Staff get 25 days of annual leave." if answerable else None)  # fmt: skip
 
 
 def test_summary_counts_abstention_precision_and_coverage() -> None:
@@ -48,6 +49,17 @@ def test_summary_counts_abstention_precision_and_coverage() -> None:
     assert summary["citations"] == 3 and summary["citation_precision"] == pytest.approx(1 / 3, abs=1e-4)
     assert summary["citation_coverage"] == 0.5 and summary["numbers_ok"] == 0.5 and summary["hit@1"] == 1.0
     assert summary["supported_sentences"] == 0.5
+    # "You get 25 days [1]. Also this [2]." holds get/days of get/staff/days/annual/leave: not half
+    assert summary["evidence_answers"] == 0.0 and summary["median_answer_words"] == 3.5
+
+
+def test_an_evidence_answer_restates_half_the_passage_and_abstaining_is_a_miss() -> None:
+    held = record("1", True, "Staff get 25 days of annual leave [1].")
+    abstained = record("2", True, "Staff get 25 days of annual leave.", abstained=True)
+    for r in (held, abstained):
+        score_record(r)
+    assert held.verdicts["evidence"] is True and abstained.verdicts["evidence"] is False
+    assert held.verdicts["words"] == 7 and "words" not in abstained.verdicts
 
 
 @pytest.mark.parametrize(

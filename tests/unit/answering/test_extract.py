@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from rag.answering.extractive import ExtractiveAnswerer, clean_quote
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.answering.sentences import SentenceVectors, clean_quote
 from rag.retrieval.embeddings import SentenceTransformerEmbedder
 from rag.types import SearchHit
 
@@ -48,7 +49,7 @@ class CountingEmbedder:
 
 @pytest.fixture
 def answerer(embedder: SentenceTransformerEmbedder) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(embedder)
+    return ExtractiveAnswerer(SentenceVectors(embedder))
 
 
 def test_how_many_question_quotes_the_sentence_with_the_number_even_from_source_2(
@@ -104,7 +105,7 @@ def test_over_long_sentence_is_trimmed_to_a_window_around_the_question_words(ans
 
 
 def test_answer_keeps_within_max_sentences_and_max_chars(embedder: SentenceTransformerEmbedder) -> None:
-    answerer = ExtractiveAnswerer(embedder, max_sentences=1, max_chars=200)
+    answerer = ExtractiveAnswerer(SentenceVectors(embedder), max_sentences=1, max_chars=200)
     answer = answerer.answer("How do employees request annual leave, and how many days do they get?", LEAVE)
     assert len(answer.sentences) == 1
     assert len(answer.text) <= 200
@@ -112,7 +113,7 @@ def test_answer_keeps_within_max_sentences_and_max_chars(embedder: SentenceTrans
 
 def test_sentence_vectors_are_cached_between_questions(embedder: SentenceTransformerEmbedder) -> None:
     counting = CountingEmbedder(embedder)
-    answerer = ExtractiveAnswerer(counting)  # type: ignore[arg-type]
+    answerer = ExtractiveAnswerer(SentenceVectors(counting))  # type: ignore[arg-type]
     answerer.answer("How many days of annual leave do full-time employees get?", LEAVE)
     first = counting.embedded
     answerer.answer("Where do employees request leave?", LEAVE)
@@ -146,3 +147,36 @@ def test_a_sentence_repeated_by_overlapping_chunks_is_quoted_once_from_the_bette
     answer = answerer.answer("How long must passwords be?", sources)
     assert answer.text.count(shared) == 1
     assert answer.sentences[0].n == 1
+
+
+def test_a_paraphrased_question_finds_the_sentence_that_shares_none_of_its_words(answerer: ExtractiveAnswerer) -> None:
+    sources = [
+        hit("it-1", "Laptops are issued by the IT desk on your first day. Charge them overnight before travel."),
+        hit("it-2", "If your computer is lost or stolen, report it to the security team within one hour. "
+                    "Keep the receipt of any police report."),
+    ]  # fmt: skip
+    answer = answerer.answer("Someone took my work notebook from my car, what now?", sources)
+    assert answer.sentences[0].chunk_id == "it-2"
+    assert answer.text.startswith("If your computer is lost or stolen, report it to the security team")
+
+
+def test_a_sentence_that_shares_words_but_does_not_address_the_question_is_no_answer(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    sources = [hit("pw", "You must change your network password every 90 days. Passwords are stored in KeyHaven.")]
+    strict = ExtractiveAnswerer(answerer.vectors, min_relevance=0.35)  # a fit with a relevance cut
+    assert strict.answer("Is there a policy on dating a coworker?", sources).empty
+    assert not strict.answer("How often must I change my network password?", sources).empty
+
+
+def test_a_sentence_that_introduces_a_list_brings_its_items(answerer: ExtractiveAnswerer) -> None:
+    text = (
+        "Leave is approved by your supervisor.\n\nBefore taking leave, be sure to:\n"
+        "- Submit the request in the leave system two weeks ahead.\n- Set an out-of-office reply on your email.\n"
+        "- Tell your team who covers your work.\n\nLeave without approval is recorded as absence."
+    )
+    answer = answerer.answer("I'm taking next week off. What should I do before I leave?", [hit("leave", text)])
+    assert answer.text.startswith("Before taking leave, be sure to:")
+    for item in ("Submit the request", "out-of-office reply", "who covers your work"):
+        assert item in answer.text
+    assert "without approval" not in answer.text

@@ -1,0 +1,111 @@
+"""The sentences of retrieved chunks, and how close each is in meaning to a question.
+
+Answerability, sentence choice and the final relevance check all ask the same thing of the same
+sentences: does one of them answer this question? The shipped embedder was trained on question–answer
+pairs, so question ↔ sentence cosine is that signal, in words the question does not share. Each
+sentence is embedded once per process (a bounded LRU cache keyed by its text: the same chunks come back
+for question after question), so the three steps share one embedding pass.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.retrieval.embeddings import Embedder
+from rag.text.analyzer import WORD
+from rag.text.sentences import split_sentences
+from rag.text.words import normalize
+from rag.types import SearchHit
+
+_SPACE = re.compile(r"\s+")
+_MARKER = re.compile(r"\s*\[\d+\]")
+_MIN_WORDS = 3  # shorter pieces are headings or page furniture
+_HEADING_WORDS = 6
+_END = re.compile(r"[.!:;)\]\"'”’]\s*$")
+_DOT_LEADER = re.compile(r"\s\.$")  # "2.2 Invoking convert-ly . . . 18": what is left of a table of contents
+
+
+def clean_quote(text: str) -> str:
+    """Readable quote text: NFKC (ligatures), unified dashes, whitespace collapsed."""
+    return _SPACE.sub(" ", normalize(text)).strip()
+
+
+def is_prose(quote: str) -> bool:
+    """Not a heading, page furniture, a table-of-contents line or a question (an FAQ's), which answer nothing.
+    A heading is short and has no end punctuation ("Before you go"); a table row has its column names."""
+    if quote.rstrip(" .…").endswith("?"):
+        return False
+    words = len(WORD.findall(quote))
+    if words <= _HEADING_WORDS and not _END.search(quote):
+        return False
+    return words >= _MIN_WORDS and not _DOT_LEADER.search(quote)
+
+
+@dataclass(frozen=True)
+class SourceSentence:
+    n: int  # 1-based index into the sources
+    position: int  # the sentence's index in its chunk
+    start: int  # range inside the chunk's text
+    end: int
+    quote: str  # clean_quote of the range
+
+
+def source_sentences(sources: Sequence[SearchHit]) -> list[SourceSentence]:
+    """Every distinct prose sentence of the sources, in rank then text order (overlapping chunks repeat
+    sentences: each is kept once, at its best rank)."""
+    sentences: list[SourceSentence] = []
+    seen: set[str] = set()
+    for n, hit in enumerate(sources, start=1):
+        for position, s in enumerate(split_sentences(hit.text)):
+            quote = clean_quote(s.text)
+            if quote not in seen:
+                seen.add(quote)
+                sentences.append(SourceSentence(n, position, s.start, s.end, quote))
+    return sentences
+
+
+class SentenceVectors:
+    """Sentence and question vectors with a bounded LRU cache (thread-safe: requests share it)."""
+
+    def __init__(self, embedder: Embedder, cache_size: int = 16384) -> None:
+        self.embedder = embedder
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def question(self, text: str) -> np.ndarray:
+        return self.embedder.embed_query(clean_quote(text))
+
+    def similarities(self, question: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Cosine of each text to the question vector (vectors are normalised)."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        return self.embed(texts) @ question
+
+    def relevance(self, question: str, answer: str) -> float:
+        """How well the answer's best sentence addresses the question (its [n] markers left out)."""
+        sentences = [clean_quote(_MARKER.sub("", s.text)) for s in split_sentences(answer)]
+        sentences = [s for s in sentences if s]
+        return float(self.similarities(self.question(question), sentences).max()) if sentences else 0.0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors, in one batch for the texts the cache lacks."""
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for t in known:
+                self._vectors.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = self.embedder.embed_documents(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    known[text] = self._vectors[text] = vector
+                while len(self._vectors) > self._cache_size:
+                    self._vectors.popitem(last=False)
+        return np.stack([known[t] for t in texts])
