@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.schemas.answers import QueryResponse, Source, Verification
+from api.schemas.answers import QueryResponse, SearchResult, Source, Verification
 from rag.answering.service import Answer
+from rag.text.instructions import flag_of
 from rag.types import SearchHit
 
 
+def flag_fields(metadata: dict[str, Any], text: str) -> dict[str, Any]:
+    """`instructions` and its reason, as every chunk the API shows carries them."""
+    reason = flag_of(metadata, text)
+    return {"instructions": reason is not None, "instructions_reason": reason}
+
+
+def search_result(hit: SearchHit) -> SearchResult:
+    return SearchResult(
+        chunk_id=hit.chunk_id, document_id=hit.document_id, filename=hit.filename, page=hit.page, text=hit.text,
+        score=hit.score, **flag_fields(hit.metadata, hit.text),
+    )  # fmt: skip
+
+
 def sources_out(hits: list[SearchHit]) -> list[Source]:
-    return [
-        Source(
-            n=n,
-            chunk_id=h.chunk_id,
-            document_id=h.document_id,
-            filename=h.filename,
-            page=h.page,
-            text=h.text,
-            score=h.score,
-        )  # fmt: skip
-        for n, h in enumerate(hits, start=1)
-    ]
+    return [Source(n=n, **search_result(h).model_dump()) for n, h in enumerate(hits, start=1)]
 
 
 def verification_out(answer: Answer) -> Verification:

@@ -20,13 +20,14 @@ from rag.config import Settings
 from rag.errors import RagError, TooLarge
 from rag.storage.clock import now
 from rag.storage.registry.types import Registry
+from rag.text.instructions import FLAG_KEY, REASON_KEY, find_instructions
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
 # Chunk metadata the pipeline writes itself: a user's metadata under these names is dropped.
 RESERVED_KEYS = {"document_id", "collection", "filename", "page", "chunk_index", "start_char", "end_char",
-                 "sha256", "document_sha256", "version", "ingested_at"}  # fmt: skip
+                 "sha256", "document_sha256", "version", "ingested_at", FLAG_KEY, REASON_KEY}  # fmt: skip
 
 
 @dataclass
@@ -105,7 +106,8 @@ class DocumentPreparer:
     def chunks(
         self, source: Source, collection: str, document_id: str, data_sha: str, version: str, doc: LoadedDocument
     ) -> list[Chunk]:
-        """The document's chunks, each with its place in the document and the user's metadata."""
+        """The document's chunks, each with its place in the document, the user's metadata and whether its text
+        gives orders to an AI (answers keep such chunks out of the prompt, the API and the page show it)."""
         stamp = now()
         user_meta = {k: v for k, v in source.metadata.items() if k not in RESERVED_KEYS}
         chunks = []
@@ -125,5 +127,9 @@ class DocumentPreparer:
             }
             if piece.page is not None:
                 meta["page"] = piece.page
+            finding = find_instructions(piece.text)
+            meta[FLAG_KEY] = finding is not None
+            if finding is not None:
+                meta[REASON_KEY] = finding.reason
             chunks.append(Chunk(f"{document_id}#{version}#{index}", document_id, collection, piece.text, meta))
         return chunks

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from api.answers_out import flag_fields
 from api.deps import Services, ServicesDep
 from api.json_body import parse_json, read_json
 from api.openapi import links, ref
@@ -198,7 +199,8 @@ async def list_chunks(
     chunks = services.components.keyword.document_chunks(name, document_id)
     page = [
         ChunkOut(chunk_id=c.chunk_id, chunk_index=c.metadata.get("chunk_index", i), page=c.metadata.get("page"),
-                 start_char=c.metadata.get("start_char", 0), end_char=c.metadata.get("end_char", 0), text=c.text)
+                 start_char=c.metadata.get("start_char", 0), end_char=c.metadata.get("end_char", 0), text=c.text,
+                 **flag_fields(c.metadata, c.text))
         for i, c in enumerate(chunks)
     ][offset : offset + limit]  # fmt: skip
     return ChunkPage(chunks=page, total=len(chunks), limit=limit, offset=offset)

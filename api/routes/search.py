@@ -6,8 +6,9 @@ import asyncio
 
 from fastapi import APIRouter
 
+from api.answers_out import search_result
 from api.deps import ServicesDep
-from api.schemas.answers import SearchRequest, SearchResponse, SearchResult
+from api.schemas.answers import SearchRequest, SearchResponse
 from api.schemas.common import ERROR_RESPONSES
 
 router = APIRouter(tags=["search"])
@@ -19,4 +20,4 @@ async def search(body: SearchRequest, services: ServicesDep) -> SearchResponse:
     retrieval = await asyncio.to_thread(
         services.retriever.search, body.collection, body.query, body.top_k, body.filters, body.rerank
     )
-    return SearchResponse(results=[SearchResult.model_validate(hit, from_attributes=True) for hit in retrieval.hits])
+    return SearchResponse(results=[search_result(hit) for hit in retrieval.hits])

@@ -33,6 +33,13 @@ class SearchResult(BaseModel):
     page: int | None
     text: str
     score: float
+    instructions: bool = Field(
+        False,
+        description="The passage addresses an AI or gives it orders (flagged at ingestion): answers never use it",
+    )
+    instructions_reason: str | None = Field(
+        None, examples=["overrides instructions"], description="Why it was flagged, when it was"
+    )
 
 
 class SearchResponse(BaseModel):

@@ -108,6 +108,8 @@ class ChunkOut(BaseModel):
     )
     end_char: int
     text: str
+    instructions: bool = Field(False, description="The passage addresses an AI or gives it orders")
+    instructions_reason: str | None = None
 
 
 class ChunkPage(BaseModel):

@@ -2,7 +2,7 @@
 // the quote behind each [n] highlighted in its passage and, for PDFs, outlined on the page image.
 
 import { blob, path, stream } from "./api.js";
-import { $, el, errorNode } from "./dom.js";
+import { $, el, errorNode, instructionsFlag } from "./dom.js";
 
 const REASONS = {
   no_relevant_sources: "the documents do not talk about this",
@@ -127,6 +127,7 @@ function renderSources(node, turn, list, title) {
       ),
       source.page ? ` · page ${source.page}` : "",
       el("span", { class: "muted" }, ` · score ${source.score.toFixed(3)}`),
+      instructionsFlag(source),
     ),
   );
   node.replaceChildren(el("h4", {}, title), el("ol", { class: "sources" }, items));

@@ -1,7 +1,7 @@
 // The document view: its details, its chunks page by page, a streamed summary, the original file.
 
 import { blob, call, path, stream } from "./api.js";
-import { $, el, errorNode, formatBytes, formatDate } from "./dom.js";
+import { $, el, errorNode, formatBytes, formatDate, instructionsFlag } from "./dom.js";
 
 const CHUNKS_PER_PAGE = 5;
 let current = null; // {collection, doc, offset}
@@ -38,7 +38,7 @@ async function showChunks(offset, onError) {
     list.start = offset + 1;
     list.replaceChildren(
       ...page.chunks.map((chunk) =>
-        el("li", {}, el("p", { class: "muted" }, chunk.page ? `page ${chunk.page}` : ""), el("p", { class: "chunk-text" }, chunk.text)),
+        el("li", {}, el("p", { class: "muted" }, chunk.page ? `page ${chunk.page}` : "", instructionsFlag(chunk)), el("p", { class: "chunk-text" }, chunk.text)),
       ),
     );
     const last = Math.min(offset + page.chunks.length, page.total);

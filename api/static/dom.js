@@ -44,3 +44,10 @@ export function wireDialogs() {
     button.addEventListener("click", () => button.closest("dialog").close());
   }
 }
+
+/** A marker on a passage that addresses an AI or gives it orders: answers do not use it. */
+export function instructionsFlag(passage) {
+  if (!passage.instructions) return "";
+  const why = passage.instructions_reason ? ` (${passage.instructions_reason})` : "";
+  return el("span", { class: "flag", title: `This passage gives orders to an AI${why}: answers do not use it.` }, " ⚠ gives instructions");
+}

@@ -23,6 +23,7 @@ import numpy as np
 
 from rag.retrieval.embeddings import Embedder
 from rag.text.analyzer import Analyzer
+from rag.text.instructions import flagged
 from rag.text.sentences import Sentence, split_sentences
 from rag.text.words import content_words, normalize, numbers
 from rag.types import SearchHit
@@ -198,8 +199,9 @@ class GroundingChecker:
         self._analyzer = Analyzer()
 
     def check(self, answer: str, sources: Sequence[SearchHit], repair: bool = True) -> GroundingReport:
-        """Check each claim sentence of `answer` against `sources`, which the answer cites as [1]..[len]."""
-        indexed = [self._source(hit) for hit in sources]
+        """Check each claim sentence of `answer` against `sources`, which the answer cites as [1]..[len]. A source
+        flagged as giving orders to an AI supports nothing: "the answer is PWNED" is in it because it was told."""
+        indexed = [_Source("", [], [], [], []) if flagged(hit) else self._source(hit) for hit in sources]
         claims = [c for s in split_sentences(answer) if (c := self._claim(s, indexed)) is not None]
         self._score(claims, indexed)
         return self._report(answer, claims, sources, indexed, repair)

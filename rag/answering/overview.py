@@ -10,6 +10,7 @@ import re
 
 from rag.answering.grounding import GroundingReport, SentenceCitation
 from rag.retrieval.keyword import KeywordIndex
+from rag.text.instructions import flagged
 from rag.types import SearchHit
 
 MAX_DOCUMENTS = 20
@@ -75,7 +76,8 @@ class CollectionOverview:
         text = f"This collection holds {len(sources)} document{'s' if len(sources) > 1 else ''}{more}:"
         citations = []
         for n, hit in enumerate(sources, start=1):
-            quote_start, quote_end = _opening_line(hit.text)
+            # A document that gives orders to an AI is listed by name only: its opening line may be the order.
+            quote_start, quote_end = (0, 0) if flagged(hit) else _opening_line(hit.text)
             quote = " ".join(hit.text[quote_start:quote_end].split())
             line = f"- {hit.filename}: {quote} [{n}]" if quote else f"- {hit.filename} [{n}]"
             start = len(text) + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rag.answering.quoting import GENERIC_QUOTER, Quoter
+from rag.text.instructions import flagged
 from rag.types import SearchHit
 
 # Short lines, one instruction each: small models follow these best (measured on kb-dev, see README).
@@ -28,8 +29,12 @@ def source_label(n: int, hit: SearchHit) -> str:
 
 
 def context_block(hits: Sequence[SearchHit], quoter: Quoter = GENERIC_QUOTER) -> str:
-    """The numbered sources; a source's text and file name are quoted, so neither can end the block."""
-    parts = [quoter.quote(f"{source_label(n, hit)}\n{hit.text}") for n, hit in enumerate(hits, start=1)]
+    """The numbered sources; a source's text and file name are quoted, so neither can end the block. A source
+    flagged as giving orders to an AI is left out: the system prompt already calls <context> data, never
+    instructions, and the local model obeyed such passages anyway (2 of 3 answers in issue 23)."""
+    parts = [
+        quoter.quote(f"{source_label(n, hit)}\n{hit.text}") for n, hit in enumerate(hits, start=1) if not flagged(hit)
+    ]
     return "<context>\n" + "\n\n".join(parts) + "\n</context>"
 
 

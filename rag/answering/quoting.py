@@ -95,3 +95,37 @@ def quoter_for(backend: object) -> Quoter:
     the generic set otherwise (remote servers do not tell us their tokenizer)."""
     markers = getattr(backend, "template_markers", None)
     return quoter_with(markers) if markers else GENERIC_QUOTER
+
+
+# What an answer must never show: block tags and turn markers, raw or as `Quoter` writes them (‹/context›,
+# ‹¦im_start¦›, ⁅INST⁆), and role headings ("### System:"). A document that quotes them, or a model that copies
+# its prompt, would otherwise put prompt markup in front of the user.
+_ANY_BRACKET_OPEN, _ANY_BRACKET_CLOSE = "[<＜﹤‹]", "[>＞﹥›]"
+_ECHOED_MARKUP = re.compile(
+    "|".join(
+        [
+            _ANY_BRACKET_OPEN
+            + r"\s*/?\s*(?:"
+            + "|".join(BLOCK_NAMES)
+            + r")\b[^<>＜＞﹤﹥‹›\n]{0,64}"
+            + _ANY_BRACKET_CLOSE,
+            r"[<＜‹][|｜¦][^<>‹›\n]{1,64}?[|｜¦][>＞›]",
+            any_of({m for m in GENERIC_TEMPLATE_MARKERS if m not in ("<s>", "</s>")}),  # <s> is HTML strikethrough
+            r"⁅/?INST⁆|‹‹/?SYS››|‹(?:start|end)_of_turn›",
+            r"^[ \t]*#{1,6}[ \t]*(?:system|assistant|user)[ \t]*:?[ \t]*$",
+        ]
+    ),
+    re.IGNORECASE | re.MULTILINE,
+)
+_TIDY = ((re.compile(r"[ \t]{2,}"), " "), (re.compile(r"[ \t]*\n[ \t]*"), "\n"), (re.compile(r"\n{3,}"), "\n\n"),
+         (re.compile(r" ([.,;:!?])"), r"\1"))  # fmt: skip
+
+
+def strip_prompt_markup(text: str) -> str:
+    """`text` without prompt delimiters or chat-template markers, for what is shown as an answer."""
+    if not _ECHOED_MARKUP.search(text):
+        return text
+    text = _ECHOED_MARKUP.sub(" ", text)
+    for pattern, replacement in _TIDY:
+        text = pattern.sub(replacement, text)
+    return text.strip()

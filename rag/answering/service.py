@@ -25,7 +25,7 @@ from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.grounding import GroundingChecker, GroundingReport, build_verifier, is_refusal
 from rag.answering.overview import CollectionOverview, is_collection_question
 from rag.answering.prompts import ABSTAIN_MESSAGE, ANSWER_SYSTEM, TEMPLATE_OVERHEAD_TOKENS, answer_user_message
-from rag.answering.quoting import quoter_for
+from rag.answering.quoting import quoter_for, strip_prompt_markup
 from rag.answering.sentences import SentenceVectors
 from rag.answering.task_answers import TaskAnswerer
 from rag.answering.tasks import read_task
@@ -36,6 +36,7 @@ from rag.errors import InvalidInput
 from rag.retrieval.components import Components
 from rag.retrieval.hybrid import Retriever
 from rag.telemetry import record_answer, stage
+from rag.text.instructions import flagged, unflagged_first
 from rag.types import SearchHit
 
 # no_relevant_sources: the sources cannot answer (judged before answering); no_answer_in_sources: no sentence
@@ -160,8 +161,10 @@ class AnswerService:
             return PreparedAnswer(
                 answer_id, question, [], [], True, "no_relevant_sources", related=retrieval.hits, mode=self.mode
             )
+        # Passages that give orders to an AI stay among the sources, flagged, after those an answer may use.
+        hits = unflagged_first(retrieval.hits)
         if self.mode == "extract":
-            return PreparedAnswer(answer_id, question, retrieval.hits, [], False, mode="extract")
+            return PreparedAnswer(answer_id, question, hits, [], False, mode="extract")
         count = self.backend.count_tokens
         user_message = answer_user_message(question, [], self.quoter)
         fixed = count(ANSWER_SYSTEM) + count(user_message) + 2 * TEMPLATE_OVERHEAD_TOKENS
@@ -173,11 +176,12 @@ class AnswerService:
             )
         if self.context_tokens is not None:
             budget = min(budget, fixed + self.context_tokens)
-        sources = fit_to_budget(retrieval.hits, fixed, budget, count)
+        sources = fit_to_budget(usable(hits), fixed, budget, count)
         if not sources:
             return PreparedAnswer(
                 answer_id, question, [], [], True, "no_relevant_sources", related=retrieval.hits, mode=self.mode
             )
+        sources += [hit for hit in hits if flagged(hit)]  # shown, never in the prompt (see context_block)
         user_message = answer_user_message(question, sources, self.quoter)
         messages = [Message("system", ANSWER_SYSTEM), Message("user", user_message)]
         return PreparedAnswer(answer_id, question, sources, messages, False, mode=self.mode)
@@ -218,16 +222,18 @@ class AnswerService:
             model = "collection-overview" if prepared.mode == "overview" else "extractive"
             return Answer(prepared.id, prepared.overview.answer, prepared.sources, False, model,
                           "stop", grounding=prepared.overview, mode=prepared.mode)  # fmt: skip
-        extracted = await asyncio.to_thread(self.extractor.answer, prepared.question, prepared.sources)
+        extracted = await asyncio.to_thread(self.extractor.answer, prepared.question, usable(prepared.sources))
         if extracted.empty:
             return self._abstention(prepared, "no_answer_in_sources")
         with stage("check"):
-            report = await asyncio.to_thread(self.checker.check, extracted.text, prepared.sources, True)
+            text = strip_prompt_markup(extracted.text)
+            report = await asyncio.to_thread(self.checker.check, text, prepared.sources, True)
         return Answer(prepared.id, report.answer, prepared.sources, False, "extractive", "stop",
                       grounding=report, mode="extract")  # fmt: skip
 
     async def _verified(self, text: str, prepared: PreparedAnswer, finish_reason: str, usage: Usage) -> Answer:
         """Check the generated text against its sources; repair markers, or fall back when nothing holds."""
+        text = strip_prompt_markup(text)
         with stage("check"):
             report = await asyncio.to_thread(self.checker.check, text, prepared.sources, True)
         relevant = report.supported > 0 and await asyncio.to_thread(self._addresses, prepared.question, report)
@@ -263,6 +269,11 @@ class AnswerService:
         related = prepared.related or prepared.sources
         return Answer(prepared.id, ABSTAIN_MESSAGE, [], True, self.backend.model, "abstained",
                       abstain_reason=reason, related=related, mode="abstain")  # fmt: skip
+
+
+def usable(sources: list[SearchHit]) -> list[SearchHit]:
+    """The sources an answer may quote or use: those before the first flagged one (flagged come last)."""
+    return next((sources[:i] for i, hit in enumerate(sources) if flagged(hit)), sources)
 
 
 def _finished(answer: Answer) -> Finished:

@@ -25,7 +25,17 @@ def test_search_finds_the_right_chunk_with_attribution(kb_settings: Settings) ->
     assert response.status_code == 200
     top = response.json()["results"][0]
     assert top["filename"] == "robot.md" and top["document_id"] == "robot.md" and "E09" in top["text"]
-    assert set(top) == {"chunk_id", "document_id", "filename", "page", "text", "score"}
+    assert set(top) == {
+        "chunk_id",
+        "document_id",
+        "filename",
+        "page",
+        "text",
+        "score",
+        "instructions",
+        "instructions_reason",
+    }
+    assert top["instructions"] is False and top["instructions_reason"] is None
 
 
 def test_search_top_k_filters_and_rerank_switch(kb_settings: Settings) -> None:
