@@ -51,6 +51,7 @@ from rag.retrieval.hybrid import Retrieval, Retriever
 from rag.retrieval.keyword import KeywordIndex
 from rag.storage.vectors import VectorStore
 from rag.text.analyzer import Analyzer
+from rag.text.instructions import flagged
 from rag.types import Chunk, SearchHit
 
 MAX_DOCUMENTS = 5000  # documents whose names a request is matched against
@@ -135,7 +136,8 @@ class TaskAnswerer:
             return TaskPlan(reask=Reask(about, {**(filters or {}), "document_id": document.document_id}))
         if document is not None and about is None:
             chunks = await asyncio.to_thread(self.keyword.document_chunks, collection, document.document_id)
-            return await self._summary(search, [_hit(c) for c in chunks], None, max_tokens, quote, document.filename)
+            usable = [h for h in map(_hit, chunks) if not flagged(h)]  # text that gives orders is never summarised
+            return await self._summary(search, usable, None, max_tokens, quote, document.filename)
         topic = about or task.targets[0]
         if document is not None:
             search = _Search(self, collection, {**(filters or {}), "document_id": document.document_id}, top_k, rerank)
@@ -336,7 +338,8 @@ class _Search:
     def answerable_hits(self, query: str, top_k: int) -> list[SearchHit]:
         """The hits for `query`, or none when the gate finds nothing about it in the collection."""
         retrieval = self.answerer.retriever.search(self.collection, query, top_k, self.filters, self.rerank)
-        return retrieval.hits if retrieval.hits and self.answerer.answerable(self.collection, query, retrieval) else []
+        hits = [h for h in retrieval.hits if not flagged(h)]  # text that gives orders is never quoted or prompted
+        return hits if hits and self.answerer.answerable(self.collection, query, retrieval) else []
 
 
 def _anchor(embedder: Embedder, topic: str | None, stored: dict[str, np.ndarray]) -> np.ndarray | None:
