@@ -99,3 +99,30 @@ def test_eval_answers_a_qa_set_and_scores_citations_abstention_and_correctness(t
 def test_eval_of_a_qa_set_without_its_documents_exits_2(tmp_path: Path) -> None:
     result = rag(["eval", str(MINIQA), "--docs", str(tmp_path)], tmp_path / "data")
     assert result.returncode == 2 and "lacks the set's documents" in result.stderr
+
+
+HANDBOOKQA = Path(__file__).resolve().parents[2] / "data" / "handbookqa"
+
+
+def test_eval_of_a_handbook_in_folders_answers_paraphrases_refuses_near_misses_and_quotes_clean_text(
+    tmp_path: Path,
+) -> None:
+    """tests/data/handbookqa: pages in nested folders (two named index.md), Markdown links and template tags,
+    a PDF with a running header and page numbers, questions in employees' words, near misses, a task."""
+    details = tmp_path / "details.jsonl"
+    docs = HANDBOOKQA / "docs"
+    result = rag(["eval", str(HANDBOOKQA), "--docs", str(docs), "--json", "--details", str(details)], tmp_path / "d")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["questions"] == 11 and report["hit@5"] == 1.0  # gold matched by the path below docs/
+    rows = {r["id"]: r for r in map(json.loads, details.read_text().splitlines())}
+    for row in rows.values():
+        for markup in ("](", "{%", "**", "|", "#", "Acme Security Guide - Version"):
+            assert markup not in row["answer"], (row["id"], row["answer"])
+    door = rows["hq-05"]  # "a door held open late in the evening. Who should I phone?": in other words, on page 2
+    assert not door["abstained"] and door["verdicts"]["citations"] == [["security/guide.pdf", 2]]
+    assert "call the night guard on 555-0199" in door["answer"]
+    assert all(rows[i]["abstained"] for i in ("hq-08", "hq-09", "hq-10"))  # near misses and the unmentioned
+    summary = rows["hq-11"]  # "Summarize the security guide"
+    assert not summary["abstained"] and {c[0] for c in summary["verdicts"]["citations"]} == {"security/guide.pdf"}
+    assert report["evidence_answers"] >= 0.5 and report["median_answer_words"] <= 45
