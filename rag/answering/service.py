@@ -236,7 +236,11 @@ class AnswerService:
         text = strip_prompt_markup(text)
         with stage("check"):
             report = await asyncio.to_thread(self.checker.check, text, prepared.sources, True)
-        relevant = report.supported > 0 and await asyncio.to_thread(self._addresses, prepared.question, report)
+        # A task's answer (a summary, steps) is judged by its sources alone: "summarize X" is no question
+        # its sentences could be close to.
+        relevant = report.supported > 0 and (
+            prepared.task is not None or await asyncio.to_thread(self._addresses, prepared.question, report)
+        )
         if relevant and not is_refusal(text):
             return Answer(prepared.id, report.answer, prepared.sources, False, self.backend.model, finish_reason,
                           usage, grounding=report, mode="generate")  # fmt: skip
