@@ -36,15 +36,15 @@ _HEAD_WORDS = 6  # "X is ...", "--opt Does ...": a definition names its subject 
 
 # Coverage and similarity both run over about [0, 1]; the cue and the source's rank are nudges.
 _SIMILARITY_WEIGHT = 1.0
-_KEYWORD_WEIGHT = 1.0
 _CUE_WEIGHT = 0.15
 _RANK_PENALTY = 0.03  # per rank: the best-ranked source is right more often, but far from always
 # Question ↔ sentence cosine below which a sentence does not address the question: the answerability
 # model's `min_relevance` (fitted; see benchmarks/fit_answerability.py), 0 = every sentence may answer.
 MIN_RELEVANCE = 0.0
+# Holding none of the question's words, a sentence needs this similarity to count (a paraphrase of the
+# answer scores 0.4-0.6 with MiniLM, an unrelated sentence under 0.15).
+_MIN_SIMILARITY = 0.3
 _MIN_GAIN = 0.2  # a runner-up from elsewhere must add this share of the question's word weight ...
-_MIN_SIMILARITY = 0.3  # holding none of the question's words, a sentence needs this similarity to count (a paraphrase
-# of the answer scores 0.4-0.6 with MiniLM, an unrelated sentence under 0.15)
 _CLOSE_MARGIN = 0.25  # ... and score within this of the best sentence
 _MIN_CONTINUATION_GAIN = 0.1  # the sentence before or after a quoted one needs less: it shares its subject
 _LIST_ITEM = re.compile(r"(?:[-*•+]|\d+[.)])\s")
@@ -141,11 +141,8 @@ class ExtractiveAnswerer:
         for c, sim in zip(candidates, similarity.tolist(), strict=True):
             c.cue = cues.match(c.quote, c.terms)
             c.relevance = sim
-            c.score = (
-                _KEYWORD_WEIGHT * _coverage(c.terms, idf, average_length, absent) + _SIMILARITY_WEIGHT * sim
-                + _CUE_WEIGHT * c.cue
-                - _RANK_PENALTY * (c.n - 1)
-            )  # fmt: skip
+            keywords = _coverage(c.terms, idf, average_length, absent)
+            c.score = keywords + _SIMILARITY_WEIGHT * sim + _CUE_WEIGHT * c.cue - _RANK_PENALTY * (c.n - 1)
         relevant = [c for c in candidates if c.relevance >= self.min_relevance]
         if not relevant or (not idf and max(c.relevance for c in relevant) < _MIN_SIMILARITY):
             return ExtractedAnswer("", [])  # none addresses the question, or none of its words and nothing close

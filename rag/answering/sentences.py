@@ -24,6 +24,7 @@ from rag.text.words import normalize
 from rag.types import SearchHit
 
 _SPACE = re.compile(r"\s+")
+_QUESTIONS_KEPT = 256
 _MARKER = re.compile(r"\s*\[\d+\]")
 _MIN_WORDS = 3  # shorter pieces are headings or page furniture
 _HEADING_WORDS = 6
@@ -76,11 +77,22 @@ class SentenceVectors:
     def __init__(self, embedder: Embedder, cache_size: int = 16384) -> None:
         self.embedder = embedder
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._questions: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def question(self, text: str) -> np.ndarray:
-        return self.embedder.embed_query(clean_quote(text))
+        """The question's vector, kept: the gate, sentence choice and the relevance check all ask for it."""
+        with self._lock:
+            if text in self._questions:
+                self._questions.move_to_end(text)
+                return self._questions[text]
+        vector = self.embedder.embed_query(clean_quote(text))
+        with self._lock:
+            self._questions[text] = vector
+            while len(self._questions) > _QUESTIONS_KEPT:
+                self._questions.popitem(last=False)
+        return vector
 
     def similarities(self, question: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """Cosine of each text to the question vector (vectors are normalised)."""
