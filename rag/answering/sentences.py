@@ -114,7 +114,7 @@ class SentenceVectors:
                 self._vectors.move_to_end(t)
         missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:
-            fresh = self.embedder.embed_documents(missing)
+            fresh = self.embedder.embed_sentences(missing)
             with self._lock:
                 for text, vector in zip(missing, fresh, strict=True):
                     known[text] = self._vectors[text] = vector

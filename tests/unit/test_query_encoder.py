@@ -31,3 +31,13 @@ def test_an_export_in_a_child_process_gives_the_same_vectors(embedder: SentenceT
     assert encoder is not None
     query = "How long does the battery take to charge?"
     assert float(np.dot(encoder.encode(query), embedder.embed_documents([query])[0])) > 0.9999
+
+
+def test_answer_sentences_embedded_by_length_keep_their_order_and_pytorchs_vectors(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    sentences = [f"Sentence {i} says {'very ' * (i * 7 % 23)}little about the leave policy." for i in range(40)]
+    fast = embedder.embed_sentences(sentences)
+    reference = embedder.embed_documents(sentences)
+    assert fast.shape == reference.shape
+    assert float(np.min(np.sum(fast * reference, axis=1))) >= 0.9999

@@ -39,9 +39,9 @@ class CountingEmbedder:
         self.inner = inner
         self.embedded = 0
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
         self.embedded += len(texts)
-        return self.inner.embed_documents(texts)
+        return self.inner.embed_sentences(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.inner.embed_query(text)
