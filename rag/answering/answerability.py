@@ -215,10 +215,10 @@ def document_names(first_chunks: Sequence[Chunk]) -> set[str]:
     names: set[str] = set()
     for chunk in first_chunks:
         for name in (chunk.document_id, str(chunk.metadata.get("filename", ""))):
-            lowered = name.lower()
-            names.update(re.split(r"[/\\]", lowered))
-            names.update(Path(lowered).stem for lowered in re.split(r"[/\\]", lowered))
-            names.update(_NAME_PART.findall(lowered))
+            parts = re.split(r"[/\\]", name.lower())  # "policies", "security_policy.pdf"
+            names.update(parts)
+            names.update(Path(part).stem for part in parts)
+            names.update(_NAME_PART.findall(name.lower()))
         title = next((line for line in chunk.text.splitlines() if line.strip()), "")
         names.update(WORD.findall(normalize(title).lower()))
     return names
