@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answering.sentences import clean_quote
 from rag.text.analyzer import Analyzer
 from rag.text.sentences import split_sentences
-from rag.text.words import content_words, normalize
+from rag.text.words import content_words
 from rag.types import SearchHit
 
 SUMMARY_SENTENCES = 5
@@ -40,11 +41,6 @@ _CONTEXT_LINES = 2  # lines before a list that say what it is about
 _FURNITURE_LINES = 2  # header/footer lines allowed between a list's end and its chunk's end (PDF pages)
 
 
-def clean(text: str) -> str:
-    """Readable quote text: NFKC, one space for any run of whitespace."""
-    return _SPACE.sub(" ", normalize(text)).strip()
-
-
 @dataclass(frozen=True)
 class Quote:
     source: int  # 0-based index into the hits it was taken from
@@ -62,7 +58,7 @@ def prose_sentences(hits: Sequence[SearchHit]) -> list[Quote]:
     for index, hit in enumerate(hits):
         for sentence in split_sentences(hit.text):
             start, end = _without_heading(hit.text, sentence.start, sentence.end)
-            text = clean(hit.text[start:end])
+            text = clean_quote(hit.text[start:end])
             words = len(text.split())
             if not _SENTENCE_END.search(text) and len(_WORD.findall(text)) <= _HEADING_WORDS:
                 after_heading = True
@@ -151,7 +147,7 @@ def list_blocks(text: str, source: int = 0) -> list[ListBlock]:
         stripped = line.strip()
         if _ITEM.match(line) and (current or not _is_numbered_heading(stripped, lines[index + 1 :])):
             if not current:
-                lead, context = _lead(previous_prose, source), clean(" ".join(before[-_CONTEXT_LINES:]))
+                lead, context = _lead(previous_prose, source), clean_quote(" ".join(before[-_CONTEXT_LINES:]))
             first = start + len(line) - len(line.lstrip())
             current.append([first, start + len(line.rstrip())])
             continue
@@ -188,13 +184,13 @@ def _lead(previous: tuple[int, str] | None, source: int) -> Quote | None:
         return None
     start, line = previous
     first = start + len(line) - len(line.lstrip())
-    return Quote(source, first, start + len(line.rstrip()), clean(line))
+    return Quote(source, first, start + len(line.rstrip()), clean_quote(line))
 
 
 def _block(
     text: str, source: int, lead: Quote | None, spans: list[list[int]], reaches_end: bool, context: str
 ) -> ListBlock:
-    return ListBlock(lead, [Quote(source, s, e, clean(text[s:e])) for s, e in spans], reaches_end, context)
+    return ListBlock(lead, [Quote(source, s, e, clean_quote(text[s:e])) for s, e in spans], reaches_end, context)
 
 
 def _only_furniture(lines: list[str]) -> bool:
