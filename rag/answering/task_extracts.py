@@ -27,7 +27,6 @@ _MIN_WORDS, _MAX_WORDS = 6, 70
 _HEADING_WORDS = 9  # a leading line this short, without end punctuation, is a heading or page furniture
 _SENTENCE_END = re.compile(r"[.!][\"'”’)\]]*$")
 _BULLET = re.compile(r"^(?:[-*•▪◦]\s+|\d{1,2}[.)]\s+)")
-_SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 _RULE = re.compile(r"[-=_*#~]{3,}")
 
