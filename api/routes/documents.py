@@ -96,9 +96,9 @@ def _metadata(raw: Any) -> dict[str, Any]:
 
 
 def _answer(results: list[FileResult]) -> JSONResponse:
-    """201 with a result per file; a lone file that failed answers with its own status instead."""
+    """201 with a result per file; a lone file that failed answers with its own status instead, naming it."""
     if len(results) == 1 and results[0].status == "failed":
-        error = RagError(results[0].reason or "ingestion failed")
+        error = RagError(f"{results[0].filename}: {results[0].reason or 'ingestion failed'}")
         error.status_code = results[0].status_code or 400
         raise error
     body = UploadResult(results=[FileResultOut.model_validate(r, from_attributes=True) for r in results])

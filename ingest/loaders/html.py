@@ -5,14 +5,13 @@ from __future__ import annotations
 from bs4 import BeautifulSoup
 
 from ingest.loaders.base import LoadedDocument, Page
-from ingest.loaders.text import load_text
+from ingest.loaders.encoding import decode_text
 
 INVISIBLE_TAGS = ["script", "style", "noscript", "template", "head", "svg", "iframe"]
 
 
 def load_html(data: bytes) -> LoadedDocument:
-    # Decode with the text loader so a non-UTF-8 page gets the same clear error.
-    markup = load_text(data).pages[0].text
+    markup = decode_text(data, html=True)
     soup = BeautifulSoup(markup, "html.parser")
     title = soup.title.get_text(strip=True) if soup.title else None
     for tag in soup(INVISIBLE_TAGS):

@@ -53,7 +53,7 @@ def test_docx_paragraphs_and_tables() -> None:
     [
         ("photo.png", b"\x89PNG", UnsupportedType, "unsupported file type"),
         ("empty.txt", b"", InvalidInput, "empty file"),
-        ("latin1.txt", "café".encode("latin-1"), InvalidInput, "not valid UTF-8"),
+        ("random.txt", bytes(range(256)) * 4, InvalidInput, "not text in UTF-8"),
         ("broken.pdf", b"%PDF-1.4\n garbage without xref", InvalidInput, "PDF"),
         ("truncated.pdf", make_pdf(["some text"])[:200], InvalidInput, "PDF"),
         ("locked.pdf", make_encrypted_pdf(), InvalidInput, "encrypted PDF"),
