@@ -16,6 +16,7 @@ from llama_index.core.node_parser import SentenceSplitter
 
 from ingest.loaders.base import LoadedDocument
 from rag.errors import InvalidInput
+from rag.text.tables import PipeTable, find_tables, row_lines
 
 # [CLS] and [SEP] take two of the encoder's positions.
 SPECIAL_TOKENS = 2
@@ -31,6 +32,7 @@ MAX_CHARS_PER_TOKEN = 16
 PAGE_WINDOW_CHARS = 1_000_000
 LONG_LINE_CHARS = 100_000
 RUN_WINDOW_CHARS = 100_000
+MAX_CAPTION_CHARS = 150  # the line above a table repeated with its header: a title, not a paragraph
 _LONG_LINE = re.compile(rf"^[^\n]{{{LONG_LINE_CHARS},}}", re.MULTILINE)  # anchored: linear in the text
 
 
@@ -102,11 +104,53 @@ class Chunker:
     def split(self, document: LoadedDocument) -> list[TextChunk]:
         chunks: list[TextChunk] = []
         for page in document.pages:
-            for start, end, long_line in _segments(page.text):
-                segment = page.text if (start, end) == (0, len(page.text)) else page.text[start:end]
-                pieces = self._split_long_line(segment) if long_line else self._split_sentences(segment)
-                chunks += [TextChunk(text, page.number, start + at, start + at + len(text)) for text, at in pieces]
+            position = 0
+            for table in find_tables(page.text):
+                head = _caption_start(page.text, table, position)
+                chunks += self._split_text(page.text, position, head, page.number)
+                chunks += self._split_table(page.text, table, head, page.number)
+                position = table.end
+            chunks += self._split_text(page.text, position, len(page.text), page.number)
         return chunks
+
+    def _split_text(self, text: str, first: int, last: int, page: int | None) -> list[TextChunk]:
+        chunks: list[TextChunk] = []
+        for start, end, long_line in _segments(text, first, last):
+            segment = text if (start, end) == (0, len(text)) else text[start:end]
+            pieces = self._split_long_line(segment) if long_line else self._split_sentences(segment)
+            chunks += [TextChunk(piece, page, start + at, start + at + len(piece)) for piece, at in pieces]
+        return chunks
+
+    def _split_table(self, text: str, table: PipeTable, head: int, page: int | None) -> list[TextChunk]:
+        """A table's rows in chunks of whole rows, each chunk opening with the table's caption line (when it
+        has one) and header row: a row is found and read with its column names whichever chunk holds it. The
+        first chunk is the text as it stands; the others hold the header again, their offsets those of their rows."""
+        header = text[head : table.body_start].rstrip("\n")
+        budget = self.size_tokens - len(self.tokenize(header + "\n"))
+        rows = row_lines(text, table)
+        if not rows or budget < self.size_tokens // 3:  # a header too big to repeat: the table is plain text
+            return self._split_text(text, head, table.end, page)
+        chunks: list[TextChunk] = []
+        group: list[tuple[int, int]] = []
+        used = 0
+        for row in rows:
+            tokens = len(self.tokenize(text[row[0] : row[1]]))
+            if group and used + tokens > budget:
+                chunks += self._table_chunks(text, header, head, group, page, first=not chunks)
+                group, used = [], 0
+            group.append(row)
+            used += tokens
+        return chunks + self._table_chunks(text, header, head, group, page, first=not chunks)
+
+    def _table_chunks(
+        self, text: str, header: str, head: int, rows: list[tuple[int, int]], page: int | None, first: bool
+    ) -> list[TextChunk]:
+        start, end = (head if first else rows[0][0]), rows[-1][1]
+        body = text[start:end]
+        piece = body if first else f"{header}\n{body}"
+        if len(piece) <= self.max_chars and len(self.tokenize(piece)) <= self.size_tokens:
+            return [TextChunk(piece, page, start, end)]
+        return self._split_text(text, start, end, page)  # one row over the budget: cut like any text
 
     def _split_sentences(self, text: str) -> list[tuple[str, int]]:
         """SentenceSplitter's chunks, each with its offset in `text`."""
@@ -193,14 +237,26 @@ class Chunker:
         return self._fit(text[:cut].strip()) + self._fit(text[cut:].strip())
 
 
-def _segments(text: str) -> Iterator[tuple[int, int, bool]]:
-    """(start, end, is_long_line) pieces of a page, each small enough to split in bounded time and memory."""
-    position = 0
-    for line in _LONG_LINE.finditer(text):
+def _caption_start(text: str, table: PipeTable, after: int) -> int:
+    """Where the table's caption starts: the short line just above it ("Opening hours", "Price list 2024"),
+    repeated with its header; the table's own start when there is none."""
+    above = text.rfind("\n", after, max(table.start - 1, after))
+    line_start = above + 1 if above >= 0 else after
+    caption = text[line_start : table.start].strip()
+    if not caption or len(caption) > MAX_CAPTION_CHARS or caption.startswith("|") or line_start < after:
+        return table.start
+    return line_start
+
+
+def _segments(text: str, first: int = 0, last: int | None = None) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, is_long_line) pieces of text[first:last], each small enough to split in bounded time and memory."""
+    last = len(text) if last is None else last
+    position = first
+    for line in _LONG_LINE.finditer(text, first, last):
         yield from _windows(text, position, line.start(), PAGE_WINDOW_CHARS, False)
         yield from _windows(text, line.start(), line.end(), RUN_WINDOW_CHARS, True)
         position = line.end()
-    yield from _windows(text, position, len(text), PAGE_WINDOW_CHARS, False)
+    yield from _windows(text, position, last, PAGE_WINDOW_CHARS, False)
 
 
 def _windows(text: str, start: int, end: int, size: int, long_line: bool) -> Iterator[tuple[int, int, bool]]:

@@ -1,13 +1,15 @@
-"""HTML: visible text only (no scripts, styles or markup)."""
+"""HTML: visible text only (no scripts, styles or markup); tables as Markdown rows under their header row."""
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, NavigableString, Tag
 
 from ingest.loaders.base import LoadedDocument, Page
 from ingest.loaders.encoding import decode_text
+from ingest.loaders.tables import markdown_table
 
 INVISIBLE_TAGS = ["script", "style", "noscript", "template", "head", "svg", "iframe"]
+MAX_SPAN = 100  # columns a cell's colspan may fill: a colspan of 10**9 is no table
 
 
 def load_html(data: bytes) -> LoadedDocument:
@@ -16,8 +18,37 @@ def load_html(data: bytes) -> LoadedDocument:
     title = soup.title.get_text(strip=True) if soup.title else None
     for tag in soup(INVISIBLE_TAGS):
         tag.decompose()
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
-    text = "\n".join(line for line in lines if line)
+    text = visible_text(soup)
     if title:
         text = f"{title}\n{text}"
     return LoadedDocument(pages=[Page(text)], title=title)
+
+
+def visible_text(soup: BeautifulSoup | Tag) -> str:
+    """The text a reader sees, a line per block, each table as Markdown rows."""
+    for table in reversed(soup.find_all("table")):
+        if table.find_parent("table") is not None:  # a table in a cell: its text, in the cell's one line
+            table.replace_with(NavigableString("; ".join(" ".join(filter(None, row)) for row in _rows(table))))
+        else:
+            table.replace_with(NavigableString(f"\n{markdown_table(_rows(table))}\n"))
+    lines = (line.strip() for line in soup.get_text("\n").splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _rows(table: Tag) -> list[list[str]]:
+    """The table's cells row by row, the header row first (a `<thead>`'s or the first row with `<th>`), a
+    cell spanning columns repeated in each."""
+    rows = [row for row in table.find_all("tr") if row.find_parent("table") is table]
+    header = next((row for row in rows if row.find_parent("thead") is not None), None)
+    header = header or next((row for row in rows if row.find("th", recursive=False) is not None), None)
+    if header is not None:
+        rows = [header] + [row for row in rows if row is not header]
+    cells: list[list[str]] = []
+    for row in rows:
+        values: list[str] = []
+        for cell in row.find_all(("td", "th"), recursive=False):
+            span = cell.get("colspan", "1")
+            count = int(span) if isinstance(span, str) and span.strip().isdigit() else 1
+            values += [cell.get_text(" ", strip=True)] * max(1, min(count, MAX_SPAN))
+        cells.append(values)
+    return cells

@@ -24,7 +24,7 @@ import numpy as np
 from rag.retrieval.embeddings import Embedder
 from rag.text.analyzer import Analyzer
 from rag.text.instructions import flagged
-from rag.text.sentences import Sentence, split_sentences
+from rag.text.sentences import Sentence, readings, split_sentences
 from rag.text.words import content_words, normalize, numbers
 from rag.types import SearchHit
 
@@ -165,6 +165,7 @@ class _Source:
     terms: list[frozenset[str]]
     squashed: list[str]
     normalized: list[str]  # lower-cased
+    readings: list[str] = field(default_factory=list)  # each sentence as read (a table row with its column names)
     vectors: dict[int, np.ndarray] = field(default_factory=dict)
 
 
@@ -213,9 +214,11 @@ class GroundingChecker:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         sentences = split_sentences(hit.text)
-        texts = [s.text for s in sentences]
+        texts = readings(hit.text, sentences)  # a table row with its column names
         terms = [frozenset(self._terms(t)) for t in texts]
-        source = _Source(hit.text, sentences, terms, [_squash(t) for t in texts], [normalize(t).lower() for t in texts])
+        source = _Source(
+            hit.text, sentences, terms, [_squash(t) for t in texts], [normalize(t).lower() for t in texts], texts
+        )
         with self._lock:
             self._cache[key] = source
             while len(self._cache) > self.cache_size:
@@ -273,7 +276,7 @@ class GroundingChecker:
                     judged.add(w.source)
                     pairs.append((claim, w))
         wanted = sorted({(w.source, w.focus) for _, w in pairs if w.focus not in sources[w.source].vectors})
-        vectors = self._embed([c.text for c in unclear] + [sources[s].sentences[i].text for s, i in wanted])
+        vectors = self._embed([c.text for c in unclear] + [sources[s].readings[i] for s, i in wanted])
         for (s, i), vector in zip(wanted, vectors[len(unclear) :], strict=True):
             sources[s].vectors[i] = vector
         claim_vectors = {id(claim): vector for claim, vector in zip(unclear, vectors, strict=False)}

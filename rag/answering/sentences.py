@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.retrieval.embeddings import Embedder
 from rag.text.analyzer import WORD
-from rag.text.sentences import split_sentences
+from rag.text.sentences import readings, split_sentences
 from rag.text.words import normalize
 from rag.types import SearchHit
 
@@ -29,6 +29,7 @@ _MARKER = re.compile(r"\s*\[\d+\]")
 _MIN_WORDS = 3  # shorter pieces are headings or page furniture
 _HEADING_WORDS = 6
 _END = re.compile(r"[.!:;)\]\"'”’]\s*$")
+_TABLE_ROW = re.compile(r"[^:;]{1,80}: [^;]+(?:; [^:;]{1,80}: [^;]+)+")  # "Header: cell; Header: cell"
 _DOT_LEADER = re.compile(r"\s\.$")  # "2.2 Invoking convert-ly . . . 18": what is left of a table of contents
 
 
@@ -42,6 +43,8 @@ def is_prose(quote: str) -> bool:
     A heading is short and has no end punctuation ("Before you go"); a table row has its column names."""
     if quote.rstrip(" .…").endswith("?"):
         return False
+    if _TABLE_ROW.fullmatch(quote):  # a row of a table, read with its column names
+        return len(WORD.findall(quote)) >= _MIN_WORDS
     words = len(WORD.findall(quote))
     if words <= _HEADING_WORDS and not _END.search(quote):
         return False
@@ -63,9 +66,10 @@ def source_sentences(sources: Sequence[SearchHit]) -> list[SourceSentence]:
     sentences: list[SourceSentence] = []
     seen: set[str] = set()
     for n, hit in enumerate(sources, start=1):
-        for position, s in enumerate(split_sentences(hit.text)):
-            quote = clean_quote(s.text)
-            if quote not in seen:
+        spans = split_sentences(hit.text)
+        for position, (s, reading) in enumerate(zip(spans, readings(hit.text, spans), strict=True)):
+            quote = clean_quote(reading)  # a table row with its column names
+            if quote and quote not in seen:
                 seen.add(quote)
                 sentences.append(SourceSentence(n, position, s.start, s.end, quote))
     return sentences

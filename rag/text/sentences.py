@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.text.tables import find_tables, read_row, row_lines
+
 # Words whose trailing dot does not end a sentence.
 _ABBREVIATIONS = frozenset(
     "e.g i.e etc vs cf fig figs no nos eq eqs sec ch p pp vol ed approx resp incl dr mr mrs ms st al"
@@ -54,6 +56,9 @@ def split_sentences(text: str) -> list[Sentence]:
         if following[:1] and following[0] in ",;:)":
             continue
         cuts.add(match.end())
+    for table in find_tables(text):  # a table row is a sentence of its own, whatever punctuation its cells hold
+        cuts = {cut for cut in cuts if not table.start < cut < table.end} | {table.start, table.end}
+        cuts.update(m.start() + table.start + 1 for m in re.finditer("\n", text[table.start : table.end]))
     sentences = []
     ordered = sorted(cuts)
     for start, end in zip(ordered, ordered[1:], strict=False):
@@ -64,3 +69,19 @@ def split_sentences(text: str) -> list[Sentence]:
         offset = start + (len(piece) - len(piece.lstrip()))
         sentences.append(Sentence(offset, offset + len(stripped), stripped))
     return sentences
+
+
+def readings(text: str, sentences: list[Sentence]) -> list[str]:
+    """Each sentence as a reader takes it in: a table row as "Header: cell; Header: cell", a table's header
+    and separator rows as "" (they say nothing alone), any other sentence as it is."""
+    tables = find_tables(text)
+    if not tables:
+        return [s.text for s in sentences]
+    rows: dict[int, str] = {}
+    heads: set[int] = set()
+    for table in tables:
+        heads.update(s.start for s in sentences if table.start <= s.start < table.body_start)
+        for start, end in row_lines(text, table):
+            line = text[start:end]
+            rows[start + len(line) - len(line.lstrip())] = read_row(table.columns, line)
+    return ["" if s.start in heads else rows.get(s.start, s.text) for s in sentences]

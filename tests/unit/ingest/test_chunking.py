@@ -116,3 +116,21 @@ def test_a_giant_word_never_becomes_one_giant_chunk(chunker: Chunker) -> None:
     assert max(len(c.text) for c in chunks) <= 200 * 16
     assert chunks[0].start_char == 0 and chunks[-1].end_char == 300_000  # nothing lost between the pieces
     assert all(second.start_char <= first.end_char for first, second in zip(chunks, chunks[1:], strict=False))
+
+
+def test_every_chunk_of_a_table_repeats_its_caption_and_header_row(chunker: Chunker, embedder) -> None:  # type: ignore[no-untyped-def]
+    rows = "\n".join(f"| E{i:02d} | Fault {i} of the brush motor | Clean part {i}. Restart. |" for i in range(60))
+    header = "| Code | Meaning | Fix |\n| --- | --- | --- |"
+    page = f"Robots beep when a part fails.\nError codes\n{header}\n{rows}\nAfter it."
+    chunks = chunker.split(LoadedDocument([Page(page, 3)]))
+    table = [c for c in chunks if "| E" in c.text]
+    assert len(table) > 3 and all(c.page == 3 for c in chunks)
+    assert all(c.text.startswith("Error codes\n| Code | Meaning | Fix |\n| --- | --- | --- |\n") for c in table)
+    assert max(embedder.count_tokens(c.text) for c in chunks) <= 200
+    assert page[table[0].start_char : table[0].end_char] == table[0].text  # the first chunk is the text as it is
+    for chunk in table[1:]:  # the others: their rows' offsets, the header before them
+        assert chunk.text.endswith(page[chunk.start_char : chunk.end_char])
+        assert page[chunk.start_char : chunk.end_char].startswith("| E")
+    found = [line for c in table for line in c.text.splitlines() if line.startswith("| E")]
+    assert found == rows.splitlines()  # every row once, none cut
+    assert chunks[0].text == "Robots beep when a part fails." and chunks[-1].text == "After it."

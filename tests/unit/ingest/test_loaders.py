@@ -35,17 +35,33 @@ def test_markdown_and_text_are_read_as_utf8() -> None:
     assert load_bytes("n.txt", "\ufeffplain".encode(), LIMIT).pages[0].text == "plain"
 
 
-def test_docx_paragraphs_and_tables() -> None:
+def test_docx_paragraphs_and_tables_in_document_order_tables_as_markdown_rows() -> None:
     import docx
 
     document = docx.Document()
     document.add_paragraph("Refunds take five days.")
-    table = document.add_table(rows=1, cols=2)
-    table.cell(0, 0).text, table.cell(0, 1).text = "E07", "Brush jammed"
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Code", "Meaning"
+    table.cell(1, 0).text, table.cell(1, 1).text = "E07", "Brush | jammed"
+    document.add_paragraph("Call us after that.")
     buffer = io.BytesIO()
     document.save(buffer)
     text = load_bytes("policy.docx", buffer.getvalue(), LIMIT).pages[0].text
-    assert "Refunds take five days." in text and "E07 | Brush jammed" in text
+    assert text == (
+        "Refunds take five days.\n| Code | Meaning |\n| --- | --- |\n| E07 | Brush \\| jammed |\nCall us after that."
+    )
+
+
+def test_html_tables_become_markdown_rows_under_their_header_row() -> None:
+    html = (
+        b"<p>Opening hours</p><table><tr><td>Monday</td><td>9-17</td></tr><tr><th>Day</th><th>Hours</th></tr>"
+        b"<tr><td colspan='2'>Closed on holidays</td></tr></table><table><tr><td>layout only</td></tr></table>"
+    )
+    text = load_bytes("hours.html", html, LIMIT).pages[0].text
+    assert text == (
+        "Opening hours\n| Day | Hours |\n| --- | --- |\n| Monday | 9-17 |\n"
+        "| Closed on holidays | Closed on holidays |\nlayout only"
+    )
 
 
 @pytest.mark.parametrize(
