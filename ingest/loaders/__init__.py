@@ -34,8 +34,8 @@ MEDIA_TYPES: dict[str, str] = {
 }
 
 # How the loaders turn files into text, as part of every document's version: when it changes (Markdown
-# rendered, PDF furniture removed), ingesting an unchanged file again stores its new text, not "unchanged".
-TEXT_RECIPE = "text-2"
+# rendered, PDF furniture removed, tables as Markdown rows), ingesting an unchanged file again stores its new text, not "unchanged".
+TEXT_RECIPE = "text-3"
 
 __all__ = ["LOADERS", "MEDIA_TYPES", "TEXT_RECIPE", "LoadedDocument", "Page", "is_supported", "load_bytes"]
 
