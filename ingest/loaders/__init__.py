@@ -6,11 +6,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ingest.loaders.base import LoadedDocument, Page
+from ingest.loaders.csv_file import load_csv
 from ingest.loaders.docx import load_docx
+from ingest.loaders.email_message import load_eml
+from ingest.loaders.epub import load_epub
 from ingest.loaders.html import load_html
 from ingest.loaders.markdown import load_markdown
 from ingest.loaders.pdf import load_pdf
+from ingest.loaders.pptx import load_pptx
 from ingest.loaders.text import load_text
+from ingest.loaders.xlsx import load_xlsx
 from rag.errors import InvalidInput, TooLarge, UnsupportedType
 
 LOADERS: dict[str, Callable[[bytes], LoadedDocument]] = {
@@ -21,6 +26,11 @@ LOADERS: dict[str, Callable[[bytes], LoadedDocument]] = {
     ".html": load_html,
     ".htm": load_html,
     ".docx": load_docx,
+    ".csv": load_csv,
+    ".xlsx": load_xlsx,
+    ".pptx": load_pptx,
+    ".eml": load_eml,
+    ".epub": load_epub,
 }
 # What each loader reads, for serving a document's original file.
 MEDIA_TYPES: dict[str, str] = {
@@ -31,10 +41,16 @@ MEDIA_TYPES: dict[str, str] = {
     ".html": "text/html",
     ".htm": "text/html",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".csv": "text/csv",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".eml": "message/rfc822",
+    ".epub": "application/epub+zip",
 }
 
 # How the loaders turn files into text, as part of every document's version: when it changes (Markdown
-# rendered, PDF furniture removed, tables as Markdown rows), ingesting an unchanged file again stores its new text, not "unchanged".
+# rendered, PDF furniture removed, tables as Markdown rows), ingesting an unchanged file again stores its new
+# text, not "unchanged".
 TEXT_RECIPE = "text-3"
 
 __all__ = ["LOADERS", "MEDIA_TYPES", "TEXT_RECIPE", "LoadedDocument", "Page", "is_supported", "load_bytes"]

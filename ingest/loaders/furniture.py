@@ -110,6 +110,8 @@ def _signature(line: str) -> tuple[str, tuple[int, ...]]:
     """The line with its numbers set aside (lower case, spaces folded), and those numbers; "" for a line
     that cannot be a header (no letters and no page number)."""
     text = " ".join(line.split())
+    if text.startswith("|"):  # a table's row: a header row repeated at the top of each page is the table's own
+        return "", ()
     bare = _PAGE_NUMBER.fullmatch(text)
     if bare:
         value = _page_number_value(bare.group(1))

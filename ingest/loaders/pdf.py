@@ -11,6 +11,7 @@ from pypdf.errors import PyPdfError
 
 from ingest.loaders.base import LoadedDocument, Page
 from ingest.loaders.furniture import remove_page_furniture
+from ingest.loaders.pdf_tables import with_tables
 from rag.errors import InvalidInput
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -21,7 +22,7 @@ def load_pdf(data: bytes) -> LoadedDocument:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise InvalidInput("encrypted PDF: remove the password and upload it again")
-        texts = remove_page_furniture([page.extract_text() or "" for page in reader.pages])
+        texts = remove_page_furniture(with_tables(data, reader, [page.extract_text() or "" for page in reader.pages]))
         pages = [Page(text, number) for number, text in enumerate(texts, start=1)]
     except InvalidInput:
         raise
