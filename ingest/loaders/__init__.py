@@ -29,7 +29,7 @@ LOADERS: dict[str, Callable[[bytes], LoadedDocument]] = {
     ".csv": load_csv,
     ".xlsx": load_xlsx,
     ".pptx": load_pptx,
-    ".eml": load_eml,
+    ".eml": lambda data: load_eml(data, load_bytes),  # attachments through the registry
     ".epub": load_epub,
 }
 # What each loader reads, for serving a document's original file.

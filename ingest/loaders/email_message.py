@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
 from ingest.loaders.base import LoadedDocument, Page
 from ingest.loaders.html import load_html
-from rag.errors import InvalidInput, RagError
+from rag.errors import InvalidInput, RagError, UnsupportedType
 
 HEADERS = ("From", "To", "Cc", "Date", "Subject")
 MAX_ATTACHMENTS = 50
 MAX_DEPTH = 3  # a message attached to a message attached to ...: no deeper
+# Reads an attachment by its file name's type (the registry's `load_bytes`, handed in: it imports this module).
+LoadAttachment = Callable[[str, bytes, int], LoadedDocument]
 
 
-def load_eml(data: bytes, depth: int = 0) -> LoadedDocument:
+def load_eml(data: bytes, load_attachment: LoadAttachment, depth: int = 0) -> LoadedDocument:
     message = email.message_from_bytes(data, policy=email.policy.default)
     if not isinstance(message, EmailMessage) or not (message.keys() or message.get_payload()):
         raise InvalidInput("not an e-mail message (no headers, no body)")
@@ -34,7 +37,7 @@ def load_eml(data: bytes, depth: int = 0) -> LoadedDocument:
         if index == MAX_ATTACHMENTS:
             lines.append(f"(further attachments not read: more than {MAX_ATTACHMENTS})")
             break
-        lines.append(_attachment(part, index, depth))
+        lines.append(_attachment(part, index, load_attachment, depth))
     subject = str(message["Subject"]).strip() if message["Subject"] else None
     return LoadedDocument(pages=[Page("\n\n".join(line for line in lines if line.strip()))], title=subject or None)
 
@@ -52,29 +55,27 @@ def _part_text(part: EmailMessage) -> str:
     return content.strip()
 
 
-def _attachment(part: EmailMessage, index: int, depth: int) -> str:
+def _attachment(part: EmailMessage, index: int, load_attachment: LoadAttachment, depth: int) -> str:
     """'Attachment: name' and the attachment's text, or why it has none."""
-    from ingest.loaders import LOADERS, load_bytes  # the registry imports this module
-
     name = part.get_filename() or f"attachment-{index + 1}"
     heading = f"Attachment: {name}"
     if part.get_content_type() == "message/rfc822":
         inner = part.get_payload()
         inner = inner[0] if isinstance(inner, list) and inner else inner
         if isinstance(inner, EmailMessage) and depth < MAX_DEPTH:
-            return f"{heading}\n{load_eml(inner.as_bytes(), depth + 1).pages[0].text}"
+            return f"{heading}\n{load_eml(inner.as_bytes(), load_attachment, depth + 1).pages[0].text}"
         return f"{heading} (not read: a message nested too deep)"
     suffix = Path(name).suffix.lower()
-    if suffix not in LOADERS:
-        return f"{heading} (not read: {suffix or 'no'} file type)"
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return f"{heading} (not read: no content)"
     try:
         if suffix == ".eml":
-            document = load_eml(data, depth + 1) if depth < MAX_DEPTH else None
+            document = load_eml(data, load_attachment, depth + 1) if depth < MAX_DEPTH else None
         else:
-            document = load_bytes(name, data, len(data))
+            document = load_attachment(name, data, len(data))
+    except UnsupportedType:
+        return f"{heading} (not read: {suffix or 'no'} file type)"
     except RagError as exc:
         return f"{heading} (not read: {exc.message})"
     if document is None:
