@@ -65,21 +65,21 @@ def test_ingest_reports_skipped_unsupported_files_without_loading_bars(tmp_path:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "notes.md").write_text("# Notes\nKayaks float on water.")
-    (docs / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    (docs / "table.csv").write_text("a,b\n1,2\n")
+    (docs / "song.mp3").write_bytes(b"ID3\x04\x00")
+    (docs / "setup.exe").write_bytes(b"MZ\x90\x00")
 
     as_json = run_rag(["ingest", "docs", "-c", "boats", "--json"], tmp_path)
     assert as_json.returncode == 0, as_json.stderr
     results = {r["document_id"]: r for r in json.loads(as_json.stdout)}
     assert results["notes.md"]["status"] == "ingested"
-    assert results["photo.png"]["status"] == "skipped" and ".png" in results["photo.png"]["reason"]
-    assert results["table.csv"]["status"] == "skipped"
+    assert results["song.mp3"]["status"] == "skipped" and ".mp3" in results["song.mp3"]["reason"]
+    assert results["setup.exe"]["status"] == "skipped"
     assert "Loading weights" not in as_json.stdout + as_json.stderr  # transformers' bar stays out of the output
 
     summary = run_rag(["ingest", "docs", "-c", "boats"], tmp_path)
     assert summary.returncode == 0, summary.stderr
     assert "1 unchanged" in summary.stdout and "2 skipped" in summary.stdout
-    assert "photo.png: skipped, unsupported file type '.png'" in summary.stdout
+    assert "song.mp3: skipped, unsupported file type '.mp3'" in summary.stdout
     assert "Loading weights" not in summary.stdout + summary.stderr
 
 
