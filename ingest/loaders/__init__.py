@@ -49,9 +49,9 @@ MEDIA_TYPES: dict[str, str] = {
 }
 
 # How the loaders turn files into text, as part of every document's version: when it changes (Markdown
-# rendered, PDF furniture removed, tables as Markdown rows), ingesting an unchanged file again stores its new
-# text, not "unchanged".
-TEXT_RECIPE = "text-3"
+# rendered, PDF furniture removed, tables as Markdown rows, an HTML title said once), ingesting an unchanged
+# file again stores its new text, not "unchanged".
+TEXT_RECIPE = "text-4"
 
 __all__ = ["LOADERS", "MEDIA_TYPES", "TEXT_RECIPE", "LoadedDocument", "Page", "is_supported", "load_bytes"]
 

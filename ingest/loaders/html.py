@@ -19,7 +19,7 @@ def load_html(data: bytes) -> LoadedDocument:
     for tag in soup(INVISIBLE_TAGS):
         tag.decompose()
     text = visible_text(soup)
-    if title:
+    if title and text.split("\n", 1)[0] != title:  # a page whose first heading is its title says it once
         text = f"{title}\n{text}"
     return LoadedDocument(pages=[Page(text)], title=title)
 

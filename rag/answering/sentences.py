@@ -51,6 +51,15 @@ def is_prose(quote: str) -> bool:
     return words >= _MIN_WORDS and not _DOT_LEADER.search(quote)
 
 
+def _heading_lines(text: str) -> bool:
+    """Several lines that are each a heading (short, capitalised, no end punctuation): a page's title above
+    its first heading, or a stack of section titles. Joined they look like a sentence but answer nothing."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return len(lines) > 1 and all(
+        len(WORD.findall(line)) <= _HEADING_WORDS and not _END.search(line) and not line[0].islower() for line in lines
+    )
+
+
 @dataclass(frozen=True)
 class SourceSentence:
     n: int  # 1-based index into the sources
@@ -69,7 +78,7 @@ def source_sentences(sources: Sequence[SearchHit]) -> list[SourceSentence]:
         spans = split_sentences(hit.text)
         for position, (s, reading) in enumerate(zip(spans, readings(hit.text, spans), strict=True)):
             quote = clean_quote(reading)  # a table row with its column names
-            if quote and quote not in seen:
+            if quote and quote not in seen and not _heading_lines(reading):
                 seen.add(quote)
                 sentences.append(SourceSentence(n, position, s.start, s.end, quote))
     return sentences

@@ -180,3 +180,12 @@ def test_a_sentence_that_introduces_a_list_brings_its_items(answerer: Extractive
     for item in ("Submit the request", "out-of-office reply", "who covers your work"):
         assert item in answer.text
     assert "without approval" not in answer.text
+
+
+def test_a_stack_of_headings_is_never_the_answer(answerer: ExtractiveAnswerer) -> None:
+    sources = [
+        hit("title", "Dishwasher DW-500 error codes\nDishwasher DW-500 error codes"),
+        hit("rows", "| Code | Meaning |\n| --- | --- |\n| F1 | Water inlet too slow |\n| F2 | Water not draining |"),
+    ]
+    answer = answerer.answer("What does error F2 mean on the dishwasher?", sources)
+    assert answer.text == "Code: F2; Meaning: Water not draining [2]"

@@ -30,6 +30,11 @@ def test_html_yields_visible_text_only() -> None:
     assert "secret" not in text and "color" not in text
 
 
+def test_an_html_page_whose_first_heading_is_its_title_says_it_once() -> None:
+    html = b"<html><head><title>Error codes</title></head><body><h1>Error codes</h1><p>F2: drain.</p></body></html>"
+    assert load_bytes("page.html", html, LIMIT).pages[0].text == "Error codes\nF2: drain."
+
+
 def test_markdown_and_text_are_read_as_utf8() -> None:
     assert "Grüße" in load_bytes("n.md", "# Grüße\nhallo".encode(), LIMIT).pages[0].text
     assert load_bytes("n.txt", "\ufeffplain".encode(), LIMIT).pages[0].text == "plain"
