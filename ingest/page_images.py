@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from rag.errors import NotFound, Unprocessable
 
 # PDFium is not thread-safe: one render at a time per process (a page takes ~50-200 ms).
-_PDFIUM_LOCK = threading.Lock()
+PDFIUM_LOCK = threading.Lock()
 _HIGHLIGHT = (255, 214, 0, 110)  # translucent yellow
 _OUTLINE = (200, 120, 0, 255)
 
@@ -31,7 +31,7 @@ class PageImage:
 
 def render_page(pdf_path: Path, page_number: int, width: int, quote: str | None = None) -> PageImage:
     """Render page `page_number` (1-based) `width` pixels wide; outline `quote` where it appears."""
-    with _PDFIUM_LOCK:
+    with PDFIUM_LOCK:
         try:
             pdf = pdfium.PdfDocument(str(pdf_path))
         except pdfium.PdfiumError as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.chunking import Chunker
-from ingest.loaders import LoadedDocument, load_bytes
+from ingest.loaders import LoadedDocument, OcrOptions, load_bytes
 from ingest.sources import FileResult, Source, failed_result, unchanged_result
 from rag.config import Settings
 from rag.errors import RagError, TooLarge
@@ -99,7 +99,8 @@ class DocumentPreparer:
         existing = self.registry.get(collection, document_id)
         if existing and existing.version == version and existing.metadata == source.metadata:
             return unchanged_result(source.filename, document_id, existing)
-        document = load_bytes(source.kind or source.filename, data, self.settings.max_file_bytes)
+        ocr = OcrOptions(self.settings.ocr, self.settings.ocr_languages)
+        document = load_bytes(source.kind or source.filename, data, self.settings.max_file_bytes, ocr)
         chunks = self.chunks(source, collection, document_id, data_sha, version, document)
         return PreparedDocument(source, document_id, data_sha, version, document, chunks)
 

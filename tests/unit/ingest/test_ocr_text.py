@@ -1,0 +1,37 @@
+"""How Tesseract's TSV becomes a page's text and word boxes, and how scanned pages are named in messages."""
+
+from __future__ import annotations
+
+from ingest.loaders.ocr import parse_tsv
+from ingest.loaders.pdf_ocr import describe_pages
+
+HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
+
+
+def row(block: int, par: int, line: int, word: int, left: int, text: str) -> str:
+    return f"5\t1\t{block}\t{par}\t{line}\t{word}\t{left}\t100\t50\t20\t96.5\t{text}"
+
+
+def test_words_become_lines_and_paragraphs_in_reading_order() -> None:
+    tsv = "\n".join([
+        HEADER,
+        "1\t1\t0\t0\t0\t0\t0\t0\t1000\t2000\t-1\t",  # the page row: no text
+        row(1, 1, 1, 1, 100, "Annual"), row(1, 1, 1, 2, 200, "leave"),
+        row(1, 1, 2, 1, 100, "27"), row(1, 1, 2, 2, 150, "days."),
+        row(2, 1, 1, 1, 100, "Parking"), row(2, 1, 1, 2, 200, " "),  # an empty word is no word
+    ])  # fmt: skip
+    page = parse_tsv(tsv, 1000, 2000)
+    assert page.text == "Annual leave\n27 days.\n\nParking"
+    assert [w.text for w in page.words] == ["Annual", "leave", "27", "days.", "Parking"]
+    first = page.words[0]
+    assert (first.left, first.top, first.right, first.bottom) == (0.1, 0.05, 0.15, 0.06)  # fractions of the page
+
+
+def test_quotes_in_recognised_text_do_not_break_the_rows() -> None:
+    tsv = "\n".join([HEADER, row(1, 1, 1, 1, 10, '"Quoted'), row(1, 1, 1, 2, 60, 'words"')])
+    assert parse_tsv(tsv, 100, 100).text == '"Quoted words"'
+
+
+def test_scanned_pages_are_named_as_readers_count_them() -> None:
+    assert describe_pages([0]) == "page 1"
+    assert describe_pages([0, 1, 2, 3, 6, 8, 9]) == "pages 1-4, 7, 9-10"
