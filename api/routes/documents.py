@@ -230,5 +230,5 @@ async def get_job(job_id: str, services: ServicesDep) -> JobOut:
         id=job.id, collection=job.collection, status=job.status, files_total=job.files_total,
         files_done=job.files_done, chunks_done=job.chunks_done, failures=[r for r in results if r.status == "failed"],
         results=results, error=job.error, created_at=job.created_at, updated_at=job.updated_at, worker=job.worker,
-        takeovers=job.takeovers,
+        takeovers=job.takeovers, ocr_pages_done=job.ocr_pages_done, ocr_pages_total=job.ocr_pages_total,
     )  # fmt: skip

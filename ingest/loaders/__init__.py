@@ -16,6 +16,7 @@ from ingest.loaders.image import load_image
 from ingest.loaders.markdown import load_markdown
 from ingest.loaders.ocr import OcrOptions
 from ingest.loaders.pdf import load_pdf
+from ingest.loaders.pdf_ocr import has_scanned_pages
 from ingest.loaders.pptx import load_pptx
 from ingest.loaders.text import load_text
 from ingest.loaders.xlsx import load_xlsx
@@ -72,8 +73,18 @@ TEXT_RECIPE = "text-4"
 
 __all__ = [
     "LOADERS", "MEDIA_TYPES", "OCR_LOADERS", "TEXT_RECIPE", "LoadedDocument", "OcrOptions", "Page", "is_supported",
-    "load_bytes", "supported_types",
+    "load_bytes", "needs_ocr", "supported_types",
 ]  # fmt: skip
+
+
+def needs_ocr(filename: str, path: Path, mode: str) -> bool:
+    """Whether reading this file runs OCR (seconds a page): an image, or a PDF with a scanned page."""
+    suffix = Path(filename).suffix.lower()
+    if mode == "off" or suffix not in OCR_LOADERS or suffix == ".eml":
+        return False
+    if suffix != ".pdf" or mode == "force":
+        return True
+    return has_scanned_pages(str(path))
 
 
 def supported_types() -> list[str]:

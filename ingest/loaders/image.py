@@ -39,6 +39,8 @@ def load_image(data: bytes, ocr: OcrOptions | None = None) -> LoadedDocument:
             check_pages(frames, "image")
             pages: list[Page] = []
             recognised: dict[int, OcrPage] = {}
+            if ocr.progress is not None:
+                ocr.progress(0, frames)
             for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
                 check_pixels(frame.width, frame.height, f"page {number} of the image")
                 dpi = frame.info.get("dpi")

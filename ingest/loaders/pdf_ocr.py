@@ -14,7 +14,7 @@ import pypdfium2.raw as pdfium_c
 
 from ingest.loaders.base import OcrPage
 from ingest.loaders.ocr import INSTALL_HINT, OCR_DPI, OcrOptions, check_pages, recognise, tesseract_path
-from ingest.page_images import PDFIUM_LOCK
+from ingest.pdfium_lock import PDFIUM_LOCK
 from rag.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,25 @@ def scanned_pages(data: bytes, texts: list[str], mode: str) -> list[int]:
         pdf = _open(data)
         try:
             return [i for i in few if _draws_image(pdf[i])]
+        finally:
+            pdf.close()
+
+
+def has_scanned_pages(path: str) -> bool:
+    """Whether RAG_OCR=auto would OCR a page of the PDF at `path`: PDFium's character count, no text extraction,
+    so an upload can be sent to a background job before it is read (an unreadable file: no, the loader says why)."""
+    with PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(path)
+        except pdfium.PdfiumError:
+            return False
+        try:
+            for page in pdf:
+                textpage = page.get_textpage()
+                text = textpage.get_text_range()
+                if len("".join(text.split())) < MIN_TEXT_CHARS and _draws_image(page):
+                    return True
+            return False
         finally:
             pdf.close()
 
@@ -60,6 +79,8 @@ def read_scans(data: bytes, indexes: list[int], options: OcrOptions, has_text: b
     with PDFIUM_LOCK:
         pdf = _open(data)
     try:
+        if options.progress is not None:
+            options.progress(0, len(indexes))
         for done, index in enumerate(indexes, start=1):
             with PDFIUM_LOCK:  # PDFium is not thread-safe; the lock is held for one render, not for Tesseract
                 image = pdf[index].render(scale=OCR_DPI / 72, grayscale=True).to_pil()

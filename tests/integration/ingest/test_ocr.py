@@ -39,7 +39,7 @@ def test_a_mixed_pdf_keeps_its_text_pages_as_they_are() -> None:
     )  # fmt: skip
     assert document.pages[0].text == document.pages[2].text == TEXT_PAGE  # the text layer, not OCR's reading
     assert "27 days of paid annual leave" in words(document.pages[1].text)
-    assert list(document.ocr_pages) == [2] and progress == [(1, 1)]
+    assert list(document.ocr_pages) == [2] and progress == [(0, 1), (1, 1)]
 
 
 def test_forced_ocr_reads_text_pages_too() -> None:

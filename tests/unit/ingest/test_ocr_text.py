@@ -35,3 +35,16 @@ def test_quotes_in_recognised_text_do_not_break_the_rows() -> None:
 def test_scanned_pages_are_named_as_readers_count_them() -> None:
     assert describe_pages([0]) == "page 1"
     assert describe_pages([0, 1, 2, 3, 6, 8, 9]) == "pages 1-4, 7, 9-10"
+
+
+def test_a_quote_is_outlined_line_by_line_on_the_words_ocr_read() -> None:
+    from ingest.loaders.base import OcrWord
+    from ingest.ocr_words import quote_boxes
+
+    words = [
+        OcrWord("Annual", 0.1, 0.10, 0.2, 0.12), OcrWord("leave:", 0.21, 0.10, 0.3, 0.12),
+        OcrWord("27", 0.1, 0.15, 0.13, 0.17), OcrWord("days", 0.14, 0.15, 0.2, 0.17),
+    ]  # fmt: skip
+    assert quote_boxes(words, "ANNUAL  leave:\n27", 1000, 1000) == [(98, 98, 302, 122), (98, 148, 132, 172)]
+    assert quote_boxes(words, "leave: 27 days", 1000, 1000)[1] == (98, 148, 202, 172)
+    assert quote_boxes(words, "holiday", 1000, 1000) == []
