@@ -13,7 +13,15 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ingest.loaders.base import OcrPage
-from ingest.loaders.ocr import INSTALL_HINT, OCR_DPI, OcrOptions, check_pages, recognise, tesseract_path
+from ingest.loaders.ocr import (
+    INSTALL_HINT,
+    MAX_PAGE_PIXELS,
+    OCR_DPI,
+    OcrOptions,
+    check_pages,
+    recognise,
+    tesseract_path,
+)
 from ingest.pdfium_lock import PDFIUM_LOCK
 from rag.errors import InvalidInput
 
@@ -83,14 +91,24 @@ def read_scans(data: bytes, indexes: list[int], options: OcrOptions, has_text: b
             options.progress(0, len(indexes))
         for done, index in enumerate(indexes, start=1):
             with PDFIUM_LOCK:  # PDFium is not thread-safe; the lock is held for one render, not for Tesseract
-                image = pdf[index].render(scale=OCR_DPI / 72, grayscale=True).to_pil()
-            pages[index] = recognise(image, options.languages, OCR_DPI)
+                page = pdf[index]
+                scale = render_scale(page.get_width(), page.get_height())
+                image = page.render(scale=scale, grayscale=True).to_pil()
+            pages[index] = recognise(image, options.languages, round(scale * 72))
             if options.progress is not None:
                 options.progress(done, len(indexes))
     finally:
         with PDFIUM_LOCK:
             pdf.close()
     return pages
+
+
+def render_scale(width_pt: float, height_pt: float) -> float:
+    """PDF points to pixels: OCR_DPI, less for a page so big it would pass MAX_PAGE_PIXELS (a poster, or a
+    few bytes of PDF declaring a page of 5 x 5 metres): the cap holds before PDFium allocates a pixel."""
+    scale = OCR_DPI / 72
+    pixels = width_pt * height_pt * scale * scale
+    return scale if pixels <= MAX_PAGE_PIXELS else scale * (MAX_PAGE_PIXELS / max(pixels, 1.0)) ** 0.5
 
 
 def describe_pages(indexes: list[int]) -> str:

@@ -48,3 +48,12 @@ def test_a_quote_is_outlined_line_by_line_on_the_words_ocr_read() -> None:
     assert quote_boxes(words, "ANNUAL  leave:\n27", 1000, 1000) == [(98, 98, 302, 122), (98, 148, 132, 172)]
     assert quote_boxes(words, "leave: 27 days", 1000, 1000)[1] == (98, 148, 202, 172)
     assert quote_boxes(words, "holiday", 1000, 1000) == []
+
+
+def test_a_huge_page_is_rendered_within_the_pixel_cap() -> None:
+    from ingest.loaders.ocr import MAX_PAGE_PIXELS, OCR_DPI
+    from ingest.loaders.pdf_ocr import render_scale
+
+    assert render_scale(595, 842) == OCR_DPI / 72  # A4 at 300 dpi: 8.7 megapixels
+    scale = render_scale(14_400, 14_400)  # 5 x 5 metres: 3.6 gigapixels at 300 dpi
+    assert 14_400 * 14_400 * scale * scale <= MAX_PAGE_PIXELS * 1.001
