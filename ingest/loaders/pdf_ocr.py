@@ -58,6 +58,8 @@ def has_scanned_pages(path: str) -> bool:
         try:
             for page in pdf:
                 textpage = page.get_textpage()
+                if textpage.count_chars() >= MIN_TEXT_CHARS * 4:  # plainly a page of text: no need to read it
+                    continue
                 text = textpage.get_text_range()
                 if len("".join(text.split())) < MIN_TEXT_CHARS and _draws_image(page):
                     return True
