@@ -2,12 +2,15 @@
 
     python benchmarks/scan_kb_dev.py make /tmp/kb-dev-docs /tmp/kb-dev-scanned    # each PDF page -> a 150 dpi image
     python benchmarks/scan_kb_dev.py cer /tmp/kb-dev-docs /tmp/kb-dev-scanned --every 10   # OCR vs the text layer
+    python benchmarks/scan_kb_dev.py compare text-details.jsonl scan-details.jsonl --docs dvips.pdf gmpl.pdf
 
 `make` renders every page of every PDF with PDFium at 150 dpi (grayscale) and writes image-only PDFs of the
 same names, page for page (so kb-dev's gold pages still hold), copying the HTML and Markdown files as they are;
 `rag eval ../shared/eval/kb-dev --docs /tmp/kb-dev-scanned` then answers over the scan. `cer` reads the scanned
 pages through the service's own loader (Tesseract) and prints the character error rate against the original's
-text layer (pypdf's text, as kb-dev's evidence is), both NFKC-folded with whitespace collapsed.
+text layer (pypdf's text, as kb-dev's evidence is), both NFKC-folded with whitespace collapsed. `compare`
+puts two `rag eval --details` files side by side for the questions whose gold page is in the given documents
+(hit@1, hit@5, and the share of citations on a gold page): the text run and the scanned one.
 """
 
 from __future__ import annotations
@@ -75,6 +78,24 @@ def cer(source: Path, scanned: Path, every: int) -> None:
           f" Tesseract {pages / seconds:.2f} pages/s at {OCR_DPI} dpi")  # fmt: skip
 
 
+def compare(text_details: Path, scan_details: Path, documents: list[str]) -> None:
+    import json
+
+    runs = {
+        name: [json.loads(line) for line in path.read_text().splitlines()]
+        for name, path in (("text", text_details), ("scan", scan_details))
+    }
+    for document in documents:
+        for name, rows in runs.items():
+            picked = [r for r in rows if r["answerable"] and r["gold"] and r["gold"][0][0] == document]
+            gold = [{tuple(g) for g in r["gold"]} for r in picked]
+            cited = [(tuple(c) in g) for r, g in zip(picked, gold, strict=True) for c in r["verdicts"]["citations"]]
+            hit1 = sum(r["verdicts"]["hit@1"] for r in picked) / max(len(picked), 1)
+            hit5 = sum(r["verdicts"]["hit@5"] for r in picked) / max(len(picked), 1)
+            print(f"{document:20s} {name}: {len(picked)} questions, hit@1 {hit1:.3f}, hit@5 {hit5:.3f},"
+                  f" citations on a gold page {sum(cited)}/{len(cited)}")  # fmt: skip
+
+
 def fold(text: str) -> str:
     """NFKC (ligatures as letters), whitespace runs as one space: kb-dev's own comparison."""
     return " ".join(unicodedata.normalize("NFKC", text).split())
@@ -100,12 +121,17 @@ def levenshtein(a: str, b: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["make", "cer"])
-    parser.add_argument("source", type=Path, help="kb-dev's documents (shared/eval/kb-dev/rebuild.sh)")
-    parser.add_argument("scanned", type=Path, help="where the scanned copy is (made)")
+    parser.add_argument("command", choices=["make", "cer", "compare"])
+    parser.add_argument(
+        "source", type=Path, help="kb-dev's documents (its rebuild.sh); compare: the text run's details"
+    )
+    parser.add_argument("scanned", type=Path, help="where the scanned copy is (made); compare: the scan's details")
     parser.add_argument("--every", type=int, default=1, help="cer: read every Nth page only")
+    parser.add_argument("--docs", nargs="*", default=[], help="compare: the scanned documents")
     args = parser.parse_args()
-    if args.command == "make":
+    if args.command == "compare":
+        compare(args.source, args.scanned, args.docs)
+    elif args.command == "make":
         make(args.source, args.scanned)
     else:
         cer(args.source, args.scanned, args.every)

@@ -91,3 +91,23 @@ def test_an_image_bomb_is_refused_before_it_is_decoded(side: int) -> None:
 def test_a_corrupt_image_gets_a_reason() -> None:
     with pytest.raises(InvalidInput, match="corrupt or unreadable image"):
         load_bytes("broken.tiff", b"II*\x00garbage", LIMIT)
+
+
+def test_a_stopped_job_stops_reading_a_scan_within_a_page(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """A shutdown (or a lost lease) mid-scan hands the job back after the page in hand, not after 4 pages more."""
+    import threading
+
+    from ingest.pipeline import IngestStopped, Source
+
+    stop, read = threading.Event(), []
+
+    def page_read(index: int, done: int, total: int) -> None:
+        read.append((done, total))
+        if done == 1:
+            stop.set()  # as the job's heartbeat thread does on SIGTERM
+
+    scan = Source.from_bytes("scan.pdf", make_image_pdf([LEAVE, PARKING] * 3))
+    with pytest.raises(IngestStopped):
+        pipeline.ingest([scan], "docs", background=True, stop=stop, pages=page_read)
+    assert read == [(0, 6), (1, 6)]  # the second page was the last read; the four after it never were
+    assert pipeline.registry.get("docs", "scan.pdf") is None  # nothing half-stored: the job runs it again
