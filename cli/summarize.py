@@ -70,12 +70,13 @@ def summarize(
 
 def _file_units(file: Path, settings: Settings) -> list[Unit]:
     """A file read as the ingestion would read it, page by page; nothing is stored."""
-    from ingest.loaders import load_bytes
+    from ingest.loaders import OcrOptions, load_bytes
     from rag.answering.summarize import Unit
 
     if not file.is_file():
         raise fail(f"no such file: {file}", 2)
-    loaded = load_bytes(file.name, file.read_bytes(), settings.max_file_bytes)
+    ocr = OcrOptions(settings.ocr, settings.ocr_languages)  # a scan is summarized as ingestion would read it
+    loaded = load_bytes(file.name, file.read_bytes(), settings.max_file_bytes, ocr)
     return [Unit(p.text, file.name, file.name, p.number) for p in loaded.pages if p.text.strip()]
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from ingest.chunking import Chunker
 from ingest.loaders import TEXT_RECIPE
 from ingest.names import clean_name
-from ingest.preparing import DocumentPreparer, PreparedDocument, Report
+from ingest.preparing import DocumentPreparer, PageProgress, PreparedDocument, Report
 from ingest.recovery import recover_half_written
 from ingest.sources import FileResult, ProgressCallback, Source, document_ids
 from ingest.storing import DocumentWriter, Encoded
@@ -72,11 +72,13 @@ class IngestPipeline:
         progress: ProgressCallback | None = None,
         background: bool = False,
         stop: threading.Event | None = None,
+        pages: PageProgress | None = None,
     ) -> list[FileResult]:
         """Ingest every source; a failing one fails alone. Results come back in input order.
 
         `background` work (jobs) encodes one batch at a time and lets interactive work use the encoder
-        first; setting `stop` ends it between batches with `IngestStopped` (what is stored stays stored)."""
+        first; setting `stop` ends it between batches (or between two pages OCR reads) with `IngestStopped`
+        (what is stored stays stored). `pages` hears of each scanned page read."""
         check_collection_name(collection)
         self.registry.ensure_collection(collection)
         sources = [replace(s, filename=clean_name(s.filename) or "upload") for s in sources]
@@ -94,7 +96,7 @@ class IngestPipeline:
         stop_reader = threading.Event()
         reader = threading.Thread(
             target=self._preparer.read_all,
-            args=(sources, document_ids(sources), collection, prepared, report, stop_reader),
+            args=(sources, document_ids(sources), collection, prepared, report, stop_reader, pages, stop),
             daemon=True,
         )
         written: queue.Queue[list[Encoded] | None] = queue.Queue(maxsize=2)
@@ -114,6 +116,8 @@ class IngestPipeline:
                     pass
             written.put(None)
             writer.join()
+        if stop is not None and stop.is_set() and len(results) < len(sources):  # OCR stopped mid-file
+            raise IngestStopped("ingestion stopped before its end")
         return [results[i] for i in sorted(results)]
 
     def delete_document(self, collection: str, document_id: str) -> None:

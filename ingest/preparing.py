@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.chunking import Chunker
-from ingest.loaders import LoadedDocument, load_bytes
+from ingest.loaders import LoadedDocument, OcrOptions, load_bytes
+from ingest.loaders.ocr import Progress
 from ingest.sources import FileResult, Source, failed_result, unchanged_result
 from rag.config import Settings
 from rag.errors import RagError, TooLarge
@@ -43,6 +44,11 @@ class PreparedDocument:
 
 
 Report = Callable[[int, FileResult], None]
+PageProgress = Callable[[int, int, int], None]  # (file index, pages read by OCR, pages to read in that file)
+
+
+class ReadingStopped(Exception):
+    """The ingestion was stopped while OCR read a file's pages: it stops between two pages, not after the file."""
 
 
 class DocumentPreparer:
@@ -63,8 +69,11 @@ class DocumentPreparer:
         out: queue.Queue[tuple[int, PreparedDocument] | None],
         report: Report,
         stop: threading.Event,
+        pages: PageProgress | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
-        """Prepare each source in order into `out` (then None), reporting at once those that need no encoding."""
+        """Prepare each source in order into `out` (then None), reporting at once those that need no encoding;
+        `pages` hears of each page OCR reads, and setting `cancel` stops OCR between two pages."""
         try:
             for index, (source, document_id) in enumerate(zip(sources, ids, strict=True)):
                 if stop.is_set():
@@ -73,7 +82,9 @@ class DocumentPreparer:
                     report(index, document_id)
                     continue
                 try:
-                    item = self.prepare(source, collection, document_id)
+                    item = self.prepare(source, collection, document_id, _page_progress(index, pages, cancel))
+                except ReadingStopped:
+                    return
                 except RagError as exc:
                     report(index, failed_result(source.filename, document_id, exc.message, exc.status_code))
                     continue
@@ -88,7 +99,9 @@ class DocumentPreparer:
         finally:
             out.put(None)
 
-    def prepare(self, source: Source, collection: str, document_id: str) -> PreparedDocument | FileResult:
+    def prepare(
+        self, source: Source, collection: str, document_id: str, ocr_progress: Progress | None = None
+    ) -> PreparedDocument | FileResult:
         """The document ready for encoding, or `unchanged` when this version with this metadata is stored."""
         if source.size > self.settings.max_file_bytes:
             limit = self.settings.max_file_bytes
@@ -99,7 +112,8 @@ class DocumentPreparer:
         existing = self.registry.get(collection, document_id)
         if existing and existing.version == version and existing.metadata == source.metadata:
             return unchanged_result(source.filename, document_id, existing)
-        document = load_bytes(source.kind or source.filename, data, self.settings.max_file_bytes)
+        ocr = OcrOptions(self.settings.ocr, self.settings.ocr_languages, ocr_progress)
+        document = load_bytes(source.kind or source.filename, data, self.settings.max_file_bytes, ocr)
         chunks = self.chunks(source, collection, document_id, data_sha, version, document)
         return PreparedDocument(source, document_id, data_sha, version, document, chunks)
 
@@ -133,3 +147,16 @@ class DocumentPreparer:
                 meta[REASON_KEY] = finding.reason
             chunks.append(Chunk(f"{document_id}#{version}#{index}", document_id, collection, piece.text, meta))
         return chunks
+
+
+def _page_progress(index: int, pages: PageProgress | None, cancel: threading.Event | None) -> Progress | None:
+    if pages is None and cancel is None:
+        return None
+
+    def on_page(done: int, total: int) -> None:
+        if cancel is not None and cancel.is_set():
+            raise ReadingStopped
+        if pages is not None:
+            pages(index, done, total)
+
+    return on_page

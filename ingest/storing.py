@@ -15,6 +15,7 @@ import threading
 
 import numpy as np
 
+from ingest.ocr_words import OCR_WORDS, ocr_words_json
 from ingest.preparing import PreparedDocument
 from ingest.sources import FileResult, failed_result, unchanged_result
 from rag.errors import NotFound, RagError
@@ -85,6 +86,8 @@ class DocumentWriter:
         source, collection = item.source, item.chunks[0].collection
         # Kept before the document goes live, so a live document always has its original (for page images).
         self.originals.save(collection, item.data_sha, source.read())
+        if item.document.ocr_pages:  # so the citation view can outline a quote on a scanned page
+            self.originals.save(collection, item.data_sha, ocr_words_json(item.document.ocr_pages), OCR_WORDS)
         self.keyword.replace_document(collection, item.document_id, item.version, item.chunks)
         pages = item.document.page_count
         self.registry.finish(

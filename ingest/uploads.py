@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ingest.jobs.runners import JobQueue, StagedFile, stage
+from ingest.loaders import needs_ocr
 from ingest.names import display_filename
 from ingest.pipeline import FileResult, IngestPipeline, Source
 from rag.config import Settings
@@ -59,7 +60,7 @@ class Uploads:
         self._refuse_oversized(files)
         job_id, directory = self.jobs.new_upload_dir()
         staged = await asyncio.to_thread(_stage_all, directory, files)
-        if self.as_job(request_bytes, len(staged)):
+        if self.as_job(request_bytes, len(staged)) or await asyncio.to_thread(self._needs_ocr, staged):
             return UploadOutcome(job=self.jobs.submit(job_id, collection, staged))
         try:
             results = await asyncio.to_thread(self.pipeline.ingest, [f.source() for f in staged], collection)
@@ -83,6 +84,11 @@ class Uploads:
         source = Source.from_bytes(filename, text.encode(), document_id=document_id, metadata=metadata)
         source.kind = kind
         return UploadOutcome(results=await asyncio.to_thread(self.pipeline.ingest, [source], collection))
+
+    def _needs_ocr(self, staged: list[StagedFile]) -> bool:
+        """OCR takes seconds a page: a scan or an image is read in a background job, at low priority, with its
+        pages counted in the job's progress, never while a request waits (the interactive-first rule)."""
+        return any(needs_ocr(f.kind or f.filename, Path(f.path), self.settings.ocr) for f in staged)
 
     def _refuse_oversized(self, files: list[UploadedFile]) -> None:
         """A file over the per-file limit is refused with the upload, not accepted into a job that fails later."""

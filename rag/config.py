@@ -77,6 +77,16 @@ class Settings(BaseSettings):
         description="Uploads up to this size ingest before the response; bigger: a job.",
     )
     sync_upload_files: int = Field(10, ge=0, description="Uploads with more files than this become jobs.")
+    ocr: Literal["auto", "off", "force"] = Field(
+        "auto",
+        description="Tesseract OCR of PDF pages and images: auto = only pages with no usable text layer (and images),"
+        " off = never (a scanned PDF is refused), force = every PDF page, its text layer ignored.",
+    )
+    ocr_languages: str = Field(
+        "eng",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract languages, '+'-joined (e.g. eng+deu); each needs its tesseract-ocr-LANG package.",
+    )
 
     # Ingestion jobs (ingest/jobs/runners.py): run inside `rag serve`, or by `rag worker` processes
     serve_ingest: bool = Field(

@@ -49,3 +49,16 @@ if [ "${RAG_SETUP_POSTGRES:-0}" = 1 ] || [ "${CI:-}" = true ]; then
     fi
   fi
 fi
+# Tesseract for OCR of scanned PDFs and images (ingest/loaders/ocr.py; English: tesseract-ocr-eng comes with it),
+# from Debian's packages: only when asked (RAG_SETUP_OCR=1, as scripts/test.sh does) or in CI. Without it the
+# service runs, and refuses scans saying how to install it.
+if [ "${RAG_SETUP_OCR:-0}" = 1 ] || [ "${CI:-}" = true ]; then
+  if ! command -v tesseract >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -q
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr
+    else
+      echo "OCR and its tests need Tesseract: apt-get install tesseract-ocr (as root)" >&2
+    fi
+  fi
+fi

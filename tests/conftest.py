@@ -81,7 +81,7 @@ def make_pdf(pages: list[str]) -> bytes:
 
 
 def make_scanned_pdf() -> bytes:
-    """A PDF whose page holds only drawn shapes: what a scan looks like to a text extractor."""
+    """A PDF whose page holds only drawn shapes: no text layer, and no scanned image for OCR to read."""
     from fpdf import FPDF
 
     pdf = FPDF()

@@ -126,3 +126,51 @@ def encrypt_office(data: bytes, password: str = "hunter2") -> bytes:
     out = io.BytesIO()
     OOXMLFile(io.BytesIO(data)).encrypt(password, out)
     return out.getvalue()
+
+
+def render_text_image(lines: Sequence[str], dpi: int = 150, format: str = "PNG") -> bytes:
+    """A page of text as a picture of it (what a scanner makes): black on white, 14 pt, `dpi` dots per inch."""
+    image = _text_page(lines, dpi)
+    out = io.BytesIO()
+    image.save(out, format=format, dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+def make_image_pdf(pages: Sequence[Sequence[str] | str], dpi: int = 150) -> bytes:
+    """A PDF in which each page of lines is a scanned image with no text layer, and each plain string a page of
+    ordinary text: a scan, or a mixed PDF."""
+    from fpdf import FPDF
+
+    pdf = FPDF()  # A4 in millimetres
+    pdf.set_font("Helvetica", size=11)
+    for page in pages:
+        pdf.add_page()
+        if isinstance(page, str):
+            pdf.multi_cell(0, 6, page)
+            continue
+        picture = io.BytesIO()
+        _text_page(page, dpi).save(picture, format="PNG")
+        pdf.image(picture, x=0, y=0, w=210, h=297)
+    return bytes(pdf.output())
+
+
+def make_multipage_tiff(pages: Sequence[Sequence[str]], dpi: int = 150) -> bytes:
+    images = [_text_page(lines, dpi) for lines in pages]
+    out = io.BytesIO()
+    images[0].save(out, format="TIFF", save_all=True, append_images=images[1:], dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+def _text_page(lines: Sequence[str], dpi: int):  # type: ignore[no-untyped-def]
+    """An A4 page at `dpi`: `lines` of 14 pt text from the top left margin, in Pillow's own font (no system font)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    width, height = int(8.27 * dpi), int(11.69 * dpi)
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=int(14 * dpi / 72))
+    y = dpi  # one-inch margin
+    for line in lines:
+        draw.text((dpi, y), line, fill=0, font=font)
+        y += int(22 * dpi / 72)
+    return image

@@ -54,12 +54,13 @@ async def page_image(
     width: Annotated[int, Query(ge=100, le=2000, description="Image width in pixels")] = 900,
     highlight: Annotated[str | None, Query(max_length=4000, description="Text to outline on the page")] = None,
 ) -> Response:
-    """Page `page` (1-based) of a PDF document, rendered server-side; `highlight` outlines a quote on it
+    """Page `page` (1-based) of a PDF or image document, rendered server-side; `highlight` outlines a quote on it
     (the `X-Highlighted-Boxes` header says how many boxes were drawn, 0 when it was not found)."""
     record, path = _original(services, name, document_id)
-    if record.pages is None or not record.filename.lower().endswith(".pdf"):
-        raise NotFound(f"document {document_id!r} is not a PDF: it has no page images")
-    image = await asyncio.to_thread(render_page, path, page, width, highlight)
+    kind = media_type(record.filename)
+    if record.pages is None or not (kind == "application/pdf" or kind.startswith("image/")):
+        raise NotFound(f"document {document_id!r} is not a PDF or an image: it has no page images")
+    image = await asyncio.to_thread(render_page, path, page, width, highlight, kind == "application/pdf")
     headers = {"X-Highlighted-Boxes": str(image.highlighted_boxes), "Cache-Control": "private, max-age=300"}
     return Response(image.png, media_type="image/png", headers=headers)
 

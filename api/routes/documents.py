@@ -28,7 +28,7 @@ from api.schemas.library import (
     TextDocument,
     UploadResult,
 )
-from ingest.loaders import LOADERS
+from ingest.loaders import supported_types
 from ingest.pipeline import FileResult
 from ingest.uploads import UploadedFile, UploadOutcome
 from rag.errors import InvalidInput, NotFound, RagError, TooLarge, Unprocessable, UnsupportedType
@@ -57,7 +57,7 @@ UPLOAD_BODY = {
                         "type": "array",
                         "items": {"type": "string", "format": "binary"},
                         "minItems": 1,
-                        "description": f"Read by their extension ({', '.join(sorted(LOADERS))}); one that cannot be"
+                        "description": f"Read by their extension ({', '.join(supported_types())}); one that cannot be"
                         " read fails with 400, 413 or 415",
                     },
                     # No type: a form part is text whatever a client meant to send, and its text is the id.
@@ -160,7 +160,7 @@ async def upload_documents(name: str, request: Request, services: ServicesDep) -
         return await _upload_text(name, request, services)
     if content_type.startswith("multipart/form-data"):
         return await _upload_files(name, request, services, length)
-    raise UnsupportedType(f"send multipart/form-data files ({', '.join(sorted(LOADERS))}) or a JSON text document")
+    raise UnsupportedType(f"send multipart/form-data files ({', '.join(supported_types())}) or a JSON text document")
 
 
 def _document(services: Services, collection: str, document_id: str) -> DocumentOut:
@@ -230,5 +230,5 @@ async def get_job(job_id: str, services: ServicesDep) -> JobOut:
         id=job.id, collection=job.collection, status=job.status, files_total=job.files_total,
         files_done=job.files_done, chunks_done=job.chunks_done, failures=[r for r in results if r.status == "failed"],
         results=results, error=job.error, created_at=job.created_at, updated_at=job.updated_at, worker=job.worker,
-        takeovers=job.takeovers,
+        takeovers=job.takeovers, ocr_pages_done=job.ocr_pages_done, ocr_pages_total=job.ocr_pages_total,
     )  # fmt: skip

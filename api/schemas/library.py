@@ -75,6 +75,8 @@ class JobOut(BaseModel):
     updated_at: str
     worker: str | None = Field(None, description="The runner holding (or that last held) the job: host-pid-id")
     takeovers: int = Field(0, description="Times another runner took the job over after its runner went silent")
+    ocr_pages_done: int = Field(0, description="Scanned pages and images read by OCR so far")
+    ocr_pages_total: int = Field(0, description="Pages to read by OCR in the files opened so far")
 
 
 class DocumentOut(BaseModel):

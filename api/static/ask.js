@@ -169,10 +169,11 @@ async function showPage(collection, source, citation) {
   const figure = $("#citation-figure");
   const image = $("#citation-image");
   figure.querySelector(".error")?.remove();
-  const isPdf = source.page && source.filename.toLowerCase().endsWith(".pdf");
-  figure.hidden = !isPdf;
+  // PDFs and images (scans read by OCR) have page images; the server outlines the quote on either.
+  const paged = source.page && /\.(pdf|png|jpe?g|tiff?)$/i.test(source.filename);
+  figure.hidden = !paged;
   image.removeAttribute("src");
-  if (!isPdf) return;
+  if (!paged) return;
   const query = new URLSearchParams({ width: "900" });
   if (citation) query.set("highlight", citation.quote);
   $("#citation-caption").textContent = `Page ${source.page} of ${source.filename}${citation ? ", the quote outlined" : ""} (loading…)`;

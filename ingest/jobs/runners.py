@@ -124,14 +124,25 @@ class JobRunner:
                 results.append(result)
                 self.store.record(job.id, self.worker, **_progress(results))
 
+        scanned: dict[int, tuple[int, int]] = {}  # file index -> (pages OCR read, pages to read)
+
+        def page_read(index: int, done: int, total: int) -> None:
+            with guard:
+                scanned[index] = (done, total)
+                self.store.record(
+                    job.id, self.worker, ocr_pages_done=sum(d for d, _ in scanned.values()),
+                    ocr_pages_total=sum(t for _, t in scanned.values()),
+                )  # fmt: skip
+
         abort, finished = threading.Event(), threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(job.id, abort, finished), daemon=True, name="job-beat")
         beat.start()
         try:
             # In the background: uploads and answers waiting for the encoder go first.
             final = self.pipeline.ingest(
-                [f.source() for f in files], job.collection, progress=progress, background=True, stop=abort
-            )
+                [f.source() for f in files], job.collection, progress=progress, background=True, stop=abort,
+                pages=page_read,
+            )  # fmt: skip
         except IngestStopped:
             if self.store.release(job.id, self.worker):
                 log.info("job %s stopped: handed back to the queue (%d file(s) done)", job.id, len(results))

@@ -12,10 +12,29 @@ class Page:
 
 
 @dataclass(frozen=True)
+class OcrWord:
+    """A word Tesseract read, where it stands: fractions of the page's width and height, so it maps onto the page
+    rendered at any size."""
+
+    text: str
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    text: str
+    words: list[OcrWord]
+
+
+@dataclass(frozen=True)
 class LoadedDocument:
     pages: list[Page]
     title: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    ocr_pages: dict[int, OcrPage] = field(default_factory=dict)  # page number -> what OCR read on it, with boxes
 
     @property
     def page_count(self) -> int | None:

@@ -60,7 +60,8 @@ class SqlJobStore:
                     continue
                 tx.change(
                     f"UPDATE jobs SET status = 'running', worker = %s, heartbeat_at = {clock}, takeovers = %s,"
-                    " files_done = 0, chunks_done = 0, results = '[]', updated_at = %s WHERE id = %s",
+                    " files_done = 0, chunks_done = 0, results = '[]', ocr_pages_done = 0, ocr_pages_total = 0,"
+                    " updated_at = %s WHERE id = %s",
                     (worker, *clock_args, takeovers, now(), job_id),
                 )
                 return _job(tx.rows("SELECT * FROM jobs WHERE id = %s", (job_id,))[0])

@@ -15,6 +15,8 @@ from rag.storage.sqlite_file import SqliteFile
 
 # Added after the first release: who holds a running job, since when it last said so, how often it was taken over.
 LEASE_COLUMNS = {"worker": "TEXT", "heartbeat_at": "REAL", "takeovers": "INTEGER NOT NULL DEFAULT 0"}
+# Added with OCR: scanned pages read so far, and to read, in the files the job has opened.
+OCR_COLUMNS = {"ocr_pages_done": "INTEGER NOT NULL DEFAULT 0", "ocr_pages_total": "INTEGER NOT NULL DEFAULT 0"}
 
 
 class SqliteJobStore(SqlJobStore):
@@ -23,7 +25,7 @@ class SqliteJobStore(SqlJobStore):
     def __init__(self, path: Path) -> None:
         self.sql = SqliteFile(path, shared=True)  # one connection shared by the threads of this process
         self.sql.apply_schema("jobs")
-        self.sql.add_missing_columns("jobs", LEASE_COLUMNS)
+        self.sql.add_missing_columns("jobs", {**LEASE_COLUMNS, **OCR_COLUMNS})
 
     def _clock(self) -> tuple[str, tuple[Any, ...]]:
         return "%s", (time.time(),)

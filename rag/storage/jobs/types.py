@@ -30,6 +30,8 @@ class Job:
     worker: str | None = None  # the runner holding it while `running`
     heartbeat_at: float | None = None  # Unix time of its runner's last heartbeat
     takeovers: int = 0  # times it was claimed again after its runner went silent
+    ocr_pages_done: int = 0  # scanned pages (and images) read by OCR so far
+    ocr_pages_total: int = 0  # ... of those to read in the files opened so far
 
     @property
     def failures(self) -> list[dict[str, Any]]:

@@ -52,7 +52,7 @@ def test_collections_lifecycle(live_server) -> None:  # type: ignore[no-untyped-
 def test_twenty_file_upload_with_a_corrupt_and_an_unsupported_file(live_server) -> None:  # type: ignore[no-untyped-def]
     files = [(f"note{i:02d}.txt", f"Note {i}: the code word is w{i}x.".encode()) for i in range(17)]
     files += [("manual.pdf", make_pdf(["Page one.", "Page two about pumps."])), ("broken.pdf", b"%PDF-1.4 junk"),
-              ("photo.png", b"\x89PNG\r\n")]  # fmt: skip
+              ("song.mp3", b"ID3\x03")]  # fmt: skip
     with httpx.Client(base_url=live_server(sync_upload_files=50)) as client:
         create(client)
         response = upload(client, files)
@@ -61,7 +61,7 @@ def test_twenty_file_upload_with_a_corrupt_and_an_unsupported_file(live_server) 
         assert len(results) == 20
         assert results["manual.pdf"]["status"] == "ingested" and results["manual.pdf"]["pages"] == 2
         assert results["broken.pdf"]["status"] == "failed" and "PDF" in results["broken.pdf"]["reason"]
-        assert results["photo.png"]["status_code"] == 415
+        assert results["song.mp3"]["status_code"] == 415
         assert sum(r["status"] == "ingested" for r in results.values()) == 18
         page = client.get("/v1/collections/docs1/documents", params={"limit": 5, "offset": 5, "order": "asc"}).json()
         assert page["total"] == 18 and len(page["documents"]) == 5 and page["offset"] == 5

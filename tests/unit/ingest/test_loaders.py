@@ -72,13 +72,14 @@ def test_html_tables_become_markdown_rows_under_their_header_row() -> None:
 @pytest.mark.parametrize(
     ("filename", "data", "error", "reason"),
     [
-        ("photo.png", b"\x89PNG", UnsupportedType, "unsupported file type"),
+        ("song.mp3", b"ID3", UnsupportedType, "unsupported file type"),
+        ("photo.png", b"\x89PNG", InvalidInput, "corrupt or unreadable image"),
         ("empty.txt", b"", InvalidInput, "empty file"),
         ("random.txt", bytes(range(256)) * 4, InvalidInput, "not text in UTF-8"),
         ("broken.pdf", b"%PDF-1.4\n garbage without xref", InvalidInput, "PDF"),
         ("truncated.pdf", make_pdf(["some text"])[:200], InvalidInput, "PDF"),
         ("locked.pdf", make_encrypted_pdf(), InvalidInput, "encrypted PDF"),
-        ("scan.pdf", make_scanned_pdf(), InvalidInput, "no extractable text"),
+        ("shapes.pdf", make_scanned_pdf(), InvalidInput, "neither text nor scanned images"),
         ("blank.md", b"   \n\n  ", InvalidInput, "no extractable text"),
     ],
 )
