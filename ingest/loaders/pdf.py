@@ -1,5 +1,5 @@
-"""PDF via pypdf: text per page without its furniture, page numbers kept; clear reasons for encrypted,
-corrupt or scanned files."""
+"""PDF via pypdf: text per page without its furniture, page numbers kept, sections from the outline; clear
+reasons for encrypted, corrupt or scanned files."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pypdf.errors import PyPdfError
 
 from ingest.loaders.base import LoadedDocument, Page
 from ingest.loaders.furniture import remove_page_furniture
+from ingest.loaders.pdf_outline import outline_sections
 from ingest.loaders.pdf_tables import with_tables
 from rag.errors import InvalidInput
 
@@ -23,7 +24,9 @@ def load_pdf(data: bytes) -> LoadedDocument:
         if reader.is_encrypted and not reader.decrypt(""):
             raise InvalidInput("encrypted PDF: remove the password and upload it again")
         texts = remove_page_furniture(with_tables(data, reader, [page.extract_text() or "" for page in reader.pages]))
-        pages = [Page(text, number) for number, text in enumerate(texts, start=1)]
+        sections = outline_sections(reader, texts)
+        numbered = enumerate(zip(texts, sections, strict=True), start=1)
+        pages = [Page(text, number, found) for number, (text, found) in numbered]
     except InvalidInput:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:

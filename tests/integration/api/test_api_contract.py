@@ -32,10 +32,12 @@ def test_search_finds_the_right_chunk_with_attribution(kb_settings: Settings) ->
         "page",
         "text",
         "score",
+        "section",
         "instructions",
         "instructions_reason",
     }
     assert top["instructions"] is False and top["instructions_reason"] is None
+    assert top["section"] == "RX-200 errors"  # the Markdown heading the passage sits under
 
 
 def test_search_top_k_filters_and_rerank_switch(kb_settings: Settings) -> None:
