@@ -11,6 +11,8 @@ import numpy as np
 from rag.retrieval.bm25 import Scores
 from rag.retrieval.components import Components
 from rag.retrieval.rerank import Candidate, Reranker
+from rag.retrieval.state import SearchState
+from rag.retrieval.steps import check_steps, run_steps
 from rag.telemetry import stage
 from rag.types import SearchHit
 from rag.validation import check_filters
@@ -37,9 +39,11 @@ class Retrieval:
 
 
 class Retriever:
-    def __init__(self, components: Components, reranker: Reranker) -> None:
+    def __init__(self, components: Components, reranker: Reranker, steps: Sequence[str] | None = None) -> None:
+        """`steps` run after the re-rank (rag/retrieval/steps.py); None: RAG_SEARCH_STEPS."""
         self.components = components
         self.reranker = reranker
+        self.steps = check_steps(components.settings.search_steps.split(",") if steps is None else steps)
 
     def candidates(
         self, collection: str, query: str, filters: dict[str, Any] | None = None
@@ -110,6 +114,10 @@ class Retriever:
                 candidates = self.fill_text(collection, candidates)
             with stage("rerank", candidates=len(candidates)):
                 ranked = self.reranker.rerank(query, candidates)
+                if self.steps:
+                    state = SearchState(collection, query, filters, vector, bm25, candidates, ranked)
+                    run_steps(self, state, self.steps)
+                    ranked = state.ranked
         else:
             ranked = [(c, c.fused_score) for c in candidates]
         scores = {c.chunk_id: score for c, score in ranked[:top_k]}
