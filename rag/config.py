@@ -100,7 +100,8 @@ class Settings(BaseSettings):
     reranker_model: str | None = Field(None, description="Local CrossEncoder path; unset = offline default re-ranker.")
     candidates: int = Field(50, ge=1, description="Dense and keyword candidates fetched before fusion.")
     search_steps: str = Field(
-        "", description="Comma-separated steps after the re-rank: rm3, vector-prf, dedupe, page-evidence."
+        "",
+        description="Steps after the re-rank, comma-separated: rm3, vector-prf, dedupe, page-evidence, heading-match.",
     )
     chunk_headers: bool = Field(
         True, description="Embed and keyword-index each chunk with its document name and heading path before it."

@@ -13,6 +13,7 @@ import numpy as np
 
 from rag.errors import InvalidInput
 from rag.retrieval.duplicates import WINDOW, collapse
+from rag.retrieval.duplicates import heading_match as heading_terms
 from rag.retrieval.feedback import FEEDBACK_CHUNKS, PRF_CHUNKS, rocchio
 from rag.retrieval.rerank import Candidate
 from rag.retrieval.state import Searcher, SearchState
@@ -21,6 +22,7 @@ Step = Callable[[Searcher, SearchState], None]
 
 PAGE_WINDOW = 20  # page evidence: results looked at
 PAGE_BONUS = 0.1  # page evidence: share of the other results' scores on the same page added to a result's
+HEADING_BONUS = 0.1  # heading match: added for a heading path holding every term of the question
 
 
 def _rescored(retriever: Searcher, state: SearchState) -> None:
@@ -81,11 +83,24 @@ def page_evidence(retriever: Searcher, state: SearchState) -> None:
     state.ranked = first + state.ranked[PAGE_WINDOW:]
 
 
+def heading_match(retriever: Searcher, state: SearchState) -> None:
+    """Results whose document name and headings hold the question's words move up: each gains HEADING_BONUS ×
+    the share of the question's terms found there (a chunk's own words may be about a neighbouring subject)."""
+    head = retriever.fill_text(state.collection, [c for c, _ in state.ranked[:PAGE_WINDOW]])
+    analyzer = retriever.components.keyword.analyzer
+    wanted = set(analyzer.query_terms(state.query))
+    scores = {c.chunk_id: s for c, s in state.ranked[:PAGE_WINDOW]}
+    share = {c.chunk_id: heading_terms(c, wanted, analyzer.terms) / max(len(wanted), 1) for c in head}
+    first = [(c, scores[c.chunk_id] + HEADING_BONUS * share[c.chunk_id]) for c in head]
+    state.ranked = sorted(first, key=lambda pair: pair[1], reverse=True) + state.ranked[PAGE_WINDOW:]
+
+
 STEPS: dict[str, Step] = {
     "rm3": keyword_feedback,
     "vector-prf": vector_feedback,
     "dedupe": collapse_duplicates,
     "page-evidence": page_evidence,
+    "heading-match": heading_match,
 }
 RESCORING = {"rm3", "vector-prf"}  # steps that need the hybrid re-ranker's two scores
 
