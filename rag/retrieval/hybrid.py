@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -115,14 +115,21 @@ class Retriever:
             with stage("rerank", candidates=len(candidates)):
                 ranked = self.reranker.rerank(query, candidates)
                 if self.steps:
-                    state = SearchState(collection, query, filters, vector, bm25, candidates, ranked)
-                    run_steps(self, state, self.steps)
-                    ranked = state.ranked
+                    ranked = self._run_steps(SearchState(collection, query, filters, vector, bm25, candidates, ranked))
         else:
             ranked = [(c, c.fused_score) for c in candidates]
         scores = {c.chunk_id: score for c, score in ranked[:top_k]}
         hits = [to_hit(c, scores[c.chunk_id]) for c in self.fill_text(collection, [c for c, _ in ranked[:top_k]])]
         return Retrieval(hits, best, candidates)
+
+    def _run_steps(self, state: SearchState) -> list[tuple[Candidate, float]]:
+        """The order after the search steps. They work on copies of the candidates: the answerability judge reads
+        the first-stage scores (Retrieval.candidates), which is what it was fitted on."""
+        copies = {c.chunk_id: replace(c) for c in state.candidates}
+        state.candidates = list(copies.values())
+        state.ranked = [(copies[c.chunk_id], score) for c, score in state.ranked]
+        run_steps(self, state, self.steps)
+        return state.ranked
 
 
 def to_hit(candidate: Candidate, score: float) -> SearchHit:
