@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     reranker_model: str | None = Field(None, description="Local CrossEncoder path; unset = offline default re-ranker.")
     candidates: int = Field(50, ge=1, description="Dense and keyword candidates fetched before fusion.")
     search_steps: str = Field(
-        "",
+        "dedupe",
         description="Steps after the re-rank, comma-separated: rm3, vector-prf, dedupe, page-evidence, heading-match.",
     )
     chunk_headers: bool = Field(

@@ -14,19 +14,23 @@ from collections.abc import Callable, Sequence
 from rag.retrieval.rerank import Candidate
 
 DUPLICATE_JACCARD = 0.8
-WINDOW = 15  # how many of the first results are compared (pairs: ~100)
+WINDOW = 10  # how many of the first results are compared (45 pairs: about 1-2 ms of CPU)
 _WORD = re.compile(r"\w+")
 
 
-def shingles(text: str, size: int = 3) -> frozenset[tuple[str, ...]]:
+def shingles(text: str) -> frozenset[tuple[str, ...]]:
+    """The text's word 3-shingles (its words alone when it has fewer than three)."""
     words = _WORD.findall(text.lower())
-    if len(words) < size:
+    if len(words) < 3:
         return frozenset([tuple(words)]) if words else frozenset()
-    return frozenset(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
+    return frozenset(zip(words, words[1:], words[2:]))  # noqa: B905 - the shorter lists end the shingles
 
 
 def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
+    if not a or not b or min(len(a), len(b)) < DUPLICATE_JACCARD * max(len(a), len(b)):
+        return 0.0  # sizes this far apart cannot reach the threshold: no intersection needed
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
 
 
 def heading_match(candidate: Candidate, query_terms: set[str], terms: Callable[[str], list[str]]) -> int:
