@@ -1,6 +1,7 @@
 """Search latency and throughput over HTTP with >= 100k chunks, and time to first token of /v1/query.
 
     .venv/bin/python benchmarks/search.py [--chunks 100000] [--requests 400] [--data-dir DIR] [--workers N]
+    .venv/bin/python benchmarks/search.py --steps none --steps vector-prf,dedupe   # search steps' cost only
 
 Stores synthetic chunks (Zipf-distributed words, random unit vectors) straight into Chroma, the
 keyword index and the registry, starts the real service (`rag serve`) and measures `/v1/search`
@@ -112,7 +113,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=1, help="`rag serve --workers` (one per core is fastest)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--steps", action="append", default=None,
+        help="only /v1/search at 1 client, once per RAG_SEARCH_STEPS value given ('none': no steps); repeatable",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.steps:
+        compare_steps(args)
+        return
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="rag-bench-"))
     print(f"corpus: {args.chunks:,} synthetic chunks in {data_dir}")
@@ -168,6 +176,51 @@ def main() -> None:
           f"  target <= 2 s ({'PASS' if max(ttft) <= 2 else 'FAIL'})")  # fmt: skip
     if args.json:
         print(json.dumps(report))
+
+
+def serve(data_dir: Path, port: int, workers: int, extra_env: dict[str, str]) -> subprocess.Popen:
+    env = {**os.environ, "RAG_DATA_DIR": str(data_dir), **extra_env}
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/rag"), "serve", "--port", str(port), "--workers", str(workers)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(240):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return server
+
+
+def compare_steps(args: argparse.Namespace) -> None:
+    """/v1/search p50/p95 at 1 client for each RAG_SEARCH_STEPS value, the same queries for each, one server each."""
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    print(f"corpus: {args.chunks:,} synthetic chunks in {data_dir}")
+    words = build_corpus(data_dir, args.chunks)
+    rng = np.random.default_rng(11)
+    queries = [{"query": " ".join(rng.choice(words[:2000], 5)), "collection": COLLECTION, "top_k": 5}
+               for _ in range(args.requests + 50)]  # fmt: skip
+    rows = []
+    for steps in args.steps:
+        value = "" if steps == "none" else steps
+        server = serve(data_dir, args.port, 1, {"RAG_SEARCH_STEPS": value})
+        try:
+            url = f"http://127.0.0.1:{args.port}"
+            asyncio.run(load(url, queries[:50], 1))  # warm-up
+            latencies, _ = asyncio.run(load(url, queries[50:], 1))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        ms = sorted(x * 1000 for x in latencies)
+        rows.append((steps, round(statistics.median(ms), 1), round(ms[int(len(ms) * 0.95) - 1], 1)))
+    print(f"\n/v1/search over {args.chunks:,} chunks, 1 client, {args.requests} requests per variant")
+    for steps, p50, p95 in rows:
+        ratio = p95 / rows[0][2] if rows[0][2] else 0
+        print(f"  {steps:<40} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  ({ratio:.2f}x the first's p95)"
+              f"  {'PASS' if p95 <= 30 else 'FAIL'} (p95 <= 30 ms)")  # fmt: skip
+    if args.json:
+        print(json.dumps([{"steps": s, "p50_ms": p50, "p95_ms": p95} for s, p50, p95 in rows]))
 
 
 if __name__ == "__main__":

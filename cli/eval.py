@@ -34,7 +34,12 @@ def evaluate(
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=10, help="Documents retrieved per query.")] = 100,
     configs: Annotated[
-        list[str] | None, typer.Option("--config", help="dense, keyword, rrf, default, cross-encoder; repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--config",
+            help="dense, keyword, rrf, hybrid, default, cross-encoder, then any +steps (hybrid+vector-prf);"
+            " repeatable. On a QA set: search only, page hit@1/hit@5/MRR@5 per configuration.",
+        ),
     ] = None,
     docs: Annotated[
         Path | None, typer.Option("--docs", help="QA sets: the folder of the documents (default: the set's folder).")
@@ -45,14 +50,17 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Score a dataset. BEIR folders: retrieval (nDCG@10, Recall@10/100, MRR@10 per configuration).
-    QA sets (questions.jsonl, as shared/eval/kb-dev): answers, through the same path as /v1/query."""
+    QA sets (questions.jsonl, as shared/eval/kb-dev): answers, through the same path as /v1/query; with
+    --config, search only (which page comes first, per configuration)."""
     from rag.evaluation import run
 
     settings = get_settings()
     display = RichDisplay(quiet=as_json)
     qa_set = (dataset_dir / "questions.jsonl").is_file()
     try:  # everything is checked before anything is ingested
-        if qa_set:
+        if qa_set and configs:
+            answer_plan = run.plan_search(dataset_dir, docs or dataset_dir, collection, configs, settings)
+        elif qa_set:
             answer_plan = run.plan_answers(dataset_dir, docs or dataset_dir, collection, details)
         else:
             retrieval_plan = run.plan_retrieval(dataset_dir, split, collection, configs, top_k, settings)
@@ -60,7 +68,9 @@ def evaluate(
         raise fail(exc.message, 2) from exc
     _own_for_eval()
     try:
-        if qa_set:
+        if qa_set and configs:
+            _print_search(run.run_search(answer_plan, configs, settings, PipelineIngestor.open, display), as_json)
+        elif qa_set:
             _print_answers(run.run_answers(answer_plan, settings, PipelineIngestor.open, display), as_json)
         else:
             _print_retrieval(run.run_retrieval(retrieval_plan, settings, PipelineIngestor.open, display), as_json)
@@ -91,6 +101,20 @@ def _print_retrieval(report: RetrievalReport, as_json: bool) -> None:
                       f"{r.queries_per_s:.1f}")  # fmt: skip
     console.print(table)
     console.print(f"ingestion: {report.ingest_seconds:.1f} s" + (" (collection reused)" if report.reused else ""))
+
+
+def _print_search(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    results = summary["results"]
+    questions = results[0]["questions"] if results else 0
+    title = f"{summary['dataset']}: {questions} answerable questions, pages of the first 5 results"
+    table = Table("config", "hit@1", "hit@5", "MRR@5", "ms p50", "ms p95", title=title)
+    for r in results:
+        table.add_row(r["config"], f"{r['hit@1']:.3f}", f"{r['hit@5']:.3f}", f"{r['mrr@5']:.3f}", f"{r['ms_p50']:.1f}",
+                      f"{r['ms_p95']:.1f}")  # fmt: skip
+    console.print(table)
 
 
 def _print_answers(summary: dict[str, Any], as_json: bool) -> None:

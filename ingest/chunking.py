@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from llama_index.core.node_parser import SentenceSplitter
 
-from ingest.loaders.base import LoadedDocument
+from ingest.loaders.base import LoadedDocument, Section
 from rag.errors import InvalidInput
 from rag.text.tables import PipeTable, find_tables, row_lines
 
@@ -42,6 +42,7 @@ class TextChunk:
     page: int | None
     start_char: int  # offsets within the page's text as the loader gave it (cleaned), not the original file
     end_char: int
+    section: tuple[str, ...] = ()  # the heading path the chunk sits under, outermost first
 
 
 class _PageTokens:
@@ -103,14 +104,19 @@ class Chunker:
 
     def split(self, document: LoadedDocument) -> list[TextChunk]:
         chunks: list[TextChunk] = []
+        carried: tuple[str, ...] = ()  # the section the previous page ended in
         for page in document.pages:
             position = 0
+            found: list[TextChunk] = []
             for table in find_tables(page.text):
                 head = _caption_start(page.text, table, position)
-                chunks += self._split_text(page.text, position, head, page.number)
-                chunks += self._split_table(page.text, table, head, page.number)
+                found += self._split_text(page.text, position, head, page.number)
+                found += self._split_table(page.text, table, head, page.number)
                 position = table.end
-            chunks += self._split_text(page.text, position, len(page.text), page.number)
+            found += self._split_text(page.text, position, len(page.text), page.number)
+            spans = section_spans(page.sections, len(page.text), carried)
+            chunks += [replace(c, section=section_of(c.start_char, c.end_char, spans)) for c in found]
+            carried = spans[-1][2]
         return chunks
 
     def _split_text(self, text: str, first: int, last: int, page: int | None) -> list[TextChunk]:
@@ -273,3 +279,28 @@ def _windows(text: str, start: int, end: int, size: int, long_line: bool) -> Ite
         start = cut
     if end > start:
         yield start, end, long_line
+
+
+SectionSpan = tuple[int, int, tuple[str, ...]]  # [start, end) of a page's text under one heading path
+
+
+def section_spans(sections: Sequence[Section], length: int, carried: tuple[str, ...]) -> list[SectionSpan]:
+    """The page cut into the stretches each heading path covers; text before the first heading continues the
+    section the previous page ended in."""
+    spans: list[SectionSpan] = []
+    starts = [(0, carried)] + [(s.start, s.path) for s in sections if 0 <= s.start <= length]
+    for (start, path), (end, _) in zip(starts, starts[1:] + [(length, ())], strict=True):
+        if end > start or (not spans and start == end == length):
+            spans.append((start, max(end, start), path))
+    return spans or [(0, length, carried)]
+
+
+def section_of(start: int, end: int, spans: Sequence[SectionSpan]) -> tuple[str, ...]:
+    """The heading path covering most of [start, end); a sub-section of it that starts inside the chunk wins
+    (the chunk holds its heading, and its text is what the chunk goes on to say)."""
+    if not spans:
+        return ()
+    overlap = [(min(end, e) - max(start, s), path) for s, e, path in spans]
+    best = max(overlap, key=lambda pair: pair[0])[1]
+    deeper = [path for s, _, path in spans if start < s < end and len(path) > len(best) and path[: len(best)] == best]
+    return deeper[0] if deeper else best

@@ -30,6 +30,7 @@ from rag.storage.originals import OriginalStore
 from rag.storage.registry.types import Registry
 from rag.storage.vectors import VectorStore
 from rag.telemetry import record_ingested
+from rag.text.headings import with_context
 from rag.validation import check_collection_name
 
 # Where callers have always found them.
@@ -62,6 +63,7 @@ class IngestPipeline:
         )
         model_name = str(getattr(embedder, "model_path", "embedder"))
         recipe = f"{Path(model_name).name}|{settings.chunk_size_tokens}|{settings.chunk_overlap_tokens}|{TEXT_RECIPE}"
+        recipe += "|sections" + ("|headers" if settings.chunk_headers else "")  # a change re-embeds every document
         self._preparer = DocumentPreparer(settings, self.chunker, registry, recipe.encode())
         self._writer = DocumentWriter(store, keyword, registry, self.originals)
 
@@ -151,7 +153,7 @@ class IngestPipeline:
     def _encode(
         self, group: list[tuple[int, PreparedDocument]], background: bool = False, stop: threading.Event | None = None
     ) -> list[Encoded]:
-        texts = [c.text for _, p in group for c in p.chunks]
+        texts = [with_context(c.text, c.metadata.get("context")) for _, p in group for c in p.chunks]
         # Each distinct text is encoded once: repeated boilerplate, or a file that repeats one line a
         # million times, costs the encoder only its distinct chunks.
         distinct = {text: i for i, text in enumerate(dict.fromkeys(texts))}

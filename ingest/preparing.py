@@ -21,6 +21,7 @@ from rag.config import Settings
 from rag.errors import RagError, TooLarge
 from rag.storage.clock import now
 from rag.storage.registry.types import Registry
+from rag.text.headings import chunk_context, section_label
 from rag.text.instructions import FLAG_KEY, REASON_KEY, find_instructions
 from rag.types import Chunk
 
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 # Chunk metadata the pipeline writes itself: a user's metadata under these names is dropped.
 RESERVED_KEYS = {"document_id", "collection", "filename", "page", "chunk_index", "start_char", "end_char",
-                 "sha256", "document_sha256", "version", "ingested_at", FLAG_KEY, REASON_KEY}  # fmt: skip
+                 "sha256", "document_sha256", "version", "ingested_at", "section", "context",
+                 FLAG_KEY, REASON_KEY}  # fmt: skip
 
 
 @dataclass
@@ -125,6 +127,7 @@ class DocumentPreparer:
         stamp = now()
         user_meta = {k: v for k, v in source.metadata.items() if k not in RESERVED_KEYS}
         chunks = []
+        name = document_id if "/" in document_id else source.filename  # a folder's index.md: named by its folder
         for index, piece in enumerate(self.chunker.split(doc)):
             meta: dict[str, Any] = {
                 **user_meta,
@@ -141,6 +144,10 @@ class DocumentPreparer:
             }
             if piece.page is not None:
                 meta["page"] = piece.page
+            if piece.section:
+                meta["section"] = section_label(piece.section)
+            if self.settings.chunk_headers and (context := chunk_context(doc.title, name, piece.section)):
+                meta["context"] = context  # embedded and keyword-indexed before the text (rag/text/headings.py)
             finding = find_instructions(piece.text)
             meta[FLAG_KEY] = finding is not None
             if finding is not None:

@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     )
     reranker_model: str | None = Field(None, description="Local CrossEncoder path; unset = offline default re-ranker.")
     candidates: int = Field(50, ge=1, description="Dense and keyword candidates fetched before fusion.")
+    search_steps: str = Field(
+        "dedupe",
+        description="Steps after the re-rank, comma-separated: rm3, vector-prf, dedupe, page-evidence, heading-match.",
+    )
+    chunk_headers: bool = Field(
+        True, description="Embed and keyword-index each chunk with its document name and heading path before it."
+    )
     context_tokens: int | None = Field(
         None, ge=50, description="Most tokens of retrieved text in a prompt; unset = 400 for local, else the window."
     )

@@ -28,3 +28,9 @@ class SearchHit:
     text: str
     score: float
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def section(self) -> str | None:
+        """The heading path the chunk sits under ("Chapter 3 > 3.2 Systemd init"), when its document has headings."""
+        value = self.metadata.get("section")
+        return str(value) if value else None

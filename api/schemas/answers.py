@@ -33,6 +33,11 @@ class SearchResult(BaseModel):
     page: int | None
     text: str
     score: float
+    section: str | None = Field(
+        None,
+        examples=["Chapter 3 > 3.2. Systemd init"],
+        description="The headings the passage sits under, outermost first",
+    )
     instructions: bool = Field(
         False,
         description="The passage addresses an AI or gives it orders (flagged at ingestion): answers never use it",
@@ -105,6 +110,7 @@ class CitationOut(BaseModel):
     quote_end: int
     quote: str
     score: float = Field(description="Support score, 0-1")
+    section: str | None = Field(None, description="The headings the cited passage sits under, outermost first")
 
 
 class UnsupportedOut(BaseModel):

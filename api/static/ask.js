@@ -126,6 +126,7 @@ function renderSources(node, turn, list, title) {
         `[${source.n}] ${source.filename}`,
       ),
       source.page ? ` · page ${source.page}` : "",
+      source.section ? ` · ${source.section}` : "",
       el("span", { class: "muted" }, ` · score ${source.score.toFixed(3)}`),
       instructionsFlag(source),
     ),
@@ -147,7 +148,8 @@ async function openCitation(turn, source, offset) {
   const n = source.n;
   const citation = turn.abstained ? null : citationAt(turn, n, offset);
   const dialog = $("#citation-dialog");
-  $("#citation-title").textContent = `[${n}] ${source.filename}${source.page ? `, page ${source.page}` : ""}`;
+  $("#citation-title").textContent =
+    `[${n}] ${source.filename}${source.page ? `, page ${source.page}` : ""}${source.section ? ` · ${source.section}` : ""}`;
   $("#citation-note").textContent = citation
     ? `Supports: “${turn.answer.slice(citation.start, citation.end).trim()}” (support ${citation.score.toFixed(2)})`
     : "The passage this source comes from:";

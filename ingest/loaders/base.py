@@ -6,9 +6,20 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Section:
+    """Where a heading's section starts in a page's text, and its heading path (outermost heading first)."""
+
+    start: int
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Page:
     text: str
     number: int | None = None  # 1-based page number; None for formats without pages
+    # The sections that start on this page, in order. Text before the first one belongs to the section the
+    # previous page ended in (a PDF chapter runs over many pages).
+    sections: tuple[Section, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,19 @@
-"""HTML: visible text only (no scripts, styles or markup); tables as Markdown rows under their header row."""
+"""HTML: visible text only (no scripts, styles or markup); tables as Markdown rows under their header row;
+h1-h6 as section paths."""
 
 from __future__ import annotations
 
+import re
+
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from ingest.loaders.base import LoadedDocument, Page
+from ingest.loaders.base import LoadedDocument, Page, Section
 from ingest.loaders.encoding import decode_text
+from ingest.loaders.sections import SectionTracker
 from ingest.loaders.tables import markdown_table
 
 INVISIBLE_TAGS = ["script", "style", "noscript", "template", "head", "svg", "iframe"]
+_HEADING = re.compile(r"^h[1-6]$")
 MAX_SPAN = 100  # columns a cell's colspan may fill: a colspan of 10**9 is no table
 
 
@@ -18,10 +23,28 @@ def load_html(data: bytes) -> LoadedDocument:
     title = soup.title.get_text(strip=True) if soup.title else None
     for tag in soup(INVISIBLE_TAGS):
         tag.decompose()
+    headings = [(int(h.name[1]), h.get_text(" ", strip=True), _first_line(h)) for h in soup.find_all(_HEADING)]
     text = visible_text(soup)
     if title and text.split("\n", 1)[0] != title:  # a page whose first heading is its title says it once
         text = f"{title}\n{text}"
-    return LoadedDocument(pages=[Page(text)], title=title)
+    return LoadedDocument(pages=[Page(text, sections=_sections(text, headings))], title=title)
+
+
+def _first_line(heading: Tag) -> str:
+    """The heading's first line as `visible_text` writes it (inline tags may break a heading into lines)."""
+    return next((line.strip() for line in heading.get_text("\n").splitlines() if line.strip()), "")
+
+
+def _sections(text: str, headings: list[tuple[int, str, str]]) -> tuple[Section, ...]:
+    """Each h1-h6 found in the text in order (a heading not found, e.g. inside a table, is skipped)."""
+    tracker, cursor = SectionTracker(), 0
+    for level, heading, first_line in headings:
+        at = text.find(first_line, cursor) if first_line else -1
+        if at < 0:
+            continue
+        tracker.heading(level, heading, at)
+        cursor = at + len(first_line)
+    return tuple(tracker.sections)
 
 
 def visible_text(soup: BeautifulSoup | Tag) -> str:

@@ -1,7 +1,7 @@
 """Markdown as the plain text a reader sees: what answers quote, without link URLs, emphasis or table pipes.
 
 Parsed with markdown-it-py (CommonMark, plus GitHub tables and strikethrough) and rendered from its syntax
-tree, block by block, each block knowing the headings it sits under (kept for section paths later).
+tree, block by block, each block knowing the headings it sits under (each chunk's section path).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from markdown_it.tree import SyntaxTreeNode
 
 from ingest.loaders.base import LoadedDocument, Page
 from ingest.loaders.html import INVISIBLE_TAGS
+from ingest.loaders.sections import SectionTracker
 from ingest.loaders.templates import strip_raw_markers, strip_template_tags
 from ingest.loaders.text import load_text
 
@@ -44,10 +45,15 @@ def load_markdown(data: bytes) -> LoadedDocument:
     the front matter's `title` is the document's title and its first line."""
     source = load_text(data).pages[0].text
     body, title = split_front_matter(source)
-    blocks = [block.text for block in markdown_blocks(body)]
-    if title and (not blocks or blocks[0] != title):
-        blocks.insert(0, title)
-    return LoadedDocument(pages=[Page("\n\n".join(blocks))], title=title)
+    blocks = list(markdown_blocks(body))
+    if title and (not blocks or blocks[0].text != title):
+        blocks.insert(0, Block(title, ()))
+    tracker, offset = SectionTracker(), 0
+    for block in blocks:
+        tracker.enter(block.headings, offset)
+        offset += len(block.text) + 2
+    text = "\n\n".join(block.text for block in blocks)
+    return LoadedDocument(pages=[Page(text, sections=tuple(tracker.sections))], title=title)
 
 
 def split_front_matter(source: str) -> tuple[str, str | None]:

@@ -1,5 +1,5 @@
-"""PDF via pypdf: text per page without its furniture, page numbers kept, scanned pages read by OCR
-(ingest/loaders/pdf_ocr.py); clear reasons for encrypted, corrupt or empty files."""
+"""PDF via pypdf: text per page without its furniture, page numbers kept, sections from the outline, scanned
+pages read by OCR (ingest/loaders/pdf_ocr.py); clear reasons for encrypted, corrupt or empty files."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ingest.loaders.base import LoadedDocument, Page
 from ingest.loaders.furniture import remove_page_furniture
 from ingest.loaders.ocr import OcrOptions
 from ingest.loaders.pdf_ocr import read_scans, scanned_pages
+from ingest.loaders.pdf_outline import outline_sections
 from ingest.loaders.pdf_tables import with_tables
 from rag.errors import InvalidInput
 
@@ -38,7 +39,8 @@ def load_pdf(data: bytes, ocr: OcrOptions | None = None) -> LoadedDocument:
     for index, page in recognised.items():
         texts[index] = page.text
     texts = remove_page_furniture(texts)
-    pages = [Page(text, number) for number, text in enumerate(texts, start=1)]
+    sections = outline_sections(reader, texts)  # a broken outline costs the headings, not the document
+    pages = [Page(text, number, found) for number, (text, found) in enumerate(zip(texts, sections, strict=True), 1)]
     if not any(page.text.strip() for page in pages):
         reason = "OCR read no text on its pages" if recognised else "its pages hold neither text nor scanned images"
         raise InvalidInput(f"PDF has no extractable text: {reason}")

@@ -67,6 +67,7 @@ class SentenceCitation:
     quote_end: int
     quote: str
     score: float  # support score, 0..1
+    section: str | None = None  # the source's heading path, when its document has headings
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,16 @@ class GroundingChecker:
                 quote, hit = sources[n - 1].text[quote_start:quote_end], hits[n - 1]
                 citations.append(
                     SentenceCitation(
-                        start, length, n, hit.chunk_id, hit.page, quote_start, quote_end, quote, round(window.score, 4)
+                        start,
+                        length,
+                        n,
+                        hit.chunk_id,
+                        hit.page,
+                        quote_start,
+                        quote_end,
+                        quote,
+                        round(window.score, 4),
+                        hit.section,
                     )
                 )
         parts.append(answer[position:])

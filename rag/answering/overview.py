@@ -83,6 +83,8 @@ class CollectionOverview:
             start = len(text) + 1
             text += "\n" + line
             citations.append(
-                SentenceCitation(start, len(text), n, hit.chunk_id, hit.page, quote_start, quote_end, quote, 1.0)
+                SentenceCitation(
+                    start, len(text), n, hit.chunk_id, hit.page, quote_start, quote_end, quote, 1.0, hit.section
+                )
             )
         return GroundingReport(text, citations, [], len(citations), len(citations)), sources

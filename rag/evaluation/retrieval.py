@@ -1,7 +1,8 @@
 """Retrieval evaluation on BEIR-format data, scored with ranx, over the same code as /v1/search.
 
-Configurations: `dense`, `keyword`, `rrf` (plain reciprocal-rank fusion of the two, the baseline),
-`default` (exactly what /v1/search does with no options) and `cross-encoder` when one is configured.
+Configurations (rag/evaluation/configs.py): `dense`, `keyword`, `rrf` (plain reciprocal-rank fusion of the two,
+the baseline), `default` (exactly what /v1/search does with no options), `cross-encoder` when one is configured,
+and any re-ranked base followed by search steps (`hybrid+vector-prf`).
 """
 
 from __future__ import annotations
@@ -115,7 +116,11 @@ def best_chunk_per_document(ranked: list[tuple[str, float]]) -> Ranking:
     return run
 
 
-def ranker(retriever: Retriever, collection: str, config: str, depth: int) -> Callable[[str], Ranking]:
+def ranker(
+    retriever: Retriever, collection: str, config: str, depth: int, rerank: bool | None = None
+) -> Callable[[str], Ranking]:
+    """How `config` ranks documents: one list alone (dense, keyword), or a search with or without re-ranking
+    (None: all but `rrf` re-rank)."""
     components = retriever.components
 
     def dense(query: str) -> Ranking:
@@ -133,11 +138,9 @@ def ranker(retriever: Retriever, collection: str, config: str, depth: int) -> Ca
 
         return run
 
-    table = {"dense": dense, "keyword": keyword, "rrf": search(False), "default": search(True),
-             "cross-encoder": search(True)}  # fmt: skip
-    if config not in table:
-        raise InvalidInput(f"unknown configuration {config!r} (choose from {', '.join(table)})")
-    return table[config]
+    if config in ("dense", "keyword"):
+        return dense if config == "dense" else keyword
+    return search(config != "rrf" if rerank is None else rerank)
 
 
 @dataclass
@@ -150,11 +153,13 @@ class ConfigResult:
         return {"config": self.config, **self.scores, "queries_per_s": round(self.queries_per_s, 2)}
 
 
-def evaluate(retriever: Retriever, collection: str, data: BeirData, config: str, depth: int = 100) -> ConfigResult:
+def evaluate(
+    retriever: Retriever, collection: str, data: BeirData, config: str, depth: int = 100, rerank: bool | None = None
+) -> ConfigResult:
     from ranx import Qrels, Run
     from ranx import evaluate as ranx_evaluate
 
-    rank = ranker(retriever, collection, config, depth)
+    rank = ranker(retriever, collection, config, depth, rerank)
     rank(next(iter(data.queries.values())))  # warm-up: first-call costs (model, caches) are not throughput
     started = time.perf_counter()
     run = {qid: rank(text) for qid, text in data.queries.items()}

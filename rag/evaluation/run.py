@@ -108,15 +108,13 @@ def plan_retrieval(
     settings: Settings,
 ) -> RetrievalPlan:
     """A BEIR folder's run, checked: the configurations, the collection name and the whole dataset."""
+    from rag.evaluation.configs import parse_config
     from rag.evaluation.retrieval import available_configs, default_collection_name, load_beir
     from rag.validation import check_collection_name
 
-    available = available_configs(settings.reranker_model)
-    chosen = list(dict.fromkeys(configs or available))
-    unknown = [c for c in chosen if c not in available]
-    if unknown:
-        hint = " (cross-encoder needs RAG_RERANKER_MODEL)" if "cross-encoder" in unknown else ""
-        raise InvalidInput(f"unknown configuration {unknown[0]!r}: choose from {', '.join(available)}{hint}")
+    chosen = list(dict.fromkeys(configs or available_configs(settings.reranker_model)))
+    for config in chosen:
+        parse_config(config, settings.reranker_model)
     name = check_collection_name(collection or default_collection_name(dataset_dir))
     return RetrievalPlan(dataset_dir, split, name, chosen, top_k, load_beir(dataset_dir, split))
 
@@ -126,10 +124,9 @@ def run_retrieval(
 ) -> RetrievalReport:
     """Ingest what the collection lacks of the corpus (a collection that holds it is reused), then score each
     configuration (nDCG@10, Recall@10/100, MRR@10, queries per second)."""
+    from rag.evaluation.configs import SINGLE_LISTS, build_retriever, parse_config
     from rag.evaluation.retrieval import evaluate
     from rag.retrieval.components import build_components
-    from rag.retrieval.hybrid import Retriever
-    from rag.retrieval.rerank import CrossEncoderReranker, build_reranker
 
     components = build_components(settings)
     ingestor = open_ingestor(components)
@@ -143,15 +140,13 @@ def run_retrieval(
         ingest_seconds = 0.0
         display.note(f"reusing collection {plan.collection!r}: it already holds this corpus ({len(corpus)} documents)")
     _threads_as_served(settings)
-    retriever = Retriever(components, build_reranker(settings.reranker_model))
     results = []
     for config in plan.configs:
         with display.status(f"evaluating {config} on {len(plan.data.queries)} queries..."):
-            if config == "cross-encoder":
-                reranked = Retriever(components, CrossEncoderReranker(settings.reranker_model or ""))
-                results.append(evaluate(reranked, plan.collection, plan.data, config, plan.top_k))
-            else:
-                results.append(evaluate(retriever, plan.collection, plan.data, config, plan.top_k))
+            parsed = parse_config(config, settings.reranker_model)
+            retriever, rerank = build_retriever(parsed, components, settings)
+            results.append(evaluate(retriever, plan.collection, plan.data, parsed.base if parsed.base in
+                                    SINGLE_LISTS else config, plan.top_k, rerank))  # fmt: skip
     return RetrievalReport(plan.dataset_dir.resolve().name, plan.split, len(plan.data.queries), len(corpus),
                            ingest_seconds, not missing, results)  # fmt: skip
 
@@ -229,6 +224,39 @@ def run_answers(plan: AnswerPlan, settings: Settings, open_ingestor: OpenIngesto
     if plan.details:
         write_details(plan.details, records)
     return {"dataset": plan.dataset_dir.resolve().name, "collection": plan.collection, **summarize(records)}
+
+
+def plan_search(
+    dataset_dir: Path, docs_dir: Path, collection: str | None, configs: Sequence[str], settings: Settings
+) -> AnswerPlan:
+    """A QA set's search-only run (`--config` given), checked: the configurations, then as `plan_answers`."""
+    from rag.evaluation.configs import parse_config
+
+    for config in configs:
+        parse_config(config, settings.reranker_model)
+    return plan_answers(dataset_dir, docs_dir, collection, None)
+
+
+def run_search(
+    plan: AnswerPlan, configs: Sequence[str], settings: Settings, open_ingestor: OpenIngestor, display: Display
+) -> dict[str, Any]:
+    """Ingest the set's documents, then score each configuration's first five results: page hit@1, hit@5,
+    MRR@5 and milliseconds per search (no answers: seconds per configuration)."""
+    from rag.evaluation.configs import build_retriever, parse_config
+    from rag.evaluation.search import score_config
+    from rag.retrieval.components import build_components
+
+    components = build_components(settings)
+    failed = open_ingestor(components).ingest_folder(plan.collection, plan.docs_dir)
+    if failed:
+        raise IngestFailed(f"{failed[0].filename} failed to ingest: {failed[0].reason}")
+    _threads_as_served(settings)
+    results = []
+    for config in dict.fromkeys(configs):
+        with display.status(f"searching with {config}..."):
+            retriever, rerank = build_retriever(parse_config(config, settings.reranker_model), components, settings)
+            results.append(score_config(config, retriever, rerank, plan.collection, plan.items))
+    return {"dataset": plan.dataset_dir.resolve().name, "collection": plan.collection, "results": results}
 
 
 async def _ask_all(plan: AnswerPlan, settings: Settings, display: Display) -> list[QARecord]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.text.analyzer import WORD, Analyzer
+from rag.text.analyzer import STOP_WORDS, WORD, Analyzer
 
 
 @dataclass
@@ -207,12 +207,32 @@ class Bm25Index:
 
     def score(self, query: str, rowids: np.ndarray | None = None) -> Scores:
         """Every chunk's score for `query`; `rowids` restricts to those rows (the others score 0)."""
+        return self.score_weighted(dict.fromkeys(self.query_term_ids(query), 1.0), rowids)
+
+    def query_term_ids(self, query: str) -> list[int]:
+        return [t for t in (self.vocabulary.get(w) for w in self.analyzer.query_terms(query)) if t is not None]
+
+    def stop_term_ids(self) -> set[int]:
+        """The term ids of stop words: never worth adding to a query."""
+        return {t for t in (self.vocabulary.get(s) for s in self.analyzer.stems(sorted(STOP_WORDS))) if t is not None}
+
+    def chunk_terms(self, chunk_ids: Sequence[str]) -> list[dict[int, float]]:
+        """Each chunk's term counts (term id -> count); empty for a chunk not live here."""
+        with self.lock:
+            found: list[dict[int, float]] = []
+            for chunk_id in chunk_ids:
+                slot = self._slot_of.get(chunk_id)
+                terms, tfs = self._slot_counts(slot) if slot is not None else ([], [])
+                found.append(dict(zip(np.asarray(terms).tolist(), np.asarray(tfs).tolist(), strict=True)))
+            return found
+
+    def score_weighted(self, weights: dict[int, float], rowids: np.ndarray | None = None) -> Scores:
+        """Every chunk's score for a query given as term weights (1.0 each for a plain query)."""
         with self.lock:
             scores = np.zeros(len(self._chunk_ids), dtype=np.float32)
-            term_ids = [t for t in (self.vocabulary.get(w) for w in self.analyzer.query_terms(query)) if t is not None]
-            for term_id in term_ids if self._live else []:
+            for term_id, weight in weights.items() if self._live else []:
                 slots, contribution = self._contribution(term_id)
-                scores[slots] += contribution
+                scores[slots] += contribution if weight == 1.0 else contribution * np.float32(weight)
             if rowids is not None:
                 scores[~np.isin(np.asarray(self._rowids), rowids)] = 0.0
             # The slot lists are only appended to, or replaced whole by a compaction: a safe snapshot.

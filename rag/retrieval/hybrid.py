@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -11,6 +11,8 @@ import numpy as np
 from rag.retrieval.bm25 import Scores
 from rag.retrieval.components import Components
 from rag.retrieval.rerank import Candidate, Reranker
+from rag.retrieval.state import SearchState
+from rag.retrieval.steps import check_steps, run_steps
 from rag.telemetry import stage
 from rag.types import SearchHit
 from rag.validation import check_filters
@@ -37,9 +39,11 @@ class Retrieval:
 
 
 class Retriever:
-    def __init__(self, components: Components, reranker: Reranker) -> None:
+    def __init__(self, components: Components, reranker: Reranker, steps: Sequence[str] | None = None) -> None:
+        """`steps` run after the re-rank (rag/retrieval/steps.py); None: RAG_SEARCH_STEPS."""
         self.components = components
         self.reranker = reranker
+        self.steps = check_steps(components.settings.search_steps.split(",") if steps is None else steps)
 
     def candidates(
         self, collection: str, query: str, filters: dict[str, Any] | None = None
@@ -110,11 +114,22 @@ class Retriever:
                 candidates = self.fill_text(collection, candidates)
             with stage("rerank", candidates=len(candidates)):
                 ranked = self.reranker.rerank(query, candidates)
+                if self.steps:
+                    ranked = self._run_steps(SearchState(collection, query, filters, vector, bm25, candidates, ranked))
         else:
             ranked = [(c, c.fused_score) for c in candidates]
         scores = {c.chunk_id: score for c, score in ranked[:top_k]}
         hits = [to_hit(c, scores[c.chunk_id]) for c in self.fill_text(collection, [c for c, _ in ranked[:top_k]])]
         return Retrieval(hits, best, candidates)
+
+    def _run_steps(self, state: SearchState) -> list[tuple[Candidate, float]]:
+        """The order after the search steps. They work on copies of the candidates: the answerability judge reads
+        the first-stage scores (Retrieval.candidates), which is what it was fitted on."""
+        copies = {c.chunk_id: replace(c) for c in state.candidates}
+        state.candidates = list(copies.values())
+        state.ranked = [(copies[c.chunk_id], score) for c, score in state.ranked]
+        run_steps(self, state, self.steps)
+        return state.ranked
 
 
 def to_hit(candidate: Candidate, score: float) -> SearchHit:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rag.retrieval.bm25 import Bm25Index, Scores
+from rag.retrieval.feedback import rm3_weights
 from rag.storage.chunks import open_chunk_store
 from rag.storage.chunks.types import KeywordStore
 from rag.text.analyzer import Analyzer
@@ -111,6 +112,18 @@ class KeywordIndex:
         """Every live chunk's BM25 score for `query` (a filtered-out chunk scores 0)."""
         row_ids = self.store.filtered_ids(collection, filters) if filters else None
         return self._bm25(collection).score(query, row_ids)
+
+    def expanded_scores(
+        self, collection: str, query: str, feedback: Sequence[tuple[str, float]], filters: dict[str, Any] | None = None
+    ) -> Scores:
+        """BM25 scores of the query expanded by RM3 with the terms of the `feedback` chunks (id, score)."""
+        index = self._bm25(collection)
+        counts = index.chunk_terms([chunk_id for chunk_id, _ in feedback])
+        weights = rm3_weights(
+            index.query_term_ids(query), list(zip(counts, [s for _, s in feedback], strict=True)), index.stop_term_ids()
+        )
+        row_ids = self.store.filtered_ids(collection, filters) if filters else None
+        return index.score_weighted(weights, row_ids)
 
     def term_counts(self, collection: str, query: str) -> tuple[dict[str, int], int]:
         """Chunk frequency of each query term in the collection, and its live chunk count."""

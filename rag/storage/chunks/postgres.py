@@ -135,7 +135,9 @@ class PostgresKeywordStore:
                 if not rows:
                     return None
                 changed, latest = [r[0] for r in rows], max(r[1] for r in rows)
-            sql = "SELECT document_id, id, chunk_id, text FROM chunks WHERE collection = %s"
+            # The keyword index reads each chunk's contextual header (rag/text/headings.py) before its text.
+            sql = ("SELECT document_id, id, chunk_id, coalesce((metadata ->> 'context') || E'\\n', '') || text"
+                   " FROM chunks WHERE collection = %s")  # fmt: skip
             if changed is None:
                 chunk_rows = conn.execute(sql + " ORDER BY document_id, id", (collection,)).fetchall()
             else:

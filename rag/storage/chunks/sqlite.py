@@ -138,7 +138,10 @@ class SqliteKeywordStore:
                     return None
                 changed = [r[0] for r in found]
                 latest = max(r[1] for r in found)
-            sql = "SELECT document_id, rowid, chunk_id, text FROM chunks WHERE collection = ?"
+            # The keyword index reads each chunk's contextual header (rag/text/headings.py) before its text.
+            sql = ("SELECT document_id, rowid, chunk_id,"
+                   " coalesce(json_extract(metadata, '$.context') || char(10), '') || text"
+                   " FROM chunks WHERE collection = ?")  # fmt: skip
             if changed is None:
                 rows = db.execute(sql + " ORDER BY document_id, rowid", (collection,)).fetchall()
             else:

@@ -17,7 +17,7 @@ class Changes:
 
     latest: int  # the change log position these rows are current to
     documents: list[str] | None  # the documents changed since the reader's position; None = the whole collection
-    rows: list[tuple[str, int, str, str]]  # their live chunks: (document_id, row id, chunk_id, text)
+    rows: list[tuple[str, int, str, str]]  # their live chunks: (document_id, row id, chunk_id, header + text)
 
 
 class KeywordStore(Protocol):

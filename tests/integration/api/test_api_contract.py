@@ -32,10 +32,12 @@ def test_search_finds_the_right_chunk_with_attribution(kb_settings: Settings) ->
         "page",
         "text",
         "score",
+        "section",
         "instructions",
         "instructions_reason",
     }
     assert top["instructions"] is False and top["instructions_reason"] is None
+    assert top["section"] == "RX-200 errors"  # the Markdown heading the passage sits under
 
 
 def test_search_top_k_filters_and_rerank_switch(kb_settings: Settings) -> None:
@@ -164,3 +166,18 @@ def test_openapi_docs_are_served(kb_settings: Settings) -> None:
         assert client.get("/docs").status_code == 200
         schema = client.get("/openapi.json").json()
     assert "/v1/query" in schema["paths"] and "ErrorResponse" in schema["components"]["schemas"]
+
+
+def test_near_duplicate_passages_are_one_result_the_better_heading_match_first(kb_settings: Settings) -> None:
+    """Two manuals say the same about different commands: search shows one, the one whose headings name the
+    command asked about (RAG_SEARCH_STEPS' default `dedupe`)."""
+    body = "The verbose option prints every step it takes and every file it reads while it runs, one per line."
+    with api_client(kb_settings) as client:
+        for name, heading in (("backup.md", "backup-tool options"), ("restore.md", "restore-tool options")):
+            text = f"# {heading}\n\n{body}"
+            created = client.post("/v1/collections/kb1/documents", json={"text": text, "filename": name})
+            assert created.status_code == 201, created.text
+        found = client.post("/v1/search", json={"query": "restore-tool verbose option", "collection": "kb1"}).json()
+    names = [r["filename"] for r in found["results"]]
+    assert names[0] == "restore.md" and "backup.md" not in names
+    assert found["results"][0]["section"] == "restore-tool options"

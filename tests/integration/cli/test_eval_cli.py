@@ -28,10 +28,11 @@ def test_eval_scores_every_configuration_then_reuses_the_collection(tmp_path: Pa
     collections = json.loads(rag(["collections", "list", "--json"], data).stdout)
     assert [(c["name"], c["documents"]) for c in collections] == [("beir-minibeir", 60)]
 
-    again = rag(["eval", str(MINIBEIR), "--config", "keyword", "--config", "rrf"], data)
+    again = rag(["eval", str(MINIBEIR), "--config", "keyword", "--config", "rrf", "--config", "hybrid+rm3"], data)
     assert again.returncode == 0, again.stderr
     assert "reusing collection 'beir-minibeir'" in again.stderr and "ingesting" not in again.stderr
     assert "nDCG@10" in again.stdout and "keyword" in again.stdout and "dense" not in again.stdout
+    assert "hybrid+rm3" in again.stdout
 
 
 def write_beir(root: Path, qrels: str | None = "query-id\tcorpus-id\tscore\nq1\td1\t1\n") -> Path:
@@ -72,6 +73,9 @@ def test_missing_corpus_and_unknown_config_exit_2(tmp_path: Path) -> None:
     shutil.rmtree(dataset)
     unknown = rag(["eval", str(write_beir(dataset)), "--config", "cross-encoder"], tmp_path / "data")
     assert unknown.returncode == 2 and "RAG_RERANKER_MODEL" in unknown.stderr
+    step = rag(["eval", str(dataset), "--config", "hybrid+telepathy"], tmp_path / "data")
+    assert step.returncode == 2 and "unknown search step 'telepathy'" in step.stderr
+    assert not (tmp_path / "data").exists()
 
 
 MINIQA = Path(__file__).resolve().parents[2] / "data" / "miniqa"
@@ -126,3 +130,31 @@ def test_eval_of_a_handbook_in_folders_answers_paraphrases_refuses_near_misses_a
     summary = rows["hq-11"]  # "Summarize the security guide"
     assert not summary["abstained"] and {c[0] for c in summary["verdicts"]["citations"]} == {"security/guide.pdf"}
     assert report["evidence_answers"] >= 0.5 and report["median_answer_words"] <= 45
+
+
+def test_eval_of_a_qa_set_with_configs_scores_search_only_per_configuration(tmp_path: Path) -> None:
+    """`--config` on a QA set: which page comes first for each configuration, no answers asked."""
+    every_step = "hybrid+rm3+vector-prf+page-evidence+heading-match+dedupe"
+    docs = ["--docs", str(HANDBOOKQA / "docs")]
+    command = [
+        "eval",
+        str(HANDBOOKQA),
+        *docs,
+        "--json",
+        "--config",
+        "rrf",
+        "--config",
+        "hybrid",
+        "--config",
+        every_step,
+    ]
+    result = rag(command, tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [r["config"] for r in report["results"]] == ["rrf", "hybrid", every_step]
+    for row in report["results"]:
+        assert row["questions"] > 5 and row["hit@5"] >= 0.8 and row["hit@1"] <= row["mrr@5"] <= row["hit@5"]
+        assert 0 < row["ms_p50"] <= row["ms_p95"]
+        assert all(miss["rank"] != 1 for miss in row["misses"])
+    table = rag(["eval", str(HANDBOOKQA), *docs, "--config", "default"], tmp_path / "data")
+    assert table.returncode == 0 and "hit@1" in table.stdout and "MRR@5" in table.stdout

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,25 @@ def test_ingests_a_pdf_with_pages_and_full_metadata(pipeline: IngestPipeline, co
     assert dense[0].metadata["page"] == 1 and dense[0].metadata["filename"] == "manual.pdf"
     record = pipeline.registry.get("docs", "manual.pdf")
     assert record and record.status == "ready" and record.chunk_count == result.chunks and record.pages == 3
+
+
+def test_a_chunk_is_found_by_its_headings_and_shows_its_section(
+    pipeline: IngestPipeline, components: Components, settings: Settings
+) -> None:
+    """The heading path is the chunk's `section`, and with the header on, words said only in the document's name
+    find its chunks (keyword index, on both engines)."""
+    guide = b"# Dishwasher\n\n## Descaling\n\nRun the empty machine with the salt programme once a month."
+    [result] = pipeline.ingest([Source.from_bytes("zorblax-guide.md", guide)], "docs")
+    assert result.status == "ingested"
+    [hit] = components.keyword.search("docs", "zorblax salt", 5)
+    assert hit.metadata["section"] == "Dishwasher > Descaling"
+    assert hit.metadata["context"] == "zorblax guide > Dishwasher > Descaling"
+    assert "zorblax" not in hit.text.lower()  # the header is searched, not shown
+    plain = build_pipeline(replace(components, settings=settings.model_copy(update={"chunk_headers": False})))
+    [again] = plain.ingest([Source.from_bytes("zorblax-guide.md", guide)], "docs")
+    assert again.status == "ingested"  # turning headers off changes how documents are stored: re-ingested
+    assert components.keyword.search("docs", "zorblax", 5) == []
+    assert components.keyword.search("docs", "salt", 5)[0].metadata["section"] == "Dishwasher > Descaling"
 
 
 def test_same_content_again_is_a_no_op(pipeline: IngestPipeline, components: Components) -> None:
