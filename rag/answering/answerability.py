@@ -184,7 +184,7 @@ class AnswerabilityJudge:
             coverage = sum(v for t, v in idf.items() if t in found) / total
             focus = max(sum(v for t, v in idf.items() if t in terms) / total for terms in per_hit)
         unknown = self.unknown_terms(collection, question, counts) if counts else []
-        quotes = [s.quote for s in source_sentences(hits[:SENTENCE_SOURCES]) if is_prose(s.quote)]
+        quotes = [s.scored for s in source_sentences(hits[:SENTENCE_SOURCES]) if is_prose(s.quote)]
         similarity = self.vectors.similarities(self.vectors.question(question), quotes)
         best = float(similarity.max()) if len(similarity) else 0.0
         margin = best - float(statistics.median(similarity.tolist())) if len(similarity) else 0.0

@@ -85,6 +85,7 @@ class _Candidate:
     score: float = 0.0
     relevance: float = 0.0  # cosine to the question
     cue: bool = False  # has the shape the question asks for
+    context: str = ""  # a table row's caption: read with the row when scored, never quoted
 
     @property
     def cost(self) -> int:
@@ -137,7 +138,8 @@ class ExtractiveAnswerer:
             return ExtractedAnswer("", [])
         cues = _Cues.of(question, idf)
         average_length = sum(len(c.terms) for c in candidates) / len(candidates)
-        similarity = self.vectors.similarities(self.vectors.question(question), [c.quote for c in candidates])
+        scored = [f"{c.context} {c.quote}" if c.context else c.quote for c in candidates]
+        similarity = self.vectors.similarities(self.vectors.question(question), scored)
         for c, sim in zip(candidates, similarity.tolist(), strict=True):
             c.cue = cues.match(c.quote, c.terms)
             c.relevance = sim
@@ -154,7 +156,16 @@ class ExtractiveAnswerer:
     ) -> tuple[list[_Candidate], dict[str, float], float]:
         """Every distinct sentence of the sources (long ones trimmed), and the question words' IDF over them."""
         sentences = [
-            _Candidate(s.n, sources[s.n - 1].chunk_id, s.position, s.start, s.end, self._terms(s.quote), s.quote)
+            _Candidate(
+                s.n,
+                sources[s.n - 1].chunk_id,
+                s.position,
+                s.start,
+                s.end,
+                self._terms(s.scored),
+                s.quote,
+                context=s.context,
+            )
             for s in source_sentences(sources)
         ]
         found = [set(c.terms) for c in sentences]
@@ -203,7 +214,16 @@ class ExtractiveAnswerer:
         piece = text[left:right]
         left, right = left + len(piece) - len(piece.lstrip()), left + len(piece.rstrip())
         quote = ("… " if left > start else "") + clean_quote(text[left:right]) + (" …" if right < end else "")
-        return _Candidate(c.n, c.chunk_id, c.position, left, right, self._terms(text[left:right]), quote)
+        return _Candidate(
+            c.n,
+            c.chunk_id,
+            c.position,
+            left,
+            right,
+            self._terms(f"{c.context} {text[left:right]}"),
+            quote,
+            context=c.context,
+        )
 
     def _select(
         self,

@@ -20,6 +20,7 @@ import numpy as np
 from rag.retrieval.embeddings import Embedder
 from rag.text.analyzer import WORD
 from rag.text.sentences import readings, split_sentences
+from rag.text.tables import find_tables, row_lines
 from rag.text.words import normalize
 from rag.types import SearchHit
 
@@ -30,6 +31,7 @@ _MIN_WORDS = 3  # shorter pieces are headings or page furniture
 _HEADING_WORDS = 6
 _END = re.compile(r"[.!:;)\]\"'”’]\s*$")
 _TABLE_ROW = re.compile(r"[^:;]{1,80}: [^;]+(?:; [^:;]{1,80}: [^;]+)+")  # "Header: cell; Header: cell"
+_CAPTION_CHARS = 200
 _DOT_LEADER = re.compile(r"\s\.$")  # "2.2 Invoking convert-ly . . . 18": what is left of a table of contents
 
 
@@ -67,6 +69,26 @@ class SourceSentence:
     start: int  # range inside the chunk's text
     end: int
     quote: str  # clean_quote of the range
+    context: str = ""  # for a table row: the line above its table (what the rows are about)
+
+    @property
+    def scored(self) -> str:
+        """What is compared with the question: a row alone ("Code: F2; Meaning: Water not draining") lacks
+        the words of what its table lists ("error codes of the dishwasher"), so it is read with its caption."""
+        return f"{self.context} {self.quote}" if self.context else self.quote
+
+
+def row_captions(text: str) -> dict[int, str]:
+    """The caption of each table row, by the row's first character: the line just above its table (the
+    chunker repeats it with the header row in every chunk holding part of a table)."""
+    captions: dict[int, str] = {}
+    for table in find_tables(text):
+        above = text[: table.start].rstrip().rpartition("\n")[2]
+        caption = clean_quote(above)[:_CAPTION_CHARS]
+        if caption and not above.lstrip().startswith("|"):
+            for start, _ in row_lines(text, table):
+                captions[start] = caption
+    return captions
 
 
 def source_sentences(sources: Sequence[SearchHit]) -> list[SourceSentence]:
@@ -76,11 +98,12 @@ def source_sentences(sources: Sequence[SearchHit]) -> list[SourceSentence]:
     seen: set[str] = set()
     for n, hit in enumerate(sources, start=1):
         spans = split_sentences(hit.text)
+        captions = row_captions(hit.text)
         for position, (s, reading) in enumerate(zip(spans, readings(hit.text, spans), strict=True)):
             quote = clean_quote(reading)  # a table row with its column names
             if quote and quote not in seen and not _heading_lines(reading):
                 seen.add(quote)
-                sentences.append(SourceSentence(n, position, s.start, s.end, quote))
+                sentences.append(SourceSentence(n, position, s.start, s.end, quote, captions.get(s.start, "")))
     return sentences
 
 

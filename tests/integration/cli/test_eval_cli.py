@@ -158,3 +158,22 @@ def test_eval_of_a_qa_set_with_configs_scores_search_only_per_configuration(tmp_
         assert all(miss["rank"] != 1 for miss in row["misses"])
     table = rag(["eval", str(HANDBOOKQA), *docs, "--config", "default"], tmp_path / "data")
     assert table.returncode == 0 and "hit@1" in table.stdout and "MRR@5" in table.stdout
+
+
+TABLEQA = Path(__file__).resolve().parents[2] / "data" / "tableqa"
+
+
+def test_eval_of_tables_quotes_the_row_that_answers_with_its_column_names(tmp_path: Path) -> None:
+    """tests/data/tableqa: one table each in a PDF, Word, HTML, Excel and CSV; a row answers, read with its
+    column names and scored with the line above its table ("Dishwasher ... error codes"), a service the price
+    list lacks is refused."""
+    details = tmp_path / "details.jsonl"
+    result = rag(["eval", str(TABLEQA), "--docs", str(TABLEQA / "docs"), "--json", "--details", str(details)],
+                 tmp_path / "d")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["hit@5"] == 1.0 and report["abstention"] == 1.0 and report["citation_precision"] == 1.0
+    rows = {r["id"]: r for r in map(json.loads, details.read_text().splitlines())}
+    assert rows["tq-05"]["answer"].startswith("Code: F2; Meaning: Water not draining;")  # not the page's title
+    assert rows["tq-03"]["answer"].startswith("Day: Friday; Opens: 10:00; Closes: 16:00")
+    assert report["evidence_answers"] >= 0.75 and "|" not in " ".join(r["answer"] for r in rows.values())

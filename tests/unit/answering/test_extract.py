@@ -189,3 +189,15 @@ def test_a_stack_of_headings_is_never_the_answer(answerer: ExtractiveAnswerer) -
     ]
     answer = answerer.answer("What does error F2 mean on the dishwasher?", sources)
     assert answer.text == "Code: F2; Meaning: Water not draining [2]"
+
+
+def test_a_table_row_is_scored_with_the_line_above_its_table(answerer: ExtractiveAnswerer) -> None:
+    sources = [
+        hit(
+            "codes",
+            "The display shows a code when the dishwasher stops.\n| Code | Meaning |\n| --- | --- |\n"
+            "| F1 | Water inlet too slow |\n| F5 | Leak detected |",
+        )
+    ]
+    answer = answerer.answer("The dishwasher shows F5. What does that mean?", sources)
+    assert answer.text == "Code: F5; Meaning: Leak detected [1]"  # the caption is read, not quoted
