@@ -103,6 +103,7 @@ def run_ours(files: list[Path], data_dir: Path, embedding_batch_size: int | None
     from ingest.service import build_pipeline
     from rag.config import Settings
     from rag.retrieval.components import build_components
+    from rag.storage.vectors import chroma_collection_name
 
     kwargs: dict[str, Any] = {"_env_file": None, "data_dir": data_dir}
     if embedding_batch_size:
@@ -124,7 +125,8 @@ def run_ours(files: list[Path], data_dir: Path, embedding_batch_size: int | None
     chunks = sum(r.chunks for r in results)
     if chunks != len(texts):
         sys.exit(f"the pipeline reported {chunks} chunks but the keyword index holds {len(texts)}")
-    stored = components.store.client.get_collection(COLLECTION).count()
+    # Chroma knows the collection by the storage layer's internal id, not by the name it was given.
+    stored = components.store.client.get_collection(chroma_collection_name(COLLECTION)).count()
     if stored != chunks:
         sys.exit(f"the pipeline reported {chunks} chunks but Chroma holds {stored}")
     return {"chunks": chunks, "wall": timer.wall, "cpu": timer.cpu, "texts": texts, "embedder": components.embedder}
