@@ -128,12 +128,19 @@ def main() -> None:
     )  # fmt: skip
     url = f"http://127.0.0.1:{args.port}"
     try:
-        for _ in range(240):
+        # Start-up (models, the ONNX export in a child) takes seconds idle and minutes on a loaded machine.
+        deadline = time.monotonic() + 900
+        while True:
+            if server.poll() is not None:
+                sys.exit(f"rag serve exited with status {server.returncode} before answering /health")
             try:
                 if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.5)
+                pass
+            if time.monotonic() > deadline:
+                sys.exit("rag serve did not answer /health within 15 minutes")
+            time.sleep(0.5)
         rng = np.random.default_rng(11)
         common = words[:2000]  # queries use the frequent end of the vocabulary: the expensive case
 
