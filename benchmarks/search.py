@@ -125,21 +125,30 @@ def main() -> None:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="rag-bench-"))
     print(f"corpus: {args.chunks:,} synthetic chunks in {data_dir}")
     words = build_corpus(data_dir, args.chunks)
-    env = {**os.environ, "RAG_DATA_DIR": str(data_dir)}
-    subprocess.run([str(ROOT / ".venv/bin/rag"), "ingest", str(ROOT / "sample_docs"), "-c", "sample"], env=env,
-                   check=True, capture_output=True)  # fmt: skip
+    # `python -m cli` (not the installed `rag` script) runs this checkout's code, also from a git worktree.
+    env = {**os.environ, "RAG_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    rag = [sys.executable, "-m", "cli"]
+    subprocess.run([*rag, "ingest", str(ROOT / "sample_docs"), "-c", "sample"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/rag"), "serve", "--port", str(args.port), "--workers", str(args.workers)], env=env,
+        [*rag, "serve", "--port", str(args.port), "--workers", str(args.workers)], env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{args.port}"
     try:
-        for _ in range(240):
+        # Start-up (models, the ONNX export in a child) takes seconds idle and minutes on a loaded machine.
+        deadline = time.monotonic() + 900
+        while True:
+            if server.poll() is not None:
+                sys.exit(f"rag serve exited with status {server.returncode} before answering /health")
             try:
                 if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.5)
+                pass
+            if time.monotonic() > deadline:
+                sys.exit("rag serve did not answer /health within 15 minutes")
+            time.sleep(0.5)
         rng = np.random.default_rng(11)
         common = words[:2000]  # queries use the frequent end of the vocabulary: the expensive case
 

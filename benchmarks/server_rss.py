@@ -76,13 +76,15 @@ step("imports (torch, sentence-transformers, chromadb, fastapi)")
 from rag.config import get_settings
 settings = get_settings()
 from rag.retrieval.embeddings import load_embedder
-embedder = load_embedder(settings.embedding_model, settings.embedding_batch_size, False)
+torch.set_num_threads(settings.serve_torch_threads)  # as `rag serve` runs
+embedder = load_embedder(settings.embedding_model, settings.embedding_batch_size, False, "pytorch")
 step("embedder (PyTorch)")
-if settings.onnx_queries:
-    embedder.onnx_queries = True
-    embedder._query_encoder_ready = False
+if settings.onnx_queries or settings.document_encoder == "onnx":
+    embedder.onnx_queries = settings.onnx_queries
+    embedder.onnx_documents = settings.document_encoder == "onnx"
+    embedder._onnx_ready = False
     embedder.query_encoder(export_in_child=True)  # as `rag serve` builds it
-    step("ONNX query encoder (exported in a child)")
+    step("ONNX query + document encoder (exported in a child)")
 from rag.storage.vectors import ChromaStore
 store = ChromaStore(path=str(settings.chroma_dir))
 store.query("sample", embedder.embed_query("x"), 5)

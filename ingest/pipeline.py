@@ -14,8 +14,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from ingest.chunking import Chunker
 from ingest.loaders import TEXT_RECIPE
 from ingest.names import clean_name
@@ -24,7 +22,7 @@ from ingest.recovery import recover_half_written
 from ingest.sources import FileResult, ProgressCallback, Source, document_ids
 from ingest.storing import DocumentWriter, Encoded
 from rag.config import Settings
-from rag.retrieval.embeddings import Embedder
+from rag.retrieval.embeddings import Embedder, EncodingStopped
 from rag.retrieval.keyword import KeywordIndex
 from rag.storage.originals import OriginalStore
 from rag.storage.registry.types import Registry
@@ -158,7 +156,10 @@ class IngestPipeline:
         # million times, costs the encoder only its distinct chunks.
         distinct = {text: i for i, text in enumerate(dict.fromkeys(texts))}
         unique = list(distinct)
-        vectors = self._encode_in_background(unique, stop) if background else self.embedder.embed_documents(unique)
+        try:
+            vectors = self.embedder.embed_documents(unique, background=background, stop=stop)
+        except EncodingStopped as exc:
+            raise IngestStopped("ingestion stopped before its end") from exc
         if len(distinct) < len(texts):
             vectors = vectors[[distinct[text] for text in texts]]
         items, offset = [], 0
@@ -166,19 +167,6 @@ class IngestPipeline:
             items.append((index, item, vectors[offset : offset + len(item.chunks)]))
             offset += len(item.chunks)
         return items
-
-    def _encode_in_background(self, texts: list[str], stop: threading.Event | None) -> np.ndarray:
-        """One batch per turn of the encoder: an interactive caller waits for one batch at most (0.1-0.2 s on
-        an idle CPU; a whole group of 256 chunks held it for a minute on a busy one)."""
-        batch = self.settings.embedding_batch_size
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)  # as encode() sorts them
-        vectors = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
-        for start in range(0, len(order), batch):
-            if stop is not None and stop.is_set():
-                raise IngestStopped("ingestion stopped before its end")
-            picked = order[start : start + batch]
-            vectors[picked] = self.embedder.embed_documents([texts[i] for i in picked], background=True)
-        return vectors
 
     def _write_all(self, incoming: queue.Queue[list[Encoded] | None], report: Report) -> None:
         while (items := incoming.get()) is not None:  # ids are unique within one ingest (document_ids)

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     onnx_queries: bool = Field(
         True, description="Embed queries with ONNX Runtime (exported in memory at start; ~2.5x faster than PyTorch)."
     )
+    document_encoder: Literal["onnx", "pytorch"] = Field(
+        "onnx",
+        description="What encodes documents: ONNX Runtime (the query path's export, checked against PyTorch at"
+        " start; PyTorch if the check fails) or PyTorch.",
+    )
     serve_torch_threads: int = Field(
         1, ge=1, description="PyTorch threads in `rag serve`: 1 keeps query latency low when requests overlap."
     )

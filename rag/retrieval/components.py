@@ -23,7 +23,9 @@ def build_components(settings: Settings) -> Components:
     store = ChromaStore(url=settings.chroma_url) if settings.chroma_url else ChromaStore(path=str(settings.chroma_dir))
     return Components(
         settings=settings,
-        embedder=load_embedder(settings.embedding_model, settings.embedding_batch_size, settings.onnx_queries),
+        embedder=load_embedder(
+            settings.embedding_model, settings.embedding_batch_size, settings.onnx_queries, settings.document_encoder
+        ),
         store=store,
         keyword=open_keyword_index(settings),
     )

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 
-from rag.retrieval.query_encoder import OnnxQueryEncoder, build_onnx_query_encoder
+from rag.retrieval.document_encoder import (
+    EncodingStopped,
+    OnnxDocumentEncoder,
+    checked_document_encoder,
+    encode_with_pytorch,
+)
+from rag.retrieval.query_encoder import OnnxQueryEncoder, checked_query_encoder, onnx_sessions
+
+__all__ = ["Embedder", "EncodingStopped", "SentenceTransformerEmbedder", "load_embedder"]
+
+log = logging.getLogger(__name__)
 
 SENTENCE_BATCH = 16
+QUERY_THREADS = 1  # one query at a time per core; concurrent queries are batched (query_encoder.py)
 
 
 class Embedder(Protocol):
@@ -22,7 +34,9 @@ class Embedder(Protocol):
     dimension: int
     max_seq_length: int
 
-    def embed_documents(self, texts: Sequence[str], background: bool = False) -> np.ndarray: ...
+    def embed_documents(
+        self, texts: Sequence[str], background: bool = False, stop: threading.Event | None = None
+    ) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
@@ -79,7 +93,13 @@ class EncoderTurns:
 class SentenceTransformerEmbedder:
     """Batched, normalized embeddings; token counting with the model's own tokenizer."""
 
-    def __init__(self, model_path: str | None = None, batch_size: int = 8, onnx_queries: bool = True) -> None:
+    def __init__(
+        self,
+        model_path: str | None = None,
+        batch_size: int = 8,
+        onnx_queries: bool = True,
+        document_encoder: str = "onnx",
+    ) -> None:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
@@ -102,25 +122,27 @@ class SentenceTransformerEmbedder:
         # torch inference is thread-safe, but one encode at a time keeps 2 cores from thrashing.
         self._turns = EncoderTurns()
         self.onnx_queries = onnx_queries
+        self.onnx_documents = document_encoder == "onnx"
         self._query_encoder: OnnxQueryEncoder | None = None
-        self._query_encoder_ready = False
+        self._document_encoder: OnnxDocumentEncoder | None = None
+        self._onnx_ready = False
 
-    def embed_documents(self, texts: Sequence[str], background: bool = False) -> np.ndarray:
-        """Normalized embeddings. `background` callers (ingestion jobs) wait while any interactive caller
-        (uploads, answers) waits for the encoder; they send one batch at a time, so nobody waits long."""
+    def embed_documents(
+        self, texts: Sequence[str], background: bool = False, stop: threading.Event | None = None
+    ) -> np.ndarray:
+        """Normalized embeddings, in batches sorted by length. Each batch takes a turn at the encoder, and
+        `background` callers (ingestion jobs) wait while any interactive caller (uploads, answers) waits, so
+        nobody waits behind more than one batch. A set `stop` ends the work between batches (EncodingStopped)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._turns.turn(background):
-            return self._encode(texts)
 
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        return self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        ).astype(np.float32)
+        def turn() -> AbstractContextManager[None]:
+            return self._turns.turn(background)
+
+        encoder = self.document_encoder()
+        if encoder is not None:
+            return encoder.encode(texts, self.batch_size, turn, stop)
+        return encode_with_pytorch(self.model, texts, self.batch_size, turn, stop)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.submit_query(text).result()
@@ -151,13 +173,39 @@ class SentenceTransformerEmbedder:
     def query_encoder(self, export_in_child: bool = False) -> OnnxQueryEncoder | None:
         """The ONNX single-query path, exported on first use (about 2 s); None means PyTorch.
         `export_in_child`: for a long-lived server, export in a child process (see rag/retrieval/query_encoder.py)."""
-        if not self._query_encoder_ready:
-            with self._turns.turn():
-                if not self._query_encoder_ready and self.onnx_queries:
-                    child = self.model_path if export_in_child else None
-                    self._query_encoder = build_onnx_query_encoder(self.model, model_path=child)
-                self._query_encoder_ready = True
+        self._build_onnx(export_in_child)
         return self._query_encoder
+
+    def document_encoder(self, export_in_child: bool = False) -> OnnxDocumentEncoder | None:
+        """The ONNX document path (built with the query path, from the same export); None means PyTorch."""
+        self._build_onnx(export_in_child)
+        return self._document_encoder
+
+    def _build_onnx(self, export_in_child: bool) -> None:
+        """Export once for both paths. Documents run with as many threads as PyTorch has been given here
+        (`rag serve`: 1, so both paths share one session and one copy of the weights; workers: every core)."""
+        if self._onnx_ready:
+            return
+        with self._turns.turn():
+            if self._onnx_ready or not (self.onnx_queries or self.onnx_documents):
+                self._onnx_ready = True
+                return
+            import torch
+
+            document_threads = torch.get_num_threads()
+            try:
+                sessions = onnx_sessions(
+                    self.model, [QUERY_THREADS, document_threads], self.model_path if export_in_child else None
+                )
+                if self.onnx_queries:
+                    self._query_encoder = checked_query_encoder(self.model, sessions[QUERY_THREADS])
+                if self.onnx_documents:
+                    self._document_encoder = checked_document_encoder(self.model, sessions[document_threads])
+            except Exception as exc:  # an exotic model the exporter cannot handle: PyTorch still works
+                log.warning("ONNX export of the embedding model failed (%s); PyTorch encodes", exc)
+            if self.onnx_documents and self._document_encoder is None:
+                log.warning("documents are encoded with PyTorch (RAG_DOCUMENT_ENCODER=onnx could not be used)")
+            self._onnx_ready = True
 
     def tokenize(self, text: str) -> list[int]:
         if self._rust is None:
@@ -174,7 +222,7 @@ class SentenceTransformerEmbedder:
 
 @lru_cache(maxsize=4)
 def load_embedder(
-    model_path: str | None = None, batch_size: int = 8, onnx_queries: bool = True
+    model_path: str | None = None, batch_size: int = 8, onnx_queries: bool = True, document_encoder: str = "onnx"
 ) -> SentenceTransformerEmbedder:
     """One model per process, shared by every caller."""
-    return SentenceTransformerEmbedder(model_path, batch_size, onnx_queries)
+    return SentenceTransformerEmbedder(model_path, batch_size, onnx_queries, document_encoder)

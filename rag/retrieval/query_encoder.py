@@ -2,7 +2,7 @@
 
 Why: at batch size 1, PyTorch spends most of a MiniLM forward pass dispatching operators (about 6 ms
 on one core here); ONNX Runtime runs the same weights in about 2.5 ms, and query embedding is the
-largest cost of a search. Documents keep using PyTorch, which is as fast or faster on full batches.
+largest cost of a search. The same export serves documents (rag/retrieval/document_encoder.py).
 Nothing is downloaded. Tracing and exporting leave ~200 MB behind in the process that does them, so
 a server (which would carry them for its whole life) exports in a short-lived child process that
 writes the graph to a temporary file, read once by ONNX Runtime and deleted; that costs the child's
@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -87,7 +88,7 @@ def export_onnx(model: Any) -> bytes:
     import torch
 
     tokenizer = copy.deepcopy(model.tokenizer)  # the model's own one is reconfigured by every encode
-    names = _input_names(tokenizer)
+    names = input_names(tokenizer)
     probe = tokenizer([_PROBE], truncation=True, max_length=int(model.max_seq_length), return_tensors="pt")
 
     class Embedding(torch.nn.Module):
@@ -114,13 +115,14 @@ def export_onnx(model: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _input_names(tokenizer: Any) -> list[str]:
+def input_names(tokenizer: Any) -> list[str]:
+    """The model inputs `tokenizer` produces (MiniLM's has no token_type_ids in some exports)."""
     probe = tokenizer([_PROBE])
     return [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in probe]
 
 
-def _session_exported_in_child(model_path: str, options: Any) -> Any:
-    """An ONNX Runtime session over the graph a fresh process exports from the model at `model_path`."""
+def _sessions_exported_in_child(model_path: str, options: list[Any]) -> list[Any]:
+    """ONNX Runtime sessions (one per options) over the graph a fresh process exports from `model_path`."""
     import onnxruntime
 
     with tempfile.TemporaryDirectory(prefix="rag-query-encoder-") as folder:
@@ -129,7 +131,7 @@ def _session_exported_in_child(model_path: str, options: Any) -> Any:
                               capture_output=True, timeout=600, check=False)  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"export process failed: {done.stderr.decode(errors='replace')[-500:]}")
-        return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        return [onnxruntime.InferenceSession(graph, o, providers=["CPUExecutionProvider"]) for o in options]
 
 
 def _return_freed_memory() -> None:
@@ -142,33 +144,51 @@ def _return_freed_memory() -> None:
         pass
 
 
+def session_options(threads: int) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return options
+
+
+def onnx_sessions(model: Any, threads: Sequence[int], model_path: str | None = None) -> dict[int, Any]:
+    """One export of `model` (a SentenceTransformer; loaded from `model_path` in a child process when given),
+    and an ONNX Runtime session over it for each distinct thread count: the query and document encoders
+    share one when their counts are equal (one copy of the weights)."""
+    import onnxruntime
+
+    counts = sorted(set(threads))
+    if model_path:
+        return dict(zip(counts, _sessions_exported_in_child(model_path, [session_options(n) for n in counts]),
+                        strict=True))  # fmt: skip
+    graph = export_onnx(model)
+    sessions = {n: onnxruntime.InferenceSession(graph, session_options(n), providers=["CPUExecutionProvider"])
+                for n in counts}  # fmt: skip
+    del graph
+    _return_freed_memory()
+    return sessions
+
+
+def checked_query_encoder(model: Any, session: Any) -> OnnxQueryEncoder | None:
+    """A query encoder over `session`, or None when its vectors disagree with PyTorch's."""
+    tokenizer = copy.deepcopy(model.tokenizer)
+    encoder = OnnxQueryEncoder(session, tokenizer, input_names(tokenizer), int(model.max_seq_length))
+    expected = model.encode([_PROBE], normalize_embeddings=True, show_progress_bar=False)[0]
+    agreement = float(np.dot(encoder.encode_batch([_PROBE, "a shorter second query"])[0], expected))
+    if agreement < _MIN_AGREEMENT:
+        log.warning("ONNX query encoder disagrees with PyTorch (cosine %.6f); using PyTorch", agreement)
+        return None
+    return encoder
+
+
 def build_onnx_query_encoder(model: Any, threads: int = 1, model_path: str | None = None) -> OnnxQueryEncoder | None:
     """Export `model` (a SentenceTransformer; loaded from `model_path` in a child process when given) to ONNX
     and return an encoder, or None when that fails."""
     try:
-        import onnxruntime
-
-        tokenizer = copy.deepcopy(model.tokenizer)
-        max_length = int(model.max_seq_length)
-        names = _input_names(tokenizer)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        if model_path:
-            session = _session_exported_in_child(model_path, options)
-        else:
-            graph = export_onnx(model)
-            session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-            del graph
-            _return_freed_memory()
-        encoder = OnnxQueryEncoder(session, tokenizer, names, max_length)
-        expected = model.encode([_PROBE], normalize_embeddings=True, show_progress_bar=False)[0]
-        agreement = float(np.dot(encoder.encode_batch([_PROBE, "a shorter second query"])[0], expected))
-        if agreement < _MIN_AGREEMENT:
-            log.warning("ONNX query encoder disagrees with PyTorch (cosine %.6f); using PyTorch", agreement)
-            return None
-        return encoder
+        return checked_query_encoder(model, onnx_sessions(model, [threads], model_path)[threads])
     except Exception as exc:  # an exotic model the exporter cannot handle: PyTorch still works
         log.warning("ONNX export of the embedding model failed (%s); queries use PyTorch", exc)
         return None

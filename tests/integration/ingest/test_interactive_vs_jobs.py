@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
 from ingest.pipeline import ENCODE_GROUP_CHUNKS
 from rag.config import Settings
-from rag.retrieval.embeddings import SentenceTransformerEmbedder
+from rag.retrieval.embeddings import EncoderTurns
 from tests.conftest import ingest_knowledge
 from tests.waiting import wait_until
 
@@ -37,29 +37,29 @@ def words(rng: random.Random, count: int) -> str:
 
 
 class JobEncoding:
-    """Counts the chunks background work (jobs) has sent through the encoder, by wrapping it."""
+    """Counts the chunks background work (jobs) has sent through the encoder: batch by batch, each of which
+    takes its own turn at the encoder (a full batch counted as `batch_size` chunks)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, batch_size: int) -> None:
         self.chunks, self._guard = 0, threading.Lock()
-        encode = SentenceTransformerEmbedder.embed_documents
+        turn = EncoderTurns.turn
 
-        def counted(
-            embedder: SentenceTransformerEmbedder, texts: Sequence[str], background: bool = False
-        ) -> np.ndarray:
-            vectors = encode(embedder, texts, background)
+        @contextmanager
+        def counted(turns: EncoderTurns, background: bool = False) -> Iterator[None]:
+            with turn(turns, background):
+                yield
             if background:
                 with self._guard:
-                    self.chunks += len(texts)
-            return vectors
+                    self.chunks += batch_size
 
-        monkeypatch.setattr(SentenceTransformerEmbedder, "embed_documents", counted)
+        monkeypatch.setattr(EncoderTurns, "turn", counted)
 
 
 def test_small_uploads_and_searches_stay_fast_while_a_big_job_runs(
     tmp_path: Path, embedder, live_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     ingest_knowledge(Settings(_env_file=None, data_dir=tmp_path / "data"))  # type: ignore[call-arg]
-    job_encoding = JobEncoding(monkeypatch)
+    job_encoding = JobEncoding(monkeypatch, Settings(_env_file=None).embedding_batch_size)  # type: ignore[call-arg]
     url = live_server()
     rng = random.Random(3)
     client = httpx.Client(base_url=url, timeout=300)

@@ -203,11 +203,11 @@ def test_an_encoder_failure_mid_batch_raises_instead_of_hanging(
     real = components.embedder.embed_documents
     calls = {"n": 0}
 
-    def flaky(texts, background=False):  # type: ignore[no-untyped-def]
+    def flaky(texts, background=False, stop=None):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("out of memory")
-        return real(texts, background)
+        return real(texts, background, stop)
 
     monkeypatch.setattr(components.embedder, "embed_documents", flaky)
     sources = [Source.from_bytes(f"n{i}.txt", f"note number {i} about owls".encode()) for i in range(200)]

@@ -1,0 +1,74 @@
+"""Benchmarks that cannot rot unseen: each script runs at a tiny size and must print its figures.
+
+The figures themselves are not checked (no timing assertions: machines swing 5x); only that the script
+still runs against today's code and prints the lines its readers look for. Scripts not listed here need
+a QA set, a browser, PostgreSQL and a Chroma server, or minutes of a model's answers (answers, injection,
+replay, fit_answerability, grounding_calibration, scale_out, load, web_page, scifact, pathological).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SAMPLE_DOCS, free_port
+
+pytestmark = pytest.mark.slow
+
+SCIFACT = ROOT.parent / "shared" / "eval" / "scifact"
+needs_scifact = pytest.mark.skipif(
+    not (SCIFACT / "corpus.jsonl").is_file(), reason="SciFact is read from ../shared/eval/scifact"
+)
+
+
+def run_benchmark(script: str, *args: str, timeout: float = 1800) -> str:
+    """Run benchmarks/<script> as a user would, from the repo root with this checkout's code; its stdout."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, f"benchmarks/{script}", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)  # fmt: skip
+    assert done.returncode == 0, f"{script} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    return done.stdout
+
+
+@needs_scifact
+def test_ingest_benchmark_prints_our_rate_against_the_raw_encoder() -> None:
+    out = run_benchmark("ingest.py", "--docs", "5", "--no-peer", "--raw-batches", "8,32")
+    assert "ours (onnx, batch" in out and "ours (pytorch, batch" in out and "raw encode (batch 32)" in out
+    assert "/ fastest raw encode" in out
+
+
+@needs_scifact
+def test_encoders_benchmark_prints_speed_and_agreement_of_each_encoder() -> None:
+    out = run_benchmark("encoders.py", "--docs", "12", "--queries", "3", "--batch-size", "4")
+    assert "pytorch (sentence-transformers)" in out and "onnx fp32 (ours)" in out and "nDCG@10" in out
+
+
+def test_search_benchmark_prints_latency_throughput_and_first_token(tmp_path: Path) -> None:
+    out = run_benchmark(
+        "search.py", "--chunks", "300", "--requests", "8", "--data-dir", str(tmp_path), "--port", str(free_port())
+    )
+    assert "1 client(s): p50" in out and "8 client(s): p50" in out and "req/s" in out
+    assert "time to first token" in out
+
+
+def test_quoting_benchmark_prints_its_figures() -> None:
+    assert '"figure"' in run_benchmark("quoting.py")
+
+
+def test_clean_text_benchmark_prints_a_line_per_folder_and_pdf() -> None:
+    out = run_benchmark("clean_text.py", str(SAMPLE_DOCS))
+    assert '"markdown"' in out and '"pdf"' in out
+
+
+def test_cli_startup_benchmark_prints_each_commands_time() -> None:
+    out = run_benchmark("cli_startup.py", "1")
+    assert "rag --help" in out and "wall" in out
+
+
+def test_server_rss_benchmark_prints_where_the_memory_goes() -> None:
+    out = run_benchmark("server_rss.py")
+    assert "rag serve RSS after start" in out and "where it goes" in out
