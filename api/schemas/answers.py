@@ -33,6 +33,9 @@ class SearchResult(BaseModel):
     page: int | None
     text: str
     score: float
+    origin: str | None = Field(
+        None, description="Where the original lives, for a document from a synced source: a path, URL or git permalink"
+    )
     instructions: bool = Field(
         False,
         description="The passage addresses an AI or gives it orders (flagged at ingestion): answers never use it",

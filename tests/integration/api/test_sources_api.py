@@ -27,7 +27,7 @@ def test_a_folder_source_stays_in_sync_over_http(live_server: Any, tmp_path: Pat
     folder.mkdir()
     (folder / "leave.md").write_text(TEXT.format(name="leave"))
     (folder / "notes.txt").write_text(TEXT.format(name="travel"))
-    url = live_server(source_roots=str(tmp_path))
+    url = live_server(source_roots=str(tmp_path), source_watch=False)  # syncs only when asked, here
     with httpx.Client(base_url=url, timeout=300) as client:
         assert client.post("/v1/collections", json={"name": "kb"}).status_code == 201
         added = client.post("/v1/collections/kb/sources", json={
@@ -52,6 +52,7 @@ def test_a_folder_source_stays_in_sync_over_http(live_server: Any, tmp_path: Pat
         assert [s["counts"] for s in listed] == [{"added": 1, "changed": 1, "removed": 0, "unchanged": 0, "failed": 0}]
         hits = client.post("/v1/search", json={"query": "parental leave requests", "collection": "kb"}).json()
         assert hits["results"] and hits["results"][0]["document_id"].endswith("/leave.md")
+        assert hits["results"][0]["origin"] == str((folder / "leave.md").resolve())  # a citation can open it
 
         assert client.delete(f"/v1/collections/kb/sources/{source['id']}").status_code == 204
         assert client.get("/v1/collections/kb/documents").json()["documents"] == []
@@ -74,3 +75,29 @@ def test_bad_sources_are_refused_with_the_error_contract(live_server: Any, tmp_p
         assert_contract(missing, 404)
         assert_contract(client.post("/v1/collections/kb/sources/src-nope/sync"), 404)
         assert client.get("/v1/collections/kb/sources").json() == {"sources": []}
+
+
+def test_a_watched_folder_change_becomes_searchable_without_asking(live_server: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "share"
+    folder.mkdir()
+    (folder / "parking.md").write_text("Parking: the garage opens at seven.")
+    url = live_server(source_roots=str(tmp_path), source_schedule_poll_s=0.2)
+    with httpx.Client(base_url=url, timeout=300) as client:
+        client.post("/v1/collections", json={"name": "kb"})
+        source = client.post("/v1/collections/kb/sources", json={"kind": "folder", "location": str(folder)}).json()
+        _job_done(client, source["job_id"])
+
+        def found(words: str) -> bool:
+            hits = client.post("/v1/search", json={"query": words, "collection": "kb", "top_k": 3}).json()["results"]
+            return any(words in hit["text"] for hit in hits)
+
+        (folder / "canteen.md").write_text("Canteen: lunch is served from noon to two.")  # a file-system event
+        wait_until(lambda: found("lunch is served from noon"), "the new file was synced through its event")
+        (folder / "parking.md").unlink()
+        wait_until(
+            lambda: (
+                [d["document_id"] for d in client.get("/v1/collections/kb/documents").json()["documents"]]
+                == [f"{source['id']}/canteen.md"]
+            ),
+            "the deleted file's document was removed",
+        )
