@@ -49,23 +49,7 @@ class SyncedSources:
         interval_s: float | None,
         allowed_roots: list[Path] | None = None,
     ) -> SourceRecord:
-        """A new source; with `allowed_roots` (API callers), a local path must lie under one of them: a key
-        that may write a collection must not be able to copy the server's own files into it."""
-        check_collection_name(collection)
-        if allowed_roots is not None:
-            _check_local_path(kind, location, allowed_roots)
-        if kind not in connector_kinds():
-            raise InvalidInput(f"unknown source kind {kind!r}: one of {', '.join(connector_kinds())}")
-        if not location.strip():
-            raise InvalidInput("a source needs a location (a path or a URL)")
-        if interval_s is not None and interval_s < 1:
-            raise InvalidInput("a schedule runs at most once a second (--every 1s or more)")
-        first_run = time.time() + interval_s if interval_s else None
-        record = SourceRecord(
-            id=f"src-{uuid.uuid4().hex[:12]}", collection=collection, kind=kind, location=location.strip(),
-            options=check_options(options), interval_s=interval_s, next_run_at=first_run, created_at=now(),
-        )  # fmt: skip
-        return self.store.add(record)
+        return add_source(self.store, collection, kind, location, options, interval_s, allowed_roots)
 
     def sources(self, collection: str) -> list[SourceRecord]:
         return self.store.sources(collection)
@@ -91,21 +75,7 @@ class SyncedSources:
         return job
 
     def remove(self, collection: str, source_id: str, pipeline: IngestPipeline, keep_documents: bool = False) -> int:
-        """Forget the source and (unless `keep_documents`) remove the documents it put in the collection;
-        returns how many were removed."""
-        record = self.get(collection, source_id)
-        self.store.delete(record.id)
-        removed = 0
-        if not keep_documents:
-            for document in pipeline.registry.documents(collection, status=None):
-                if document.metadata.get(SOURCE_KEY) == record.id:
-                    try:
-                        pipeline.delete_document(collection, document.document_id)
-                        removed += 1
-                    except NotFound:
-                        pass
-        shutil.rmtree(source_workdir(pipeline.settings, record.id), ignore_errors=True)
-        return removed
+        return remove_source(self.store, self.get(collection, source_id), pipeline, keep_documents)
 
     def forget_collection(self, collection: str, settings: Settings) -> None:
         """A deleted collection's sources go with it (its documents are gone already)."""
@@ -129,6 +99,51 @@ class SyncedSources:
             except Exception:
                 log.exception("scheduled sync of source %s could not start", record.id)
         return started
+
+
+def add_source(
+    store: SourceStore,
+    collection: str,
+    kind: str,
+    location: str,
+    options: dict[str, Any],
+    interval_s: float | None,
+    allowed_roots: list[Path] | None = None,
+) -> SourceRecord:
+    """A new source; with `allowed_roots` (API callers), a local path must lie under one of them: a key
+    that may write a collection must not be able to copy the server's own files into it."""
+    check_collection_name(collection)
+    if allowed_roots is not None:
+        _check_local_path(kind, location, allowed_roots)
+    if kind not in connector_kinds():
+        raise InvalidInput(f"unknown source kind {kind!r}: one of {', '.join(connector_kinds())}")
+    if not location.strip():
+        raise InvalidInput("a source needs a location (a path or a URL)")
+    if interval_s is not None and interval_s < 1:
+        raise InvalidInput("a schedule runs at most once a second (--every 1s or more)")
+    first_run = time.time() + interval_s if interval_s else None
+    record = SourceRecord(
+        id=f"src-{uuid.uuid4().hex[:12]}", collection=collection, kind=kind, location=location.strip(),
+        options=check_options(options), interval_s=interval_s, next_run_at=first_run, created_at=now(),
+    )  # fmt: skip
+    return store.add(record)
+
+
+def remove_source(store: SourceStore, record: SourceRecord, pipeline: IngestPipeline, keep_documents: bool) -> int:
+    """Forget the source and (unless `keep_documents`) remove the documents it put in the collection;
+    returns how many were removed."""
+    store.delete(record.id)
+    removed = 0
+    if not keep_documents:
+        for document in pipeline.registry.documents(record.collection, status=None):
+            if document.metadata.get(SOURCE_KEY) == record.id:
+                try:
+                    pipeline.delete_document(record.collection, document.document_id)
+                    removed += 1
+                except NotFound:
+                    pass
+    shutil.rmtree(source_workdir(pipeline.settings, record.id), ignore_errors=True)
+    return removed
 
 
 class SourceScheduler:
