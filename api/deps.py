@@ -18,6 +18,7 @@ from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
 from ingest.synced_sources import SourceScheduler, SyncedSources
 from ingest.uploads import Uploads
+from ingest.watching import FolderWatcher
 from rag.access import NOBODY, Principal
 from rag.answering.chat import ChatService
 from rag.answering.service import AnswerService, build_answer_service
@@ -56,10 +57,13 @@ class Services:
     generation: GenerationQueue  # the chat backend's bounded queue (answers, chat, completions, summaries)
     sources: SyncedSources  # synced sources, their syncs as jobs
     scheduler: SourceScheduler  # starts the syncs that are due
+    watcher: FolderWatcher | None  # starts a folder source's sync when its files change
 
     def close(self) -> None:
         """At shutdown: stop scheduling syncs, give up the data directory (see `build_services`)."""
         self.scheduler.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
         if not self.settings.chroma_url:
             release(self.settings.data_dir)
 
@@ -139,6 +143,7 @@ def _build_services(settings: Settings, backend: ChatBackend | None) -> Services
         ),
         sources=sources,
         scheduler=SourceScheduler(sources, settings.source_schedule_poll_s).start(),
+        watcher=FolderWatcher(sources).start() if settings.source_watch else None,
     )
 
 

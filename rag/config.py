@@ -99,6 +99,9 @@ class Settings(BaseSettings):
         description="Comma-separated folders under which API callers may add `folder` and local `git` sources;"
         " empty: none (the CLI, run by someone who reads the files anyway, may add any path).",
     )
+    source_watch: bool = Field(
+        True, description="`rag serve` and `rag worker` sync a folder source as soon as its files change (watchfiles)."
+    )
     source_schedule_poll_s: float = Field(
         5.0, gt=0, description="How often `rag serve` and `rag worker` look for scheduled syncs that are due."
     )

@@ -14,6 +14,7 @@ from ingest.jobs.runners import JobRunner
 from ingest.ownership import DataDirBusy, claim
 from ingest.pipeline import IngestPipeline
 from ingest.synced_sources import SourceScheduler, SyncedSources
+from ingest.watching import FolderWatcher
 from rag.config import Settings
 from rag.errors import Conflict
 from rag.storage.jobs import open_job_store
@@ -53,6 +54,7 @@ def run_worker(
         open_source_store(settings), jobs, lambda job_id, collection: jobs.submit(job_id, collection, 0)
     )
     scheduler = SourceScheduler(sources, settings.source_schedule_poll_s).start()
+    watcher = FolderWatcher(sources).start() if settings.source_watch else None
     log.info(
         "worker %s ready: jobs of %s, staged files in %s, lease %g s",
         runner.worker, settings.registry_db, settings.staging_path, settings.job_lease_s,
@@ -67,5 +69,7 @@ def run_worker(
         else:
             stop.wait(settings.worker_poll_s)
     scheduler.stop()
+    if watcher is not None:
+        watcher.stop()
     log.info("worker %s stopping; %d job(s) finished", runner.worker, ran)
     return ran
