@@ -19,7 +19,7 @@ def flag_fields(metadata: dict[str, Any], text: str) -> dict[str, Any]:
 def search_result(hit: SearchHit) -> SearchResult:
     return SearchResult(
         chunk_id=hit.chunk_id, document_id=hit.document_id, filename=hit.filename, page=hit.page, text=hit.text,
-        score=hit.score, section=hit.section, **flag_fields(hit.metadata, hit.text),
+        score=hit.score, section=hit.section, origin=hit.metadata.get("origin"), **flag_fields(hit.metadata, hit.text),
     )  # fmt: skip
 
 

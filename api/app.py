@@ -30,6 +30,7 @@ from api.routes import (
     health,
     query,
     search,
+    sources,
     summarize,
 )
 from api.schemas.library import TextDocument
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     app.include_router(collections.router, dependencies=protected)
     app.include_router(document_files.router, dependencies=protected)  # before documents' {document_id:path}
     app.include_router(documents.router, dependencies=protected)
+    app.include_router(sources.router, dependencies=protected)
     app.include_router(chat.router, dependencies=protected)
     app.include_router(completions.router, dependencies=protected)
     app.include_router(embeddings.router, dependencies=protected)

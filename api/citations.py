@@ -13,8 +13,11 @@ from rag.types import SearchHit
 
 
 def source_label(hit: SearchHit) -> str:
-    """How a reader names a source: `handbook.pdf, p. 3`."""
-    return f"{hit.filename}, p. {hit.page}" if hit.page is not None else hit.filename
+    """How a reader names a source: `handbook.pdf, p. 3`; one from a synced source says where it lives too
+    (`guide.md, p. 1 <https://git.example.org/docs/blob/3f2c…/guide.md>`), so the reader can open it."""
+    label = f"{hit.filename}, p. {hit.page}" if hit.page is not None else hit.filename
+    origin = hit.metadata.get("origin")
+    return f"{label} <{origin}>" if origin else label
 
 
 def chunk_url(base_url: str, collection: str, hit: SearchHit) -> str:

@@ -16,7 +16,9 @@ from ingest.jobs.runners import JobQueue
 from ingest.ownership import claim, release
 from ingest.pipeline import IngestPipeline
 from ingest.service import build_pipeline
+from ingest.synced_sources import SourceScheduler, SyncedSources
 from ingest.uploads import Uploads
+from ingest.watching import FolderWatcher
 from rag.access import NOBODY, Principal
 from rag.answering.chat import ChatService
 from rag.answering.service import AnswerService, build_answer_service
@@ -30,6 +32,7 @@ from rag.retrieval.components import Components, build_components
 from rag.retrieval.embeddings import SentenceTransformerEmbedder
 from rag.retrieval.hybrid import Retriever
 from rag.storage.registry.types import DocumentRecord, Registry, live_document
+from rag.storage.sources import open_source_store
 from rag.telemetry import note_collection
 
 NO_INGEST_NEEDS_CHROMA_SERVER = (
@@ -52,9 +55,15 @@ class Services:
     summarizer: Summarizer
     jobs: JobQueue
     generation: GenerationQueue  # the chat backend's bounded queue (answers, chat, completions, summaries)
+    sources: SyncedSources  # synced sources, their syncs as jobs
+    scheduler: SourceScheduler  # starts the syncs that are due
+    watcher: FolderWatcher | None  # starts a folder source's sync when its files change
 
     def close(self) -> None:
-        """At shutdown: give up the data directory (see `build_services`)."""
+        """At shutdown: stop scheduling syncs, give up the data directory (see `build_services`)."""
+        self.scheduler.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
         if not self.settings.chroma_url:
             release(self.settings.data_dir)
 
@@ -114,6 +123,7 @@ def _build_services(settings: Settings, backend: ChatBackend | None) -> Services
     jobs.resume()  # serving only: just the clean-up of leftover upload folders
     # Each collection's in-memory BM25 index loads in the background (seconds at 100k chunks), so the
     # first searches do not wait for it.
+    sources = SyncedSources(open_source_store(settings), jobs.store, jobs.submit_sync)
     names = [c.name for c in pipeline.registry.collections()]
     threading.Thread(target=components.keyword.warm, args=(names,), daemon=True, name="bm25-warm").start()
     return Services(
@@ -131,6 +141,9 @@ def _build_services(settings: Settings, backend: ChatBackend | None) -> Services
         generation=GenerationQueue(
             settings.backend_name, settings.generation_slots, settings.generation_queue, settings.generation_max_wait_s
         ),
+        sources=sources,
+        scheduler=SourceScheduler(sources, settings.source_schedule_poll_s).start(),
+        watcher=FolderWatcher(sources).start() if settings.source_watch else None,
     )
 
 

@@ -12,11 +12,12 @@ import cli.eval
 import cli.keys
 import cli.library
 import cli.serve
+import cli.sources
 import cli.summarize
 
 app = typer.Typer(help="RAG question answering over your documents.", no_args_is_help=True)
 # The order of registration is the order of `rag --help`.
-for group in (cli.library, cli.ask, cli.summarize, cli.eval, cli.keys, cli.config, cli.serve):
+for group in (cli.library, cli.sources, cli.ask, cli.summarize, cli.eval, cli.keys, cli.config, cli.serve):
     group.register(app)
 
 

@@ -109,6 +109,19 @@ class RemoteWriter:
                 raise ServerError(f"job {job_id} failed on the server: {job['error']}")
             time.sleep(JOB_POLL_S)
 
+    def sync_source(
+        self, collection: str, source_id: str, progress: Callable[[FileResult], None] | None = None
+    ) -> dict[str, Any]:
+        """Start a sync on the server, follow its job to the end; the source's status after it."""
+        path = f"/v1/collections/{quote(collection)}/sources/{quote(source_id)}"
+        started = self._check(self._call("POST", f"{path}/sync")).json()
+        self._follow(started["job_id"], progress)
+        return dict(self._check(self._call("GET", path)).json())
+
+    def remove_source(self, collection: str, source_id: str, keep_documents: bool) -> None:
+        path = f"/v1/collections/{quote(collection)}/sources/{quote(source_id)}"
+        self._check(self._call("DELETE", path, params={"keep_documents": str(keep_documents).lower()}))
+
     def delete_document(self, collection: str, document_id: str) -> None:
         self._check(self._call("DELETE", f"/v1/collections/{quote(collection)}/documents/{quote(document_id)}"))
 

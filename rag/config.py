@@ -108,6 +108,19 @@ class Settings(BaseSettings):
         3, ge=0, description="A job taken over more often than this (its workers keep dying) fails instead."
     )
 
+    # Synced sources (ingest/synced_sources.py)
+    source_roots: str = Field(
+        "",
+        description="Comma-separated folders under which API callers may add `folder` and local `git` sources;"
+        " empty: none (the CLI, run by someone who reads the files anyway, may add any path).",
+    )
+    source_watch: bool = Field(
+        True, description="`rag serve` and `rag worker` sync a folder source as soon as its files change (watchfiles)."
+    )
+    source_schedule_poll_s: float = Field(
+        5.0, gt=0, description="How often `rag serve` and `rag worker` look for scheduled syncs that are due."
+    )
+
     # Retrieval
     default_collection: str = Field(
         "sample", description="Collection every CLI command and /v1/chat/completions use when none is given."
@@ -260,6 +273,10 @@ class Settings(BaseSettings):
     @property
     def keys_db(self) -> Path:
         return self.data_dir / "keys.sqlite"
+
+    @property
+    def source_root_paths(self) -> list[Path]:
+        return [Path(p.strip()).expanduser().resolve() for p in self.source_roots.split(",") if p.strip()]
 
     @property
     def staging_path(self) -> Path:

@@ -59,4 +59,5 @@ async def get_collection(name: str, services: ServicesDep) -> CollectionOut:
 async def delete_collection(name: str, services: ServicesDep) -> Response:
     services.require_collection(name)
     await asyncio.to_thread(services.pipeline.delete_collection, name)
+    services.sources.forget_collection(name, services.settings)
     return Response(status_code=204)

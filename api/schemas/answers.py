@@ -38,6 +38,9 @@ class SearchResult(BaseModel):
         examples=["Chapter 3 > 3.2. Systemd init"],
         description="The headings the passage sits under, outermost first",
     )
+    origin: str | None = Field(
+        None, description="Where the original lives, for a document from a synced source: a path, URL or git permalink"
+    )
     instructions: bool = Field(
         False,
         description="The passage addresses an AI or gives it orders (flagged at ingestion): answers never use it",

@@ -114,6 +114,7 @@ export function upload(collection, items, onProgress) {
 export const path = {
   collection: (name) => `/v1/collections/${encodeURIComponent(name)}`,
   documents: (name) => `/v1/collections/${encodeURIComponent(name)}/documents`,
+  sources: (name) => `/v1/collections/${encodeURIComponent(name)}/sources`,
   // Document ids may hold slashes (files from a folder): the routes take them as a path, so keep them.
   document: (name, id) => `/v1/collections/${encodeURIComponent(name)}/documents/${id.split("/").map(encodeURIComponent).join("/")}`,
 };

@@ -5,6 +5,7 @@ import { apiKey, call, path } from "./api.js";
 import { clearTurns, wireAsk } from "./ask.js";
 import { openDocument, wireDocumentView } from "./docview.js";
 import { $, el, errorNode, formatBytes, formatDate, wireDialogs } from "./dom.js";
+import { loadSources } from "./sources.js";
 import { wireUpload } from "./upload.js";
 
 const DOCUMENTS_PER_PAGE = 20;
@@ -91,6 +92,7 @@ function openCollection(name, moveFocus = false) {
   $("#workspace-title").dataset.name = name;
   markChosen();
   loadDocuments(0);
+  loadSources(name);
   if (moveFocus) $("#workspace-title").focus();
 }
 
@@ -179,7 +181,10 @@ async function deleteDocument(collection, doc) {
 
 function refresh() {
   loadCollections();
-  if (state.collection) loadDocuments(state.documentsOffset);
+  if (state.collection) {
+    loadDocuments(state.documentsOffset);
+    loadSources(state.collection);
+  }
 }
 
 /** The skip link goes to the question box, or to the new-collection form while none is chosen. */

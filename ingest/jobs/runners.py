@@ -10,6 +10,7 @@ idempotent, so files already stored come back `unchanged`, and each document bec
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -19,10 +20,12 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
+from ingest.jobs.sync_jobs import is_sync_job, run_sync_job
 from ingest.pipeline import FileResult, IngestPipeline, IngestStopped, Source
 from rag.config import Settings
 from rag.priority import lower_this_thread
@@ -33,6 +36,7 @@ __all__ = ["Job", "JobQueue", "JobRunner", "StagedFile", "stage", "worker_id"]
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
+T = TypeVar("T")
 
 
 @dataclass
@@ -110,6 +114,12 @@ class JobRunner:
         return self.store.get(job.id)
 
     def _run(self, job: Job) -> None:
+        if is_sync_job(job.id):
+            record = functools.partial(self.store.record, job.id, self.worker)
+            fields = self._held(job, lambda abort: run_sync_job(job, self.pipeline, record, abort))
+            if fields is not None:
+                self.store.record(job.id, self.worker, **fields)
+            return
         directory = self.staging_dir / job.id
         if not (directory / MANIFEST).is_file():
             self.store.record(job.id, self.worker, status="failed", error="uploaded files were lost before the job ran")
@@ -134,30 +144,40 @@ class JobRunner:
                     ocr_pages_total=sum(t for _, t in scanned.values()),
                 )  # fmt: skip
 
-        abort, finished = threading.Event(), threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(job.id, abort, finished), daemon=True, name="job-beat")
-        beat.start()
-        try:
-            # In the background: uploads and answers waiting for the encoder go first.
-            final = self.pipeline.ingest(
+        # In the background: uploads and answers waiting for the encoder go first.
+        final = self._held(
+            job,
+            lambda abort: self.pipeline.ingest(
                 [f.source() for f in files], job.collection, progress=progress, background=True, stop=abort,
                 pages=page_read,
-            )  # fmt: skip
-        except IngestStopped:
-            if self.store.release(job.id, self.worker):
-                log.info("job %s stopped: handed back to the queue (%d file(s) done)", job.id, len(results))
-            else:
-                log.warning("job %s was taken over by another runner; this one stopped", job.id)
+            ),
+        )  # fmt: skip
+        if final is None:
             return
-        finally:
-            finished.set()
-            beat.join()
         if self.store.record(job.id, self.worker, status="done", **_progress(final)):
             shutil.rmtree(directory, ignore_errors=True)
             failed = sum(r.status == "failed" for r in final)
             log.info("job %s done: %d file(s), %d failed", job.id, len(final), failed)
         else:  # another runner holds it now and still needs the staged files
             log.warning("job %s finished here after another runner took it over; left to that one", job.id)
+
+    def _held(self, job: Job, work: Callable[[threading.Event], T]) -> T | None:
+        """`work(abort)` while a heartbeat keeps the job ours; None when it stopped (shutdown, or the job was
+        taken over), the job handed back to the queue if still ours."""
+        abort, finished = threading.Event(), threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job.id, abort, finished), daemon=True, name="job-beat")
+        beat.start()
+        try:
+            return work(abort)
+        except IngestStopped:
+            if self.store.release(job.id, self.worker):
+                log.info("job %s stopped: handed back to the queue", job.id)
+            else:
+                log.warning("job %s was taken over by another runner; this one stopped", job.id)
+            return None
+        finally:
+            finished.set()
+            beat.join()
 
     def _heartbeat(self, job_id: str, abort: threading.Event, finished: threading.Event) -> None:
         interval = self.lease_s / 3
@@ -232,6 +252,12 @@ class JobQueue:
         directory = self.uploads_dir / job_id
         (directory / MANIFEST).write_text(json.dumps([asdict(f) for f in files]))
         job = self.store.submit(job_id, collection, len(files))
+        self._enqueue(job_id)
+        return job
+
+    def submit_sync(self, job_id: str, collection: str) -> Job:
+        """A sync job (ingest/jobs/sync_jobs.py): nothing staged, the runner reads the source itself."""
+        job = self.store.submit(job_id, collection, 0)
         self._enqueue(job_id)
         return job
 

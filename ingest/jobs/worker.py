@@ -13,9 +13,12 @@ import threading
 from ingest.jobs.runners import JobRunner
 from ingest.ownership import DataDirBusy, claim
 from ingest.pipeline import IngestPipeline
+from ingest.synced_sources import SourceScheduler, SyncedSources
+from ingest.watching import FolderWatcher
 from rag.config import Settings
 from rag.errors import Conflict
 from rag.storage.jobs import open_job_store
+from rag.storage.sources import open_source_store
 
 log = logging.getLogger("rag.worker")
 
@@ -42,10 +45,16 @@ def run_worker(
     pipeline: IngestPipeline, settings: Settings, stop: threading.Event, exit_when_idle: bool = False
 ) -> int:
     """Claim and run jobs until `stop` is set (or, with `exit_when_idle`, none is waiting); returns how many ended."""
+    jobs = open_job_store(settings)
     runner = JobRunner(
-        pipeline, open_job_store(settings), settings.staging_path, stop, settings.job_lease_s,
-        settings.job_max_takeovers,
+        pipeline, jobs, settings.staging_path, stop, settings.job_lease_s, settings.job_max_takeovers,
     )  # fmt: skip
+    # Scheduled syncs start here too (each once across every server and worker: ingest/synced_sources.py).
+    sources = SyncedSources(
+        open_source_store(settings), jobs, lambda job_id, collection: jobs.submit(job_id, collection, 0)
+    )
+    scheduler = SourceScheduler(sources, settings.source_schedule_poll_s).start()
+    watcher = FolderWatcher(sources).start() if settings.source_watch else None
     log.info(
         "worker %s ready: jobs of %s, staged files in %s, lease %g s",
         runner.worker, settings.registry_db, settings.staging_path, settings.job_lease_s,
@@ -59,5 +68,8 @@ def run_worker(
             break
         else:
             stop.wait(settings.worker_poll_s)
+    scheduler.stop()
+    if watcher is not None:
+        watcher.stop()
     log.info("worker %s stopping; %d job(s) finished", runner.worker, ran)
     return ran

@@ -38,6 +38,9 @@ WRITES = {
     ("DELETE", "/v1/collections/{name}"),
     ("POST", "/v1/collections/{name}/documents"),
     ("DELETE", "/v1/collections/{name}/documents/{document_id}"),
+    ("POST", "/v1/collections/{name}/sources"),
+    ("DELETE", "/v1/collections/{name}/sources/{source_id}"),
+    ("POST", "/v1/collections/{name}/sources/{source_id}/sync"),
 }
 ADMIN_ONLY = {("GET", "/metrics")}
 OPEN = {("GET", "/health")}
@@ -57,6 +60,7 @@ def sample_json(method: str, path: str, collection: str) -> dict[str, Any] | Non
         ("POST", "/v1/completions"): {"model": "rag", "prompt": QUESTION, "collection": collection},
         ("POST", "/v1/embeddings"): {"model": "rag", "input": "annual leave"},
         ("POST", "/v1/summarize"): {"document_id": DOCUMENT, "collection": collection},
+        ("POST", "/v1/collections/{name}/sources"): {"kind": "git", "location": "https://example.invalid/docs.git"},
     }
     return bodies[(method, path)]
 
@@ -77,7 +81,7 @@ class Operation:
              document_id: str = DOCUMENT) -> httpx.Response:  # fmt: skip
         url = (
             self.path.replace("{name}", collection).replace("{document_id}", document_id)
-            .replace("{page}", "1").replace("{job_id}", job_id)
+            .replace("{page}", "1").replace("{job_id}", job_id).replace("{source_id}", "src-missing")
         )  # fmt: skip
         body = sample_json(self.method, self.path, collection) if self.has_body else None
         headers = {"Authorization": f"Bearer {key}"}
