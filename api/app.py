@@ -27,6 +27,7 @@ from api.routes import (
     document_files,
     documents,
     embeddings,
+    feedback,
     health,
     query,
     search,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     app.include_router(completions.router, dependencies=protected)
     app.include_router(embeddings.router, dependencies=protected)
     app.include_router(summarize.router, dependencies=protected)
+    app.include_router(feedback.router, dependencies=protected)
     install_web_page(app)
     return app
 

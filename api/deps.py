@@ -19,6 +19,7 @@ from ingest.service import build_pipeline
 from ingest.uploads import Uploads
 from rag.access import NOBODY, Principal
 from rag.answering.chat import ChatService
+from rag.answering.feedback import AnswerKeeper
 from rag.answering.service import AnswerService, build_answer_service
 from rag.answering.summarize import Summarizer
 from rag.answering.summary_sources import Library
@@ -29,6 +30,7 @@ from rag.errors import InvalidInput, NotFound
 from rag.retrieval.components import Components, build_components
 from rag.retrieval.embeddings import SentenceTransformerEmbedder
 from rag.retrieval.hybrid import Retriever
+from rag.storage.answers import open_answer_log
 from rag.storage.registry.types import DocumentRecord, Registry, live_document
 from rag.telemetry import note_collection
 
@@ -52,9 +54,11 @@ class Services:
     summarizer: Summarizer
     jobs: JobQueue
     generation: GenerationQueue  # the chat backend's bounded queue (answers, chat, completions, summaries)
+    keeper: AnswerKeeper  # the answer log: feedback and insights read it
 
     def close(self) -> None:
         """At shutdown: give up the data directory (see `build_services`)."""
+        self.keeper.log.close()
         if not self.settings.chroma_url:
             release(self.settings.data_dir)
 
@@ -131,6 +135,7 @@ def _build_services(settings: Settings, backend: ChatBackend | None) -> Services
         generation=GenerationQueue(
             settings.backend_name, settings.generation_slots, settings.generation_queue, settings.generation_max_wait_s
         ),
+        keeper=AnswerKeeper(open_answer_log(settings), settings.keep_questions, settings.question_retention_days),
     )
 
 

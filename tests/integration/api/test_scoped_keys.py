@@ -57,6 +57,7 @@ def sample_json(method: str, path: str, collection: str) -> dict[str, Any] | Non
         ("POST", "/v1/completions"): {"model": "rag", "prompt": QUESTION, "collection": collection},
         ("POST", "/v1/embeddings"): {"model": "rag", "input": "annual leave"},
         ("POST", "/v1/summarize"): {"document_id": DOCUMENT, "collection": collection},
+        ("POST", "/v1/answers/{answer_id}/feedback"): {"rating": "up"},
     }
     return bodies[(method, path)]
 
