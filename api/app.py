@@ -29,6 +29,7 @@ from api.routes import (
     embeddings,
     feedback,
     health,
+    insights,
     query,
     search,
     summarize,
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     app.include_router(embeddings.router, dependencies=protected)
     app.include_router(summarize.router, dependencies=protected)
     app.include_router(feedback.router, dependencies=protected)
+    app.include_router(insights.router, dependencies=protected)
     install_web_page(app)
     return app
 

@@ -25,7 +25,9 @@ READ_ONLY_POSTS = frozenset(
 # POST routes that write only the reader's own say: feedback on an answer it was given.
 READER_POSTS = frozenset({"/v1/answers/{answer_id}/feedback"})
 ADMIN_ROUTES = frozenset({"/metrics"})
-_WHAT = {"writer": "uploads, deletions and new collections", "admin": "server metrics"}
+# GET routes that show more than documents: other users' questions.
+WRITER_GETS = frozenset({"/v1/collections/{name}/insights"})
+_WHAT = {"writer": "uploads, deletions, new collections and insights", "admin": "server metrics"}
 
 
 def role_needed(method: str, route: str) -> Role:
@@ -33,6 +35,8 @@ def role_needed(method: str, route: str) -> Role:
     needs a writer until it is listed as read-only: forgetting fails closed."""
     if route in ADMIN_ROUTES:
         return "admin"
+    if route in WRITER_GETS:
+        return "writer"
     if method in ("GET", "HEAD", "OPTIONS") or (method == "POST" and route in READ_ONLY_POSTS | READER_POSTS):
         return "reader"
     return "writer"

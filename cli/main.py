@@ -9,6 +9,7 @@ import typer
 import cli.ask
 import cli.config
 import cli.eval
+import cli.insights
 import cli.keys
 import cli.library
 import cli.serve
@@ -16,7 +17,7 @@ import cli.summarize
 
 app = typer.Typer(help="RAG question answering over your documents.", no_args_is_help=True)
 # The order of registration is the order of `rag --help`.
-for group in (cli.library, cli.ask, cli.summarize, cli.eval, cli.keys, cli.config, cli.serve):
+for group in (cli.library, cli.ask, cli.summarize, cli.eval, cli.insights, cli.keys, cli.config, cli.serve):
     group.register(app)
 
 

@@ -38,6 +38,7 @@ WRITES = {
     ("DELETE", "/v1/collections/{name}"),
     ("POST", "/v1/collections/{name}/documents"),
     ("DELETE", "/v1/collections/{name}/documents/{document_id}"),
+    ("GET", "/v1/collections/{name}/insights"),  # other users' questions
 }
 ADMIN_ONLY = {("GET", "/metrics")}
 OPEN = {("GET", "/health")}
