@@ -179,7 +179,7 @@ def live_server(tmp_path: Path, embedder: SentenceTransformerEmbedder):  # type:
         thread.start()
         servers.append((server, thread))
         url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/openapi.json")
+        wait_for_http(f"{url}/openapi.json", timeout=300)  # start-up exports the ONNX encoder: slow when busy
         return url
 
     yield start
