@@ -7,6 +7,7 @@ import sys
 import typer
 
 import cli.ask
+import cli.bundles
 import cli.config
 import cli.eval
 import cli.insights
@@ -17,7 +18,8 @@ import cli.summarize
 
 app = typer.Typer(help="RAG question answering over your documents.", no_args_is_help=True)
 # The order of registration is the order of `rag --help`.
-for group in (cli.library, cli.ask, cli.summarize, cli.eval, cli.insights, cli.keys, cli.config, cli.serve):
+GROUPS = (cli.library, cli.ask, cli.summarize, cli.eval, cli.insights, cli.bundles, cli.keys, cli.config, cli.serve)
+for group in GROUPS:
     group.register(app)
 
 
