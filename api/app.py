@@ -21,6 +21,7 @@ from api.middleware.tracing import install_tracing, shutdown_tracing
 from api.openapi import declare_auth, install_openapi
 from api.permissions import document_roles
 from api.routes import (
+    bundles,
     chat,
     collections,
     completions,
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     protected = [Depends(require_api_key)]
     app.include_router(search.router, dependencies=protected)
     app.include_router(query.router, dependencies=protected)
+    app.include_router(bundles.router, dependencies=protected)  # before collections' /v1/collections/{name}
     app.include_router(collections.router, dependencies=protected)
     app.include_router(document_files.router, dependencies=protected)  # before documents' {document_id:path}
     app.include_router(documents.router, dependencies=protected)

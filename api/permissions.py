@@ -24,10 +24,13 @@ READ_ONLY_POSTS = frozenset(
 )
 # POST routes that write only the reader's own say: feedback on an answer it was given.
 READER_POSTS = frozenset({"/v1/answers/{answer_id}/feedback"})
-ADMIN_ROUTES = frozenset({"/metrics"})
+ADMIN_ROUTES = frozenset({"/metrics", "/v1/collections/{name}/export", "/v1/collections/import"})
 # GET routes that show more than documents: other users' questions.
 WRITER_GETS = frozenset({"/v1/collections/{name}/insights"})
-_WHAT = {"writer": "uploads, deletions, new collections and insights", "admin": "server metrics"}
+_WHAT = {
+    "writer": "uploads, deletions, new collections and insights",
+    "admin": "server metrics, collection export and import",
+}
 
 
 def role_needed(method: str, route: str) -> Role:

@@ -195,3 +195,42 @@ def test_a_load_that_fails_half_way_leaves_no_collection(
 
 def _vector(pipeline: IngestPipeline) -> Any:
     return pipeline.embedder.embed_query("annual leave")
+
+
+def test_admins_export_and_import_over_http_from_sqlite_into_postgresql(  # type: ignore[no-untyped-def]
+    live_server, tmp_path: Path, database_url: str
+) -> None:
+    import httpx
+
+    from rag.storage.keys import build_key_store
+
+    source = Settings(_env_file=None, data_dir=tmp_path / "a")  # type: ignore[call-arg]
+    _ingest(source)
+    store = build_key_store(source)
+    reader = {"Authorization": f"Bearer {store.create('reader', 'reader', None)}"}
+    admin = {"Authorization": f"Bearer {store.create('admin', 'admin', None)}"}
+    store.close()
+    exporter = live_server(data_dir=tmp_path / "a")
+    importer = live_server(data_dir=tmp_path / "b", database_url=database_url, api_keys="importer-admin")
+    with httpx.Client(timeout=600) as client:
+        assert client.get(f"{exporter}/v1/collections/kb/export", headers=reader).status_code == 403
+        download = client.get(f"{exporter}/v1/collections/kb/export", headers=admin)
+        assert download.status_code == 200 and download.headers["content-type"] == "application/x-tar"
+        into = {"Authorization": "Bearer importer-admin", "Content-Type": "application/x-tar"}
+        loaded = client.post(f"{importer}/v1/collections/import", content=download.content, headers=into)
+        assert loaded.status_code == 201, loaded.text
+        assert loaded.json()["collection"] == "kb" and loaded.json()["documents"] == 4
+        again = client.post(f"{importer}/v1/collections/import", content=download.content, headers=into)
+        assert again.status_code == 409 and "exists already" in again.json()["error"]["message"]
+        damaged = client.post(f"{importer}/v1/collections/import?as=other", content=download.content[:5000],
+                              headers=into)  # fmt: skip
+        assert damaged.status_code == 400 and "truncated" in damaged.json()["error"]["message"]
+        searches = []
+        for url, headers in ((exporter, admin), (importer, {"Authorization": "Bearer importer-admin"})):
+            found = []
+            for question in QUESTIONS:
+                body = {"query": question, "collection": "kb", "top_k": 5}
+                results = client.post(f"{url}/v1/search", json=body, headers=headers).json()["results"]
+                found.append([(r["chunk_id"], round(r["score"], 5)) for r in results])
+            searches.append(found)
+        assert searches[0] == searches[1] and all(searches[0])
