@@ -58,7 +58,7 @@ class Services:
 
     def close(self) -> None:
         """At shutdown: give up the data directory (see `build_services`)."""
-        self.keeper.log.close()
+        self.keeper.close()
         if not self.settings.chroma_url:
             release(self.settings.data_dir)
 

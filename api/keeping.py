@@ -1,11 +1,8 @@
-"""Answers into the answer log (rag/answering/feedback.py) as the answer routes finish them, streamed or whole.
-
-The log is written off the event loop, before the answer's last event leaves: a client that rates an
-answer as soon as it has it finds it logged."""
+"""Answers into the answer log (rag/answering/feedback.py) as the answer routes finish them, streamed or whole:
+handed to the log's writer thread (a queue put), so the answer never waits for the database."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
@@ -16,7 +13,7 @@ T = TypeVar("T")
 
 
 async def keep_answer(services: Services, answer_id: str, collection: str, question: str, answer: Answer) -> None:
-    await asyncio.to_thread(services.keeper.record, answer_id, collection, question, answer)
+    services.keeper.record(answer_id, collection, question, answer)
 
 
 async def kept(

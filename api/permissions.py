@@ -24,7 +24,7 @@ READ_ONLY_POSTS = frozenset(
 )
 # POST routes that write only the reader's own say: feedback on an answer it was given.
 READER_POSTS = frozenset({"/v1/answers/{answer_id}/feedback"})
-ADMIN_ROUTES = frozenset({"/metrics", "/v1/collections/{name}/export", "/v1/collections/import"})
+ADMIN_ROUTES = frozenset({"/metrics", "/v1/collections/{name}/export", "/v1/imports"})
 # GET routes that show more than documents: other users' questions.
 WRITER_GETS = frozenset({"/v1/collections/{name}/insights"})
 _WHAT = {

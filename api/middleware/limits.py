@@ -17,7 +17,7 @@ from api.errors import error_response
 from rag.config import Settings
 from rag.errors import TooLarge
 
-IMPORT_PATH = "/v1/collections/import"
+IMPORT_PATH = "/v1/imports"
 _UPLOAD_PATH = re.compile(r"^/v1/collections/.+/documents/?$")  # whatever characters a collection name holds
 
 

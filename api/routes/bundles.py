@@ -1,5 +1,6 @@
 """Portable bundles over HTTP, for admins: GET /v1/collections/{name}/export (a streamed download) and
-POST /v1/collections/import (a streamed upload), the same archives as `rag export` and `rag import`."""
+POST /v1/imports (a streamed upload), the same archives as `rag export` and `rag import`. (Not
+/v1/collections/import: that path is the collection named "import".)"""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def _staging(services: Services) -> Path:
 
 
 @router.post(
-    "/v1/collections/import",
+    "/v1/imports",
     status_code=201,
     response_model=ImportedOut,
     responses=error_responses(409, 413),

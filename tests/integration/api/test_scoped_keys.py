@@ -40,7 +40,7 @@ WRITES = {
     ("DELETE", "/v1/collections/{name}/documents/{document_id}"),
     ("GET", "/v1/collections/{name}/insights"),  # other users' questions
 }
-ADMIN_ONLY = {("GET", "/metrics"), ("GET", "/v1/collections/{name}/export"), ("POST", "/v1/collections/import")}
+ADMIN_ONLY = {("GET", "/metrics"), ("GET", "/v1/collections/{name}/export"), ("POST", "/v1/imports")}
 OPEN = {("GET", "/health")}
 QUESTION = "How many days of annual leave do full-time employees get?"
 
@@ -59,7 +59,7 @@ def sample_json(method: str, path: str, collection: str) -> dict[str, Any] | Non
         ("POST", "/v1/embeddings"): {"model": "rag", "input": "annual leave"},
         ("POST", "/v1/summarize"): {"document_id": DOCUMENT, "collection": collection},
         ("POST", "/v1/answers/{answer_id}/feedback"): {"rating": "up"},
-        ("POST", "/v1/collections/import"): {},  # a tar archive, in truth: an admin's route, refused before it is read
+        ("POST", "/v1/imports"): {},  # a tar archive, in truth: an admin's route, refused before it is read
     }
     return bodies[(method, path)]
 

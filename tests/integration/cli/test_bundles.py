@@ -216,13 +216,13 @@ def test_admins_export_and_import_over_http_from_sqlite_into_postgresql(  # type
         assert client.get(f"{exporter}/v1/collections/kb/export", headers=reader).status_code == 403
         download = client.get(f"{exporter}/v1/collections/kb/export", headers=admin)
         assert download.status_code == 200 and download.headers["content-type"] == "application/x-tar"
-        into = {"Authorization": "Bearer importer-admin", "Content-Type": "application/x-tar"}
-        loaded = client.post(f"{importer}/v1/collections/import", content=download.content, headers=into)
+        into = {"Authorization": "Bearer importer-admin", "Content-Type": "application/octet-stream"}
+        loaded = client.post(f"{importer}/v1/imports", content=download.content, headers=into)
         assert loaded.status_code == 201, loaded.text
         assert loaded.json()["collection"] == "kb" and loaded.json()["documents"] == 4
-        again = client.post(f"{importer}/v1/collections/import", content=download.content, headers=into)
+        again = client.post(f"{importer}/v1/imports", content=download.content, headers=into)
         assert again.status_code == 409 and "exists already" in again.json()["error"]["message"]
-        damaged = client.post(f"{importer}/v1/collections/import?as=other", content=download.content[:5000],
+        damaged = client.post(f"{importer}/v1/imports?as=other", content=download.content[:5000],
                               headers=into)  # fmt: skip
         assert damaged.status_code == 400 and "truncated" in damaged.json()["error"]["message"]
         searches = []
