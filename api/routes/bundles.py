@@ -22,6 +22,7 @@ from ingest.bundles.load import Imported, load_bundle, receive_bundle
 
 router = APIRouter(tags=["bundles"])
 TAR = "application/x-tar"
+BINARY = "application/octet-stream"
 
 
 class ImportedOut(BaseModel):
@@ -68,8 +69,9 @@ def _staging(services: Services) -> Path:
     status_code=201,
     response_model=ImportedOut,
     responses=error_responses(409, 413),
+    # The body is read as bytes whatever its type; declared as octet-stream, which every client (and fuzzer) sends.
     openapi_extra={
-        "requestBody": {"required": True, "content": {TAR: {"schema": {"type": "string", "format": "binary"}}}}
+        "requestBody": {"required": True, "content": {BINARY: {"schema": {"type": "string", "format": "binary"}}}}
     },  # fmt: skip
 )
 async def import_collection(
