@@ -21,13 +21,16 @@ from api.middleware.tracing import install_tracing, shutdown_tracing
 from api.openapi import declare_auth, install_openapi
 from api.permissions import document_roles
 from api.routes import (
+    bundles,
     chat,
     collections,
     completions,
     document_files,
     documents,
     embeddings,
+    feedback,
     health,
+    insights,
     query,
     search,
     sources,
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     protected = [Depends(require_api_key)]
     app.include_router(search.router, dependencies=protected)
     app.include_router(query.router, dependencies=protected)
+    app.include_router(bundles.router, dependencies=protected)  # before collections' /v1/collections/{name}
     app.include_router(collections.router, dependencies=protected)
     app.include_router(document_files.router, dependencies=protected)  # before documents' {document_id:path}
     app.include_router(documents.router, dependencies=protected)
@@ -106,6 +110,8 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     app.include_router(completions.router, dependencies=protected)
     app.include_router(embeddings.router, dependencies=protected)
     app.include_router(summarize.router, dependencies=protected)
+    app.include_router(feedback.router, dependencies=protected)
+    app.include_router(insights.router, dependencies=protected)
     install_web_page(app)
     return app
 

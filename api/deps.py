@@ -21,6 +21,7 @@ from ingest.uploads import Uploads
 from ingest.watching import FolderWatcher
 from rag.access import NOBODY, Principal
 from rag.answering.chat import ChatService
+from rag.answering.feedback import AnswerKeeper
 from rag.answering.service import AnswerService, build_answer_service
 from rag.answering.summarize import Summarizer
 from rag.answering.summary_sources import Library
@@ -31,6 +32,7 @@ from rag.errors import InvalidInput, NotFound
 from rag.retrieval.components import Components, build_components
 from rag.retrieval.embeddings import SentenceTransformerEmbedder
 from rag.retrieval.hybrid import Retriever
+from rag.storage.answers import open_answer_log
 from rag.storage.registry.types import DocumentRecord, Registry, live_document
 from rag.storage.sources import open_source_store
 from rag.telemetry import note_collection
@@ -58,12 +60,15 @@ class Services:
     sources: SyncedSources  # synced sources, their syncs as jobs
     scheduler: SourceScheduler  # starts the syncs that are due
     watcher: FolderWatcher | None  # starts a folder source's sync when its files change
+    keeper: AnswerKeeper  # the answer log: feedback and insights read it
 
     def close(self) -> None:
-        """At shutdown: stop scheduling syncs, give up the data directory (see `build_services`)."""
+        """At shutdown: stop scheduling syncs, close the answer log, give up the data directory (see
+        `build_services`)."""
         self.scheduler.stop()
         if self.watcher is not None:
             self.watcher.stop()
+        self.keeper.close()
         if not self.settings.chroma_url:
             release(self.settings.data_dir)
 
@@ -144,6 +149,7 @@ def _build_services(settings: Settings, backend: ChatBackend | None) -> Services
         sources=sources,
         scheduler=SourceScheduler(sources, settings.source_schedule_poll_s).start(),
         watcher=FolderWatcher(sources).start() if settings.source_watch else None,
+        keeper=AnswerKeeper(open_answer_log(settings), settings.keep_questions, settings.question_retention_days),
     )
 
 

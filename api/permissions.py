@@ -22,8 +22,15 @@ caller_var: ContextVar[Principal] = ContextVar("caller", default=NOBODY)
 READ_ONLY_POSTS = frozenset(
     {"/v1/search", "/v1/query", "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/summarize"}
 )
-ADMIN_ROUTES = frozenset({"/metrics"})
-_WHAT = {"writer": "uploads, deletions and new collections", "admin": "server metrics"}
+# POST routes that write only the reader's own say: feedback on an answer it was given.
+READER_POSTS = frozenset({"/v1/answers/{answer_id}/feedback"})
+ADMIN_ROUTES = frozenset({"/metrics", "/v1/collections/{name}/export", "/v1/imports"})
+# GET routes that show more than documents: other users' questions.
+WRITER_GETS = frozenset({"/v1/collections/{name}/insights"})
+_WHAT = {
+    "writer": "uploads, deletions, new collections and insights",
+    "admin": "server metrics, collection export and import",
+}
 
 
 def role_needed(method: str, route: str) -> Role:
@@ -31,7 +38,9 @@ def role_needed(method: str, route: str) -> Role:
     needs a writer until it is listed as read-only: forgetting fails closed."""
     if route in ADMIN_ROUTES:
         return "admin"
-    if method in ("GET", "HEAD", "OPTIONS") or (method == "POST" and route in READ_ONLY_POSTS):
+    if route in WRITER_GETS:
+        return "writer"
+    if method in ("GET", "HEAD", "OPTIONS") or (method == "POST" and route in READ_ONLY_POSTS | READER_POSTS):
         return "reader"
     return "writer"
 

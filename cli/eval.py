@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.common import JsonOption, claim_data_dir, console, err_console, fail
+from cli.common import JsonOption, check_collection, claim_data_dir, console, err_console, fail, read_registry
 from rag.config import get_settings
 from rag.errors import RagError
 
@@ -27,7 +27,9 @@ def register(app: typer.Typer) -> None:
 
 
 def evaluate(
-    dataset_dir: Annotated[Path, typer.Argument(help="A BEIR-format folder: corpus.jsonl, queries.jsonl, qrels/.")],
+    dataset_dir: Annotated[
+        Path | None, typer.Argument(help="A BEIR-format folder: corpus.jsonl, queries.jsonl, qrels/; or a QA set.")
+    ] = None,
     split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score.")] = "test",
     collection: Annotated[
         str | None, typer.Option("--collection", "-c", help="Collection to ingest into (default beir-<folder>).")
@@ -47,13 +49,25 @@ def evaluate(
     details: Annotated[
         Path | None, typer.Option("--details", help="QA sets: write every question's answer and verdicts here.")
     ] = None,
+    from_feedback: Annotated[
+        str | None,
+        typer.Option("--from-feedback", help="Write a QA set from this collection's rated answers (needs --out)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="--from-feedback: the folder to write the set to.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Score a dataset. BEIR folders: retrieval (nDCG@10, Recall@10/100, MRR@10 per configuration).
     QA sets (questions.jsonl, as shared/eval/kb-dev): answers, through the same path as /v1/query; with
-    --config, search only (which page comes first, per configuration)."""
+    --config, search only (which page comes first, per configuration).
+    With --from-feedback COLLECTION --out DIR: write a QA set from users' feedback instead, to score later
+    with `rag eval DIR --docs DIR/documents`."""
     from rag.evaluation import run
 
+    if from_feedback is not None:
+        _write_feedback_set(from_feedback, out, as_json)
+        return
+    if dataset_dir is None:
+        raise fail("name a dataset folder, or use --from-feedback COLLECTION --out DIR", 2)
     settings = get_settings()
     display = RichDisplay(quiet=as_json)
     qa_set = (dataset_dir / "questions.jsonl").is_file()
@@ -78,6 +92,32 @@ def evaluate(
         raise fail(exc.message, 2) from exc
     except RagError as exc:
         raise fail(exc.message) from exc
+
+
+def _write_feedback_set(collection: str, out: Path | None, as_json: bool) -> None:
+    from rag.evaluation.from_feedback import DOCUMENTS, write_feedback_set
+    from rag.storage.answers import open_answer_log
+    from rag.storage.originals import OriginalStore
+
+    if out is None:
+        raise fail("--from-feedback needs --out DIR: where to write the QA set", 2)
+    settings = get_settings()
+    check_collection(collection)
+    try:
+        found = write_feedback_set(
+            open_answer_log(settings), read_registry(), OriginalStore(settings.originals_path), collection, "", out
+        )
+    except RagError as exc:
+        raise fail(exc.message) from exc
+    summary = {"questions": len(found.items), "documents": found.documents, "skipped": dict(found.skipped),
+               "out": str(out)}  # fmt: skip
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    skipped = ", ".join(f"{n} {why}" for why, n in found.skipped.items())
+    console.print(f"{len(found.items)} questions and {found.documents} documents written to {out}"
+                  + (f" (skipped: {skipped})" if skipped else ""), highlight=False)  # fmt: skip
+    console.print(f"score them: rag eval {out} --docs {out / DOCUMENTS}", highlight=False)
 
 
 def _own_for_eval() -> None:

@@ -7,8 +7,10 @@ import sys
 import typer
 
 import cli.ask
+import cli.bundles
 import cli.config
 import cli.eval
+import cli.insights
 import cli.keys
 import cli.library
 import cli.serve
@@ -17,7 +19,11 @@ import cli.summarize
 
 app = typer.Typer(help="RAG question answering over your documents.", no_args_is_help=True)
 # The order of registration is the order of `rag --help`.
-for group in (cli.library, cli.sources, cli.ask, cli.summarize, cli.eval, cli.keys, cli.config, cli.serve):
+GROUPS = (
+    cli.library, cli.sources, cli.ask, cli.summarize, cli.eval, cli.insights, cli.bundles, cli.keys, cli.config,
+    cli.serve,
+)  # fmt: skip
+for group in GROUPS:
     group.register(app)
 
 

@@ -189,6 +189,16 @@ class Settings(BaseSettings):
         False, description="Append a 'Sources:' block to chat answers by default (for clients that show only text)."
     )
 
+    # The answer log and feedback (rag/storage/answers/, rag/answering/feedback.py)
+    keep_questions: bool = Field(
+        True,
+        description="Keep each answer's question, text and sources for feedback and insights; false = only its"
+        " collection, time and abstention (feedback then keeps only what the user sends).",
+    )
+    question_retention_days: int = Field(
+        90, ge=1, le=36500, description="Answers and feedback older than this many days are purged."
+    )
+
     # HTTP service
     host: str = Field("127.0.0.1", description="Address `rag serve` binds to.")
     port: int = Field(8000, description="Port `rag serve` listens on.")
@@ -269,6 +279,10 @@ class Settings(BaseSettings):
     @property
     def registry_db(self) -> Path:
         return self.data_dir / "registry.sqlite"
+
+    @property
+    def answers_db(self) -> Path:
+        return self.data_dir / "answers.sqlite"
 
     @property
     def keys_db(self) -> Path:

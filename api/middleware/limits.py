@@ -17,6 +17,7 @@ from api.errors import error_response
 from rag.config import Settings
 from rag.errors import TooLarge
 
+IMPORT_PATH = "/v1/imports"
 _UPLOAD_PATH = re.compile(r"^/v1/collections/.+/documents/?$")  # whatever characters a collection name holds
 
 
@@ -40,6 +41,8 @@ def limit_for(settings: Settings, scope: Scope) -> BodyLimit:
             json_text = min(settings.max_upload_bytes, settings.max_file_bytes + settings.max_request_bytes)
             return BodyLimit(json_text, "JSON text document (RAG_MAX_FILE_BYTES; send bigger files as multipart)")
         return BodyLimit(settings.max_upload_bytes, "upload (RAG_MAX_UPLOAD_BYTES)")
+    if scope.get("method") == "POST" and scope.get("path") == IMPORT_PATH:  # a bundle, streamed to disk
+        return BodyLimit(settings.max_upload_bytes, "bundle (RAG_MAX_UPLOAD_BYTES)")
     return BodyLimit(settings.max_request_bytes, "request body (RAG_MAX_REQUEST_BYTES)")
 
 

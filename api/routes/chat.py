@@ -18,6 +18,7 @@ from api.deps import Services, ServicesDep
 from api.disconnect import until_disconnected
 from api.generation import admitted, holding, kept_if, released_on_error, take_ticket
 from api.json_body import read_json
+from api.keeping import keep_answer, kept
 from api.openapi import ref
 from api.schemas.common import ERROR_RESPONSES, QUEUE_RESPONSES, UsageModel
 from api.schemas.openai import ChatChoice, ChatChoiceMessage, ChatCompletion, ChatRequest, ModelCard, ModelList
@@ -158,6 +159,8 @@ async def _complete(
             annotations = citing.annotations(answer)
             verification = verification or verification_out(answer)
             result_usage = answer.usage
+            if index == 0 and collection is not None:  # feedback names the completion's id
+                await keep_answer(services, completion_id, collection, grounded.question, answer)
         else:
             result = await services.backend.complete(prepared.messages, params)
             text, finish, model, result_usage = result.text, result.finish_reason, result.model, result.usage
@@ -217,8 +220,10 @@ class _Stream:
         params: SamplingParams, sources: list[Any],
     ) -> EventSourceResponse:  # fmt: skip
         grounded = prepared.grounded()
-        if grounded is not None:
-            items = admitted(ticket, services.answers.stream(grounded, params))
+        if grounded is not None and self.citing.collection is not None:
+            answers = services.answers.stream(grounded, params)
+            logged = kept(services, answers, self.completion_id, self.citing.collection, grounded.question)
+            items = admitted(ticket, logged)
         else:
             items = admitted(ticket, services.backend.stream(prepared.messages, params))
         head = self.chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],

@@ -10,6 +10,7 @@ from api.answers_out import query_response, sources_out
 from api.deps import Services, ServicesDep
 from api.disconnect import until_disconnected
 from api.generation import admitted, holding, kept_if, released_on_error, take_ticket
+from api.keeping import keep_answer, kept
 from api.schemas.answers import QueryRequest, QueryResponse
 from api.schemas.common import ERROR_RESPONSES, QUEUE_RESPONSES
 from api.streaming import answer_error, answer_events, open_stream, sse
@@ -52,7 +53,8 @@ async def query(body: QueryRequest, request: Request, services: ServicesDep) -> 
             request, services.answers.prepare(body.question, body.collection, options, params.max_tokens)
         )
     # The stream owns the place in line from here, when it needs the model at all.
-    items = admitted(kept_if(ticket, prepared.needs_model), services.answers.stream(prepared, params))
+    answers = kept(services, services.answers.stream(prepared, params), prepared.id, body.collection, body.question)
+    items = admitted(kept_if(ticket, prepared.needs_model), answers)
     head = {
         "type": "sources", "id": prepared.id, "sources": [s.model_dump() for s in sources_out(prepared.sources)],
         "abstained": prepared.abstained, "model": services.backend.model,
@@ -66,4 +68,6 @@ async def _answer(
     prepared = await services.answers.prepare(body.question, body.collection, options, params.max_tokens)
     if ticket is not None and prepared.needs_model:
         await ticket.wait()
-    return await services.answers.finish(prepared, params)
+    answer = await services.answers.finish(prepared, params)
+    await keep_answer(services, answer.id, body.collection, prepared.question, answer)
+    return answer

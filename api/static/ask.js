@@ -1,7 +1,7 @@
 // Ask: a streamed answer from /v1/query per question, its sources, and the citation view that shows
 // the quote behind each [n] highlighted in its passage and, for PDFs, outlined on the page image.
 
-import { blob, path, stream } from "./api.js";
+import { blob, call, path, stream } from "./api.js";
 import { $, el, errorNode, instructionsFlag } from "./dom.js";
 
 const REASONS = {
@@ -57,6 +57,7 @@ async function ask(question, collection, onError) {
   try {
     for await (const event of stream("/v1/query", { question, collection })) {
       if (event.type === "sources") {
+        turn.id = event.id;
         turn.sources = event.sources;
         renderSources(sources, turn, turn.sources, "Sources");
       } else if (event.type === "delta") {
@@ -65,6 +66,7 @@ async function ask(question, collection, onError) {
       } else if (event.type === "citations") {
         Object.assign(turn, event);
         finish(node, answer, sources, footer, turn);
+        footer.after(feedbackBar(turn.id));
       } else if (event.type === "error") {
         answer.append(errorNode({ status: event.error.code, ...event.error }));
       }
@@ -90,6 +92,43 @@ function finish(node, answer, sources, footer, turn) {
   renderAnswer(answer, turn);
   const grounded = turn.grounded === null ? "" : `; ${Math.round(turn.grounded * 100)}% of its sentences supported`;
   footer.textContent = `${MODES[turn.mode] || turn.mode}${grounded}.`;
+}
+
+/** Thumbs up or down on an answer (POST /v1/answers/{id}/feedback); down asks what was wrong and which
+ *  source it should have cited, both optional. */
+function feedbackBar(answerId) {
+  const status = el("span", { class: "muted feedback-status", role: "status" });
+  const comment = el("input", { type: "text", class: "feedback-comment", placeholder: "What was wrong? (optional)" });
+  const source = el("input", { type: "text", class: "feedback-source", placeholder: "Source it should cite (optional)" });
+  const details = el("form", { class: "feedback-details", hidden: true }, comment, source, el("button", { type: "submit" }, "Send"));
+  const send = async (body) => {
+    try {
+      await call("POST", `/v1/answers/${encodeURIComponent(answerId)}/feedback`, body);
+      status.textContent = "Thanks for the feedback.";
+    } catch (error) {
+      status.replaceChildren(errorNode(error));
+    }
+  };
+  const up = el("button", { type: "button", class: "thumb", "aria-label": "Good answer", title: "Good answer" }, "👍");
+  const down = el("button", { type: "button", class: "thumb", "aria-label": "Bad answer", title: "Bad answer" }, "👎");
+  up.addEventListener("click", () => {
+    details.hidden = true;
+    send({ rating: "up" });
+  });
+  down.addEventListener("click", () => {
+    details.hidden = false;
+    comment.focus();
+    send({ rating: "down" });
+  });
+  details.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = { rating: "down" };
+    if (comment.value.trim()) body.comment = comment.value.trim();
+    if (source.value.trim()) body.source = source.value.trim();
+    send(body);
+    details.hidden = true;
+  });
+  return el("div", { class: "feedback" }, up, down, status, details);
 }
 
 /** The answer text with each [n] as a button that opens the citation view. */

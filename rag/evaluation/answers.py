@@ -178,6 +178,7 @@ def summarize(records: Sequence[QARecord]) -> dict[str, Any]:
     citations = sum(len(r.verdicts["citations"]) for r in answered)
     gold_citations = sum(r.verdicts["gold_citations"] for r in answered)
     checked = [r for r in records if not r.abstained and "sentences" in r.verdicts]
+    referenced = [r for r in answered if "f1" in r.verdicts]  # a set from feedback has questions without one
     ttft = [r.ttft_s for r in records]
     total = [r.total_s for r in records]
     return {
@@ -191,8 +192,8 @@ def summarize(records: Sequence[QARecord]) -> dict[str, Any]:
         "citations": citations,
         "citation_precision": round(gold_citations / citations, 4) if citations else None,
         "citation_coverage": _rate([r.verdicts["gold_citations"] > 0 for r in answered]),
-        "f1": round(statistics.fmean(r.verdicts["f1"] for r in answered), 4) if answered else None,
-        "numbers_ok": _rate([r.verdicts["numbers_ok"] for r in answered]),
+        "f1": round(statistics.fmean(r.verdicts["f1"] for r in referenced), 4) if referenced else None,
+        "numbers_ok": _rate([r.verdicts["numbers_ok"] for r in referenced]),
         "evidence_answers": _rate([r.verdicts["evidence"] for r in answerable if "evidence" in r.verdicts]),
         "median_answer_words": statistics.median(r.verdicts["words"] for r in answered) if answered else None,
         "supported_sentences": _rate([s for r in checked for s in _sentence_flags(r)]),

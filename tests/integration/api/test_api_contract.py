@@ -148,6 +148,10 @@ def test_every_route_is_covered_by_the_contract_tests(kb_settings: Settings) -> 
         # their contract: tests/integration/api/test_web_routes.py
         "/v1/collections/{name}/documents/{document_id}/pages/{page}.png",
         "/v1/collections/{name}/documents/{document_id}/original",
+        # their contract: tests/integration/api/test_feedback.py, test_insights.py
+        "/v1/answers/{answer_id}/feedback", "/v1/collections/{name}/insights",
+        # their contract: tests/integration/cli/test_bundles.py
+        "/v1/collections/{name}/export", "/v1/imports",
     }  # fmt: skip
 
 

@@ -41,8 +41,9 @@ WRITES = {
     ("POST", "/v1/collections/{name}/sources"),
     ("DELETE", "/v1/collections/{name}/sources/{source_id}"),
     ("POST", "/v1/collections/{name}/sources/{source_id}/sync"),
+    ("GET", "/v1/collections/{name}/insights"),  # other users' questions
 }
-ADMIN_ONLY = {("GET", "/metrics")}
+ADMIN_ONLY = {("GET", "/metrics"), ("GET", "/v1/collections/{name}/export"), ("POST", "/v1/imports")}
 OPEN = {("GET", "/health")}
 QUESTION = "How many days of annual leave do full-time employees get?"
 
@@ -61,6 +62,8 @@ def sample_json(method: str, path: str, collection: str) -> dict[str, Any] | Non
         ("POST", "/v1/embeddings"): {"model": "rag", "input": "annual leave"},
         ("POST", "/v1/summarize"): {"document_id": DOCUMENT, "collection": collection},
         ("POST", "/v1/collections/{name}/sources"): {"kind": "git", "location": "https://example.invalid/docs.git"},
+        ("POST", "/v1/answers/{answer_id}/feedback"): {"rating": "up"},
+        ("POST", "/v1/imports"): {},  # a tar archive, in truth: an admin's route, refused before it is read
     }
     return bodies[(method, path)]
 
