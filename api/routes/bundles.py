@@ -17,6 +17,7 @@ from starlette.background import BackgroundTask
 
 from api.deps import Services, ServicesDep
 from api.schemas.common import error_responses
+from api.schemas.grammar import CollectionName
 from ingest.bundles.export import stage_bundle, write_bundle
 from ingest.bundles.load import Imported, load_bundle, receive_bundle
 
@@ -77,7 +78,9 @@ def _staging(services: Services) -> Path:
 async def import_collection(
     request: Request,
     services: ServicesDep,
-    as_name: Annotated[str | None, Query(alias="as", description="Load it under this name (default: its own)")] = None,
+    as_name: Annotated[
+        CollectionName | None, Query(alias="as", description="Load it under this name (default: its own)")
+    ] = None,
     replace: Annotated[bool, Query(description="Replace a collection of that name")] = False,
 ) -> ImportedOut:
     """Load a bundle `rag export` (or the export route) wrote, without re-embedding: the body is streamed to

@@ -5,11 +5,14 @@ nothing a schema states, so a body the schema refuses stays refused, and "valid 
 on everything else:
 - a chat's last message comes from the user (JSON Schema cannot address an array's last item);
 - an upload's files are documents its loaders read (which bytes make a readable PDF is no schema's business),
-  with `document_id` given for none or every file (JSON Schema cannot relate two arrays' lengths).
+  with `document_id` given for none or every file (JSON Schema cannot relate two arrays' lengths);
+- an import's body is an archive `rag export` wrote (the test exports one and names it in RAG_FUZZ_BUNDLE).
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -49,4 +52,11 @@ def readable_files(context: Any, case: Any) -> Any:
         ids = case.body["document_id"]
         ids = ids if isinstance(ids, list) and ids else [ids]
         case.body["document_id"] = [ids[i % len(ids)] for i in range(len(files))]
+    return case
+
+
+@schemathesis.hook("map_case").apply_to(method="POST", path="/v1/imports")
+def a_real_bundle(context: Any, case: Any) -> Any:
+    if isinstance(case.body, (bytes, Binary)) and os.environ.get("RAG_FUZZ_BUNDLE"):
+        case.body = Path(os.environ["RAG_FUZZ_BUNDLE"]).read_bytes()
     return case

@@ -32,6 +32,11 @@ def test_schemathesis_with_every_check_finds_nothing(live_server, tmp_path: Path
     # The schema's examples name the "sample" collection: with documents in it, searches, answers and
     # summaries reach retrieval and the (fake, instant) chat backend instead of stopping at a 404.
     ingest_knowledge(Settings(_env_file=None, data_dir=tmp_path / "data"), "sample")  # type: ignore[call-arg]
+    bundle = tmp_path / "sample.tar"  # what the import route is sent: an archive `rag export` wrote
+    data_env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "data")}
+    export = [str(BIN / "rag"), "export", "sample", str(bundle)]
+    exported = subprocess.run(export, env=data_env, capture_output=True, text=True, timeout=600)
+    assert exported.returncode == 0, exported.stderr
     reports = tmp_path / "schemathesis"
     with fake_openai_server(reply="Full-time employees get 25 days of annual leave [1].") as fake:
         # With a key, the auth checks have something to check. Uploads of more than 2 files become jobs, so
@@ -50,7 +55,7 @@ def test_schemathesis_with_every_check_finds_nothing(live_server, tmp_path: Path
             "--max-response-time", "60",
             "--report", "json", "--report-dir", str(reports),
         ]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "SCHEMATHESIS_HOOKS": HOOKS}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "SCHEMATHESIS_HOOKS": HOOKS, "RAG_FUZZ_BUNDLE": str(bundle)}
         started = time.monotonic()
         run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
         seconds = time.monotonic() - started
