@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.grammar import RequestBody
+from api.schemas.grammar import INTEGRAL, RequestBody
 
 
 class SourceOptions(RequestBody):
@@ -15,7 +15,9 @@ class SourceOptions(RequestBody):
     include: list[str] = Field(default_factory=list, description="Glob patterns an item's path must match (any)")
     exclude: list[str] = Field(default_factory=list, description="Glob patterns of items to leave out")
     delete_on_remove: bool = Field(True, description="Remove a document when its item leaves the source")
-    max_items: int | None = Field(None, ge=1, description="Sync at most this many items (the first by path)")
+    max_items: Annotated[int, Field(ge=1, le=1_000_000_000), INTEGRAL] | None = Field(
+        None, description="Sync at most this many items (the first by path)"
+    )
     branch: str | None = Field(None, description="git: the branch (default: the repository's HEAD)")
     subfolder: str | None = Field(None, description="git: only the files under this folder")
 

@@ -64,7 +64,8 @@ def receive_bundle(
                 raise BundleRefused("not a rag bundle: its first member is not manifest.json")
             manifest = read_manifest(_read(tar, first))
             check_embedder(manifest, EmbedderIdentity.of(pipeline.embedder))
-            target = check_collection_name(name or str(manifest.get("collection", "")))
+            own = str(manifest.get("collection", ""))
+            target = check_collection_name(own if name is None else name)  # "--as ''" is refused, not ignored
             if pipeline.registry.exists(target) and not replace:
                 raise Conflict(f"collection {target!r} exists already: import with --replace, or --as ANOTHER-NAME")
             expected: dict[str, dict[str, Any]] = manifest.get("members") or {}
