@@ -7,6 +7,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.grammar import INTEGRAL, RequestBody
+from ingest.connectors import connector_kinds
+
+
+def _known_kinds(schema: dict[str, Any]) -> None:
+    """The kinds this server knows (built-ins and installed plugins), read when the OpenAPI document is built."""
+    schema["enum"] = connector_kinds()
 
 
 class SourceOptions(RequestBody):
@@ -25,7 +31,9 @@ class SourceOptions(RequestBody):
 class SourceCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(examples=["folder"], description="folder | git | a connector plugin's name")
+    kind: str = Field(
+        examples=["folder"], description="folder | git | a connector plugin's name", json_schema_extra=_known_kinds
+    )
     location: str = Field(min_length=1, max_length=4096, examples=["/srv/shared/handbooks"])
     options: SourceOptions = Field(default_factory=SourceOptions)
     every_s: float | None = Field(None, ge=1, description="Sync every this many seconds; unset: only when asked")
