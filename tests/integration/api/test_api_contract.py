@@ -33,10 +33,12 @@ def test_search_finds_the_right_chunk_with_attribution(kb_settings: Settings) ->
         "text",
         "score",
         "section",
+        "origin",
         "instructions",
         "instructions_reason",
     }
     assert top["instructions"] is False and top["instructions_reason"] is None
+    assert top["origin"] is None  # uploaded, not synced from a source
     assert top["section"] == "RX-200 errors"  # the Markdown heading the passage sits under
 
 
@@ -152,6 +154,9 @@ def test_every_route_is_covered_by_the_contract_tests(kb_settings: Settings) -> 
         "/v1/answers/{answer_id}/feedback", "/v1/collections/{name}/insights",
         # their contract: tests/integration/cli/test_bundles.py
         "/v1/collections/{name}/export", "/v1/imports",
+        # their contract: tests/integration/api/test_sources_api.py
+        "/v1/collections/{name}/sources", "/v1/collections/{name}/sources/{source_id}",
+        "/v1/collections/{name}/sources/{source_id}/sync",
     }  # fmt: skip
 
 
