@@ -46,6 +46,7 @@ def test_a_sync_killed_mid_way_converges_on_the_next_sync(
     script = textwrap.dedent(
         f"""
         import sys
+        import time
         sys.path.insert(0, {str(ROOT)!r})
         from rag.config import Settings
         from rag.retrieval.components import build_components
@@ -55,6 +56,16 @@ def test_a_sync_killed_mid_way_converges_on_the_next_sync(
         settings = Settings(_env_file=None, data_dir={str(settings.data_dir)!r})
         pipeline = build_pipeline(build_components(settings))
         store = open_source_store(settings)
+        # Killed at a known point, however fast the machine: after the third file settles the sync waits
+        # here (on a quiet machine it would otherwise finish between two looks of the test).
+        put_item, settled = store.put_item, []
+        def put_item_then_wait(source_id, key, marker, document_id):
+            put_item(source_id, key, marker, document_id)
+            if marker is not None:
+                settled.append(key)
+                if len(settled) == 3:
+                    time.sleep(3600)
+        store.put_item = put_item_then_wait
         run_sync(store.get("src-crash"), pipeline, store)
         print("finished")
         """
