@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from rag.answering.sentences import SentenceVectors, clean_quote, is_prose, source_sentences
+from rag.answering.sentences import SentenceVectors, clean_quote, is_prose, source_sentences, with_caption
 from rag.text.analyzer import STOP_WORDS, WORD, Analyzer
 from rag.text.words import content_words, normalize, numbers
 from rag.types import SearchHit
@@ -88,6 +88,10 @@ class _Candidate:
     context: str = ""  # a table row's caption: read with the row when scored, never quoted
 
     @property
+    def scored(self) -> str:
+        return with_caption(self.context, self.quote)
+
+    @property
     def cost(self) -> int:
         """Characters it adds to the answer: the quote, its " [n]" and a joining space."""
         return len(self.quote) + len(str(self.n)) + 4
@@ -138,8 +142,7 @@ class ExtractiveAnswerer:
             return ExtractedAnswer("", [])
         cues = _Cues.of(question, idf)
         average_length = sum(len(c.terms) for c in candidates) / len(candidates)
-        scored = [f"{c.context} {c.quote}" if c.context else c.quote for c in candidates]
-        similarity = self.vectors.similarities(self.vectors.question(question), scored)
+        similarity = self.vectors.similarities(self.vectors.question(question), [c.scored for c in candidates])
         for c, sim in zip(candidates, similarity.tolist(), strict=True):
             c.cue = cues.match(c.quote, c.terms)
             c.relevance = sim
@@ -220,7 +223,7 @@ class ExtractiveAnswerer:
             c.position,
             left,
             right,
-            self._terms(f"{c.context} {text[left:right]}"),
+            self._terms(with_caption(c.context, text[left:right])),
             quote,
             context=c.context,
         )

@@ -75,7 +75,12 @@ class SourceSentence:
     def scored(self) -> str:
         """What is compared with the question: a row alone ("Code: F2; Meaning: Water not draining") lacks
         the words of what its table lists ("error codes of the dishwasher"), so it is read with its caption."""
-        return f"{self.context} {self.quote}" if self.context else self.quote
+        return with_caption(self.context, self.quote)
+
+
+def with_caption(caption: str, text: str) -> str:
+    """A table row's text read after its caption (the text alone when it has none)."""
+    return f"{caption} {text}" if caption else text
 
 
 def row_captions(text: str) -> dict[int, str]:
