@@ -42,6 +42,8 @@ class Embedder(Protocol):
 
     def embed_sentences(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    def embed_tokens(self, texts: Sequence[str]) -> list[np.ndarray]: ...
+
     def submit_query(self, text: str) -> Future[np.ndarray]: ...
 
     def tokenize(self, text: str) -> list[int]: ...
@@ -160,6 +162,22 @@ class SentenceTransformerEmbedder:
             rows = order[start : start + SENTENCE_BATCH]
             vectors[rows] = encoder.encode_batch([texts[i] for i in rows])
         return vectors
+
+    def embed_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's normalised token vectors (special tokens left out), for late interaction: the PyTorch
+        model's last layer before pooling, an interactive turn at the encoder."""
+        if not texts:
+            return []
+        with self._turns.turn(False):
+            tokens = self.model.encode(
+                list(texts), batch_size=self.batch_size, output_value="token_embeddings", convert_to_numpy=False
+            )
+        out = []
+        for matrix in tokens:
+            vectors = matrix.float().numpy()[1:-1]  # [CLS] and [SEP] say nothing about the text's words
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            out.append(vectors / np.maximum(norms, 1e-12))
+        return out
 
     def submit_query(self, text: str) -> Future[np.ndarray]:
         """Start embedding a query: on the ONNX path it runs in the encoder's thread meanwhile."""

@@ -8,15 +8,19 @@ dev set is in the README ("Evaluating retrieval").
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import numpy as np
 
 from rag.errors import InvalidInput
 from rag.retrieval.duplicates import WINDOW, collapse
 from rag.retrieval.duplicates import heading_match as heading_terms
+from rag.retrieval.embeddings import Embedder
 from rag.retrieval.feedback import FEEDBACK_CHUNKS, PRF_CHUNKS, rocchio
+from rag.retrieval.late_interaction import LATE_WINDOW, TokenVectors, fuse, maxsim
 from rag.retrieval.rerank import Candidate
 from rag.retrieval.state import Searcher, SearchState
+from rag.text.headings import with_context
 
 Step = Callable[[Searcher, SearchState], None]
 
@@ -95,7 +99,29 @@ def heading_match(retriever: Searcher, state: SearchState) -> None:
     state.ranked = sorted(first, key=lambda pair: pair[1], reverse=True) + state.ranked[PAGE_WINDOW:]
 
 
+@lru_cache(maxsize=4)
+def _token_vectors(embedder: Embedder) -> TokenVectors:
+    return TokenVectors(embedder.embed_tokens)
+
+
+def late_interaction(retriever: Searcher, state: SearchState) -> None:
+    """The first LATE_WINDOW results re-ordered by reciprocal rank fusion of their order so far and their
+    MaxSim over token vectors (rag/retrieval/late_interaction.py), each read with its header as embedded."""
+    head = retriever.fill_text(state.collection, [c for c, _ in state.ranked[:LATE_WINDOW]])
+    if len(head) < 2:
+        return
+    tokens = _token_vectors(retriever.components.embedder)
+    question = retriever.components.embedder.embed_tokens([state.query])[0]
+    texts = [with_context(c.text, c.metadata.get("context")) for c in head]
+    late = {c.chunk_id: maxsim(question, vectors) for c, vectors in zip(head, tokens.of(texts), strict=True)}
+    scores = {c.chunk_id: s for c, s in state.ranked[:LATE_WINDOW]}
+    by_id = {c.chunk_id: c for c in head}
+    order = fuse([c.chunk_id for c in head], late)
+    state.ranked = [(by_id[cid], scores[cid]) for cid in order] + state.ranked[LATE_WINDOW:]
+
+
 STEPS: dict[str, Step] = {
+    "late-interaction": late_interaction,
     "rm3": keyword_feedback,
     "vector-prf": vector_feedback,
     "dedupe": collapse_duplicates,

@@ -134,7 +134,7 @@ def test_eval_of_a_handbook_in_folders_answers_paraphrases_refuses_near_misses_a
 
 def test_eval_of_a_qa_set_with_configs_scores_search_only_per_configuration(tmp_path: Path) -> None:
     """`--config` on a QA set: which page comes first for each configuration, no answers asked."""
-    every_step = "hybrid+rm3+vector-prf+page-evidence+heading-match+dedupe"
+    every_step = "hybrid+rm3+vector-prf+page-evidence+heading-match+late-interaction+dedupe"
     docs = ["--docs", str(HANDBOOKQA / "docs")]
     command = [
         "eval",
