@@ -1,16 +1,21 @@
 """How a collection is doing, read off the answer log: what was asked, how much was answered, what users
 voted down, the unanswered questions grouped by topic (the documents to write) and the documents no
-answer cited (the ones nobody needs, or that retrieval never finds)."""
+answer cited (the ones nobody needs, or that retrieval never finds).
+
+Under a key's document scope (rag.access.current_scope) the report is made of the answers that drew only on
+documents the key sees, as if the others had never been there: answers that used another document, or whose
+sources were not kept, are left out, and a source a user named is shown only when it names a visible one."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from rag.access import current_scope
 from rag.answering.topics import Topic, group_by_topic
 from rag.retrieval.embeddings import Embedder
-from rag.storage.answers import AnswerLog
+from rag.storage.answers import AnswerLog, AnswerRecord, RatedAnswer
 from rag.storage.registry.types import Registry
 
 MAX_DOWN_VOTED = 50
@@ -46,9 +51,11 @@ def collection_insights(
     answer_log: AnswerLog, registry: Registry, embedder: Embedder, collection: str, since: str
 ) -> Insights:
     answers = answer_log.answers(collection, since)
+    rated = answer_log.rated(collection, since)
+    if current_scope() is not None:
+        answers, rated = _in_scope(answers, rated, registry, collection)
     abstentions = [a for a in answers if a.abstained]
     reasons = Counter(a.abstain_reason or "unknown" for a in abstentions)
-    rated = answer_log.rated(collection, since)
     ratings = Counter(r.feedback.rating for r in rated)
     down = [r for r in reversed(rated) if r.feedback.rating == "down"][:MAX_DOWN_VOTED]
     down_voted = [
@@ -75,3 +82,28 @@ def collection_insights(
         collection, since, len(answers), len(answers) - len(abstentions), len(abstentions), dict(reasons),
         {"up": ratings.get("up", 0), "down": ratings.get("down", 0)}, down_voted, topics, never_cited, kept, notes,
     )  # fmt: skip
+
+
+def _in_scope(
+    answers: list[AnswerRecord], rated: list[RatedAnswer], registry: Registry, collection: str
+) -> tuple[list[AnswerRecord], list[RatedAnswer]]:
+    """The answers and feedback a scoped key may see (the registry lists the documents it sees)."""
+    documents = registry.documents(collection)
+    visible = {d.document_id for d in documents}
+    names = visible | {d.filename for d in documents}
+
+    def drew_on_visible(answer: AnswerRecord | None) -> bool:
+        return (
+            answer is not None
+            and answer.sources is not None
+            and all(s.get("document_id") in visible for s in answer.sources)
+        )
+
+    kept = []
+    for r in rated:
+        if drew_on_visible(r.answer):
+            named = r.feedback.source or ""
+            if named and not any(named == n or named.startswith((f"{n}#", f"{n} ")) for n in names):
+                r = RatedAnswer(replace(r.feedback, source=None), r.answer)
+            kept.append(r)
+    return [a for a in answers if drew_on_visible(a)], kept

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from rag.access import current_scope
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,13 @@ class VectorStore(Protocol):
     def heartbeat(self) -> bool: ...
 
 
-def chroma_where(filters: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Our flat `{key: value | [values]}` filters as a Chroma `where` clause."""
+def chroma_where(filters: dict[str, Any] | None, *more: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Our flat `{key: value | [values]}` filters as a Chroma `where` clause; several sets (a request's and a
+    key's document scope, which may name the same key) must all match."""
     clauses = [
-        {key: {"$in": value}} if isinstance(value, list) else {key: value} for key, value in (filters or {}).items()
+        {key: {"$in": value}} if isinstance(value, list) else {key: value}
+        for group in (filters, *more)
+        for key, value in (group or {}).items()
     ]
     if not clauses:
         return None
@@ -161,7 +165,8 @@ class ChromaStore:
         metadata: bool = True,
     ) -> list[DenseHit]:
         """Nearest chunks; `metadata=False` returns ids and similarities only (Chroma then skips a
-        metadata read that costs more than the vector search itself)."""
+        metadata read that costs more than the vector search itself). Only chunks the request's document scope
+        admits (rag.access.current_scope): Chroma filters before it takes the nearest `limit`."""
         from chromadb.errors import InternalError
 
         target = self._collection(collection, create=False)
@@ -171,7 +176,7 @@ class ChromaStore:
             result = target.query(
                 query_embeddings=[embedding],
                 n_results=limit,
-                where=chroma_where(filters),
+                where=chroma_where(filters, scope.filters if (scope := current_scope()) else None),
                 include=["metadatas", "distances"] if metadata else ["distances"],
             )
         except InternalError as exc:
