@@ -40,7 +40,7 @@ class DocumentScope:
 
     @classmethod
     def of(cls, where: Mapping[str, Iterable[str]]) -> DocumentScope:
-        return cls(tuple(sorted((key, tuple(values)) for key, values in where.items())))
+        return cls(tuple(sorted((key, tuple(sorted(set(values)))) for key, values in where.items())))
 
     @property
     def filters(self) -> dict[str, list[str]]:

@@ -2,9 +2,9 @@
 voted down, the unanswered questions grouped by topic (the documents to write) and the documents no
 answer cited (the ones nobody needs, or that retrieval never finds).
 
-Under a key's document scope (rag.access.current_scope) the report is made of the answers that drew only on
-documents the key sees, as if the others had never been there: answers that used another document, or whose
-sources were not kept, are left out, and a source a user named is shown only when it names a visible one."""
+Under a key's document scope (rag.access.current_scope) the report is made of the answers given under that same
+filter (rag.answering.feedback.seen_under), as if the other documents had never been there; a source a user
+named is shown only when it names a document the key sees."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rag.access import current_scope
+from rag.access import DocumentScope, current_scope
+from rag.answering.feedback import seen_under
 from rag.answering.topics import Topic, group_by_topic
 from rag.retrieval.embeddings import Embedder
 from rag.storage.answers import AnswerLog, AnswerRecord, RatedAnswer
@@ -52,8 +53,8 @@ def collection_insights(
 ) -> Insights:
     answers = answer_log.answers(collection, since)
     rated = answer_log.rated(collection, since)
-    if current_scope() is not None:
-        answers, rated = _in_scope(answers, rated, registry, collection)
+    if (scope := current_scope()) is not None:
+        answers, rated = _in_scope(answers, rated, registry, collection, scope)
     abstentions = [a for a in answers if a.abstained]
     reasons = Counter(a.abstain_reason or "unknown" for a in abstentions)
     ratings = Counter(r.feedback.rating for r in rated)
@@ -85,25 +86,18 @@ def collection_insights(
 
 
 def _in_scope(
-    answers: list[AnswerRecord], rated: list[RatedAnswer], registry: Registry, collection: str
+    answers: list[AnswerRecord], rated: list[RatedAnswer], registry: Registry, collection: str, scope: DocumentScope
 ) -> tuple[list[AnswerRecord], list[RatedAnswer]]:
     """The answers and feedback a scoped key may see (the registry lists the documents it sees)."""
     documents = registry.documents(collection)
     visible = {d.document_id for d in documents}
     names = visible | {d.filename for d in documents}
 
-    def drew_on_visible(answer: AnswerRecord | None) -> bool:
-        return (
-            answer is not None
-            and answer.sources is not None
-            and all(s.get("document_id") in visible for s in answer.sources)
-        )
-
     kept = []
     for r in rated:
-        if drew_on_visible(r.answer):
+        if seen_under(r.answer, scope, visible):
             named = r.feedback.source or ""
             if named and not any(named == n or named.startswith((f"{n}#", f"{n} ")) for n in names):
                 r = RatedAnswer(replace(r.feedback, source=None), r.answer)
             kept.append(r)
-    return [a for a in answers if drew_on_visible(a)], kept
+    return [a for a in answers if seen_under(a, scope, visible)], kept

@@ -8,7 +8,7 @@ from pathlib import Path
 from rag.storage.keys.queries import SqlKeyStore
 from rag.storage.sqlite_file import SqliteFile
 
-# Added after the first release (PostgreSQL: migrations/0008_key_document_filter.sql): files written before
+# Added after the first release (PostgreSQL: migrations/0008_document_access.sql): files written before
 # it gain the column when opened.
 DOCUMENT_FILTER_COLUMN = {"documents": "TEXT"}
 
