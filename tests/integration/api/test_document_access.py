@@ -26,7 +26,7 @@ from rag.retrieval.components import build_components
 from rag.storage.keys.sqlite import SqliteKeyStore
 from tests.conftest import make_pdf
 from tests.fakes import fake_openai_server
-from tests.integration.api.test_scoped_keys import _start
+from tests.integration.api.test_scoped_keys import _rag, _start
 from tests.integration.backends.test_api_backends import assert_contract
 from tests.waiting import wait_until
 
@@ -72,6 +72,7 @@ class Setup:
     prompts_before: int
     fake: Any
     paths: dict[tuple[str, str], bool]  # (method, path) -> has a body
+    data: Path
 
 
 def _ingest(settings: Settings) -> None:
@@ -105,12 +106,12 @@ def setup(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterato
         url, stop = _start(settings)
         try:
             with httpx.Client(base_url=url, timeout=300, headers={"Authorization": f"Bearer {ADMIN}"}) as admin:
-                yield _prepare(admin, url, keys, fake, share)
+                yield _prepare(admin, url, keys, fake, share, settings.data_dir)
         finally:
             stop()
 
 
-def _prepare(admin: httpx.Client, url: str, keys: dict[str, str], fake: Any, share: Path) -> Setup:
+def _prepare(admin: httpx.Client, url: str, keys: dict[str, str], fake: Any, share: Path, data: Path) -> Setup:
     """What an unfiltered admin leaves behind: a job that ingested a hidden document, a synced source of hidden
     documents, and an answer (voted down) drawn from hidden documents."""
     files = {"files": (f"{MARKER}-memo.txt", f"The {MARKER} memo: annual leave is 40 days.".encode())}
@@ -134,7 +135,7 @@ def _prepare(admin: httpx.Client, url: str, keys: dict[str, str], fake: Any, sha
     assert admin.post(f"/v1/answers/{answer_id}/feedback", json=vote).status_code == 201
     schema = admin.get("/openapi.json").json()
     paths = {(m.upper(), p): "requestBody" in op for p, ops in schema["paths"].items() for m, op in ops.items()}
-    return Setup(url, keys, job_id, source_id, answer_id, len(fake.requests), fake, paths)
+    return Setup(url, keys, job_id, source_id, answer_id, len(fake.requests), fake, paths, data)
 
 
 def sample_json(method: str, path: str, document_id: str) -> dict[str, Any] | None:
@@ -284,3 +285,22 @@ def test_lists_counts_and_answers_hold_the_visible_documents(setup: Setup, filte
     assert insights["questions"] >= 2 and insights["ratings"]["down"] == 0  # the admin's hidden answer is gone
     assert {d["document_id"] for d in insights["never_cited"]} <= {*VISIBLE, VISIBLE_PDF}
     assert filtered.get(f"/v1/collections/{COLLECTION}/sources").json()["sources"] == []
+
+
+def test_rag_keys_create_where_makes_a_key_the_running_server_filters_with(setup: Setup) -> None:
+    created = _rag(setup.data, "keys", "create", "people-bot", "--collections", COLLECTION,
+                   "--where", "department=people", "--json")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+    assert key["documents"] == {"department": ["people"]} and key["role"] == "reader"
+    listed = {r["name"]: r for r in json.loads(_rag(setup.data, "keys", "list", "--json").stdout)}
+    assert listed["people-bot"]["documents"] == {"department": ["people"]}
+    assert "department=people" in _rag(setup.data, "keys", "list").stdout
+
+    body = {"query": "annual leave", "collection": COLLECTION, "top_k": 10}
+    found = httpx.post(f"{setup.url}/v1/search", json=body, headers={"Authorization": f"Bearer {key['key']}"})
+    assert {r["document_id"] for r in found.json()["results"]} == {"carry-over.txt", "parental.txt"}
+
+    for bad, says in [("page=1", "differs between a document's chunks"), ("department", "KEY=VALUE")]:
+        refused = _rag(setup.data, "keys", "create", "bad-bot", "--where", bad)
+        assert refused.returncode != 0 and says in " ".join(refused.stderr.split())  # the console wraps lines
