@@ -197,11 +197,13 @@ def filtered(setup: Setup) -> Iterator[httpx.Client]:
 
 
 def test_no_route_shows_a_hidden_document_to_a_filtered_key(setup: Setup, filtered: httpx.Client) -> None:
-    leaks, served = [], 0
+    leaks, served, failed = [], 0, []
     for method, path in setup.paths:
         for document_id in (f"{MARKER}-3.txt", HIDDEN_PDF, VISIBLE_PDF):
             response = _send(filtered, setup, method, path, document_id)
             served += response.status_code < 400
+            if response.status_code >= 500:
+                failed.append((method, path, document_id, response.text[:200]))
             if MARKER in _text(response).replace(document_id.lower(), ""):  # an error may name what was asked for
                 leaks.append((method, path, document_id, response.status_code, _text(response)[:2000]))
             if "{document_id}" not in path and path != "/v1/summarize":
@@ -209,9 +211,12 @@ def test_no_route_shows_a_hidden_document_to_a_filtered_key(setup: Setup, filter
     for path, body in EXTRA_REQUESTS:
         response = filtered.post(path, json=body)
         served += response.status_code < 400
+        if response.status_code >= 400:  # each of these reads visible documents
+            failed.append(("POST", path, body, response.text[:200]))
         if MARKER in _text(response):
             leaks.append(("POST", path, body, response.status_code, _text(response)[:300]))
     assert not leaks, f"a filtered key saw hidden documents: {leaks}"
+    assert not failed, failed
     assert served >= 25  # the visible documents were served, not everything refused
     prompts = json.dumps([r.json for r in setup.fake.requests[setup.prompts_before :]]).lower()
     assert len(setup.fake.requests) > setup.prompts_before and MARKER not in prompts  # nor told to the model
