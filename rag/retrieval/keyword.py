@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from rag.config import Settings
 
 log = logging.getLogger(__name__)
-MAX_SCOPED_ROWS = 64  # (collection, scope) row sets kept; each is valid until the collection changes
+# (collection, scope) pairs whose rows and chunk ids are kept, each until its collection changes: a few MB per
+# pair at 100,000 chunks, and a deployment has a handful of filters.
+MAX_SCOPED_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -127,11 +129,8 @@ class KeywordIndex:
         scope = current_scope()
         if scope is None:
             return row_ids
-        scoped = self._scope_rows(collection, scope)
+        scoped = self._scoped(collection, scope)[1]
         return scoped if row_ids is None else np.intersect1d(row_ids, scoped, assume_unique=True)
-
-    def _scope_rows(self, collection: str, scope: DocumentScope) -> np.ndarray:
-        return self._scoped(collection, scope)[1]
 
     def _scoped(self, collection: str, scope: DocumentScope) -> tuple[int, np.ndarray, list[str]]:
         index = self._bm25(collection)
