@@ -19,7 +19,7 @@ from ingest.service import build_pipeline
 from ingest.synced_sources import SourceScheduler, SyncedSources
 from ingest.uploads import Uploads
 from ingest.watching import FolderWatcher
-from rag.access import NOBODY, Principal
+from rag.access import NOBODY, Principal, set_scope
 from rag.answering.chat import ChatService
 from rag.answering.feedback import AnswerKeeper
 from rag.answering.service import AnswerService, build_answer_service
@@ -169,7 +169,9 @@ async def require_api_key(
     served without it, this authenticates with the same Authenticator."""
     if caller_var.get() is NOBODY:
         authenticator: Authenticator = request.app.state.authenticator
-        caller_var.set(authenticator.authenticate(request.headers.get("authorization")))
+        caller = authenticator.authenticate(request.headers.get("authorization"))
+        caller_var.set(caller)
+        set_scope(caller.documents)
     return authorize(request.method, request.scope["route"].path)
 
 

@@ -2,7 +2,9 @@
 
 - role: `authorize` (on every protected route, through api.deps.require_api_key) from `role_needed`;
 - scope: `require_visible` (through Services.require_collection, which every route naming a collection calls)
-  answers exactly like a collection that does not exist, so a key learns nothing about the others.
+  answers exactly like a collection that does not exist, so a key learns nothing about the others;
+- documents: a key with a document filter only reads (`authorize`), and what it reads is filtered where the
+  stores are read (rag.access.current_scope, set with the caller by the key check).
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ _WHAT = {
 }
 
 
+def writes(method: str, route: str) -> bool:
+    """Whether the route changes documents, collections, sources or keys (feedback is a reader's own say)."""
+    return not (method in ("GET", "HEAD", "OPTIONS") or (method == "POST" and route in READ_ONLY_POSTS | READER_POSTS))
+
+
 def role_needed(method: str, route: str) -> Role:
     """The least role for `method` on the route template `route`. A new POST, PUT, PATCH or DELETE route
     needs a writer until it is listed as read-only: forgetting fails closed."""
@@ -40,9 +47,7 @@ def role_needed(method: str, route: str) -> Role:
         return "admin"
     if route in WRITER_GETS:
         return "writer"
-    if method in ("GET", "HEAD", "OPTIONS") or (method == "POST" and route in READ_ONLY_POSTS | READER_POSTS):
-        return "reader"
-    return "writer"
+    return "writer" if writes(method, route) else "reader"
 
 
 def current_caller() -> Principal:
@@ -57,6 +62,9 @@ def authorize(method: str, route: str) -> Principal:
             f"the key {caller.name!r} has the {caller.role} role; {method} {route} needs the {needed} role"
             f" ({_WHAT[needed]})"
         )
+    if caller.documents is not None and writes(method, route):
+        # It would write beside documents it cannot see (replace one, delete a collection holding some).
+        raise Forbidden(f"the key {caller.name!r} sees only documents where {caller.documents}: it may only read")
     return caller
 
 

@@ -39,23 +39,33 @@ def keys_create(
     collections: Annotated[
         str | None, typer.Option(help="Comma-separated collections the key may see (default: all).")
     ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only documents whose metadata KEY is one of the VALUES: KEY=VALUE[,VALUE...]; repeat for"
+            " several keys (all must match). The key then only reads."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a key and print it, once: only its SHA-256 digest is stored."""
-    from rag.access import check_role, parse_collections
+    from rag.access import check_role, parse_collections, parse_where
 
     try:
         scope = parse_collections(collections)
-        key = _key_store().create(name, check_role(role), scope)
+        documents = parse_where(where or None)
+        key = _key_store().create(name, check_role(role), scope, documents)
     except RagError as exc:
         raise fail(exc.message) from exc
     shown = None if scope is None else sorted(scope)
     if as_json:
-        print(json.dumps({"name": name, "role": role, "collections": shown, "key": key}))
+        filters = None if documents is None else documents.filters
+        print(json.dumps({"name": name, "role": role, "collections": shown, "documents": filters, "key": key}))
         return
     print(key)
+    seen = f"; documents where {documents}" if documents else ""
     err_console.print(
-        f"key {name!r} ({role}; collections: {', '.join(shown) if shown else 'all'}) created."
+        f"key {name!r} ({role}; collections: {', '.join(shown) if shown else 'all'}{seen}) created."
         " This is the only time the key is shown: keep it now.",
         highlight=False,
     )
@@ -63,14 +73,17 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(as_json: JsonOption = False) -> None:
-    """List the keys: name, role, collections, creation time (never the key)."""
-    print_listing(_key_store().records(), as_json, ("name", "role", "collections", "created_at"), _key_row)
+    """List the keys: name, role, collections, document filter, creation time (never the key)."""
+    columns = ("name", "role", "collections", "documents", "created_at")
+    print_listing(_key_store().records(), as_json, columns, _key_row)
     if not as_json and get_settings().api_key_set:
         err_console.print("[dim]and the RAG_API_KEYS keys (admin, every collection)[/dim]")
 
 
 def _key_row(r: KeyRecord) -> tuple[str, ...]:
-    return r.name, r.role, ", ".join(r.collections) if r.collections is not None else "all", r.created_at
+    collections = ", ".join(r.collections) if r.collections is not None else "all"
+    documents = " and ".join(f"{k}={','.join(v)}" for k, v in r.documents.items()) if r.documents else "all"
+    return r.name, r.role, collections, documents, r.created_at
 
 
 @keys_app.command("revoke")

@@ -21,7 +21,9 @@ from ingest.preparing import DocumentPreparer, PageProgress, PreparedDocument, R
 from ingest.recovery import recover_half_written
 from ingest.sources import FileResult, ProgressCallback, Source, document_ids
 from ingest.storing import DocumentWriter, Encoded
+from rag.access import current_scope
 from rag.config import Settings
+from rag.errors import Forbidden
 from rag.retrieval.embeddings import Embedder, EncodingStopped
 from rag.retrieval.keyword import KeywordIndex
 from rag.storage.originals import OriginalStore
@@ -80,6 +82,7 @@ class IngestPipeline:
         first; setting `stop` ends it between batches (or between two pages OCR reads) with `IngestStopped`
         (what is stored stays stored). `pages` hears of each scanned page read."""
         check_collection_name(collection)
+        _refuse_under_scope()
         self.registry.ensure_collection(collection)
         sources = [replace(s, filename=clean_name(s.filename) or "upload") for s in sources]
         results: dict[int, FileResult] = {}
@@ -121,9 +124,11 @@ class IngestPipeline:
         return [results[i] for i in sorted(results)]
 
     def delete_document(self, collection: str, document_id: str) -> None:
+        _refuse_under_scope()
         self._writer.delete_document(collection, document_id)
 
     def delete_collection(self, collection: str) -> None:
+        _refuse_under_scope()
         self._writer.delete_collection(collection)
 
     def recover(self) -> int:
@@ -172,3 +177,10 @@ class IngestPipeline:
         while (items := incoming.get()) is not None:  # ids are unique within one ingest (document_ids)
             for index, result in self._writer.write_group(items):
                 report(index, result)
+
+
+def _refuse_under_scope() -> None:
+    """Writes see every document: under a document scope the registry hides some, and a write would then miss
+    them (an original still used by a hidden document, say). The API refuses such keys' writes before this."""
+    if current_scope() is not None:
+        raise Forbidden("a key with a document filter may only read")

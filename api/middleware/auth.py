@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
 from api.permissions import caller_var
-from rag.access import ENV_ADMIN, OPEN_ACCESS, Principal
+from rag.access import ENV_ADMIN, OPEN_ACCESS, Principal, scoped_to
 from rag.errors import Unauthorized
 from rag.storage.keys import KeyStore
 
@@ -85,8 +85,8 @@ class Authenticator:
 class ApiKeyMiddleware:
     """Answers 401 (the error contract) to any request without a valid key, except /health, the web page's
     files and, when RAG_PUBLIC_DOCS / RAG_PUBLIC_METRICS are set, the OpenAPI docs / the metrics; sets the
-    caller (api.permissions.caller_var) for everything after. Runs inside TraceMiddleware, so the 401 has a
-    trace id."""
+    caller (api.permissions.caller_var) and its document scope (rag.access.current_scope) for everything after.
+    Runs inside TraceMiddleware, so the 401 has a trace id."""
 
     def __init__(
         self, app: ASGIApp, authenticator: Authenticator, public_docs: bool, public_metrics: bool = False
@@ -112,7 +112,8 @@ class ApiKeyMiddleware:
         scope[CALLER_SCOPE_KEY] = caller.name
         token = caller_var.set(caller)
         try:
-            await self.app(scope, receive, send)
+            with scoped_to(caller.documents):  # the documents every store read of this request may return
+                await self.app(scope, receive, send)
         finally:
             caller_var.reset(token)
 

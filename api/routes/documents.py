@@ -226,6 +226,8 @@ async def get_job(job_id: str, services: ServicesDep) -> JobOut:
     if job is None or not current_caller().sees(job.collection):  # another scope's job: as if there were none
         raise NotFound(f"job {job_id!r} not found")
     results = [FileResultOut(**r) for r in job.results]
+    if current_caller().documents is not None:  # only the documents it sees (none, for what failed)
+        results = [r for r in results if services.registry.get(job.collection, r.document_id) is not None]
     return JobOut(
         id=job.id, collection=job.collection, status=job.status, files_total=job.files_total,
         files_done=job.files_done, chunks_done=job.chunks_done, failures=[r for r in results if r.status == "failed"],

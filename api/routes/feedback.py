@@ -11,6 +11,8 @@ from api.deps import ServicesDep
 from api.permissions import current_caller
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.feedback import FeedbackOut, FeedbackRequest
+from rag.answering.feedback import seen_under
+from rag.storage.answers import AnswerRecord
 
 router = APIRouter(tags=["feedback"])
 
@@ -28,8 +30,18 @@ async def give_feedback(
     when it replaces an earlier one. Any key that may read the answer's collection may rate it; an answer of
     another collection, or one older than RAG_QUESTION_RETENTION_DAYS, is a 404."""
     caller = current_caller()
+
+    def sees(answer: AnswerRecord) -> bool:
+        """Its collection; with a document filter, an answer given under the same filter."""
+        if not caller.sees(answer.collection):
+            return False
+        if caller.documents is None:
+            return True
+        visible = {d.document_id for d in services.registry.documents(answer.collection)}
+        return seen_under(answer, caller.documents, visible)
+
     feedback, created = await asyncio.to_thread(
-        services.keeper.give_feedback, answer_id, body.rating, body.comment, body.source, caller.sees
+        services.keeper.give_feedback, answer_id, body.rating, body.comment, body.source, sees
     )
     response.status_code = 201 if created else 200
     return FeedbackOut(**asdict(feedback))

@@ -12,6 +12,8 @@ from api.deps import Services, ServicesDep
 from api.openapi import links
 from api.schemas.common import ERROR_RESPONSES, error_responses
 from api.schemas.sources import SourceCounts, SourceCreate, SourceList, SourceOut, SyncAccepted
+from rag.access import current_scope
+from rag.errors import NotFound
 from rag.storage.sources import SourceRecord
 
 router = APIRouter(tags=["sources"])
@@ -55,13 +57,23 @@ async def add_source(name: str, body: SourceCreate, services: ServicesDep) -> So
 @router.get("/v1/collections/{name}/sources", response_model=SourceList, responses=ERROR_RESPONSES)
 async def list_sources(name: str, services: ServicesDep) -> SourceList:
     services.require_collection(name)
-    return SourceList(sources=[source_out(services, r) for r in services.sources.sources(name)])
+    return SourceList(sources=[source_out(services, r) for r in services.sources.sources(name) if _seen(r)])
 
 
 @router.get("/v1/collections/{name}/sources/{source_id}", response_model=SourceOut, responses=ERROR_RESPONSES)
 async def get_source(name: str, source_id: str, services: ServicesDep) -> SourceOut:
     services.require_collection(name)
-    return source_out(services, services.sources.get(name, source_id))
+    record = services.sources.get(name, source_id)
+    if not _seen(record):
+        raise NotFound(f"source {source_id!r} not found in collection {name!r}")
+    return source_out(services, record)
+
+
+def _seen(record: SourceRecord) -> bool:
+    """A key with a document filter sees the sources whose documents its filter admits by `source_id` alone
+    (`--where source_id=...`): the others' locations and counts would tell of documents it does not see."""
+    scope = current_scope()
+    return scope is None or scope.admits({"source_id": record.id})
 
 
 @router.delete("/v1/collections/{name}/sources/{source_id}", status_code=204, responses=ERROR_RESPONSES)

@@ -5,6 +5,7 @@ import { apiKey, call, path } from "./api.js";
 import { clearTurns, wireAsk } from "./ask.js";
 import { openDocument, wireDocumentView } from "./docview.js";
 import { $, el, errorNode, formatBytes, formatDate, wireDialogs } from "./dom.js";
+import { loadInsights, wireInsights } from "./insights.js";
 import { loadSources } from "./sources.js";
 import { wireUpload } from "./upload.js";
 
@@ -93,6 +94,7 @@ function openCollection(name, moveFocus = false) {
   markChosen();
   loadDocuments(0);
   loadSources(name);
+  loadInsights(name);
   if (moveFocus) $("#workspace-title").focus();
 }
 
@@ -184,6 +186,7 @@ function refresh() {
   if (state.collection) {
     loadDocuments(state.documentsOffset);
     loadSources(state.collection);
+    loadInsights(state.collection);
   }
 }
 
@@ -203,6 +206,7 @@ function start() {
   wireAsk(() => state.collection, onError);
   wireUpload(() => state.collection, refresh, onError);
   wireDocumentView(onError);
+  wireInsights(() => state.collection);
   $("#documents-prev").addEventListener("click", () => loadDocuments(Math.max(0, state.documentsOffset - DOCUMENTS_PER_PAGE)));
   $("#documents-next").addEventListener("click", () => loadDocuments(state.documentsOffset + DOCUMENTS_PER_PAGE));
   loadCollections().then(() => {

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from rag.access import DocumentScope, current_scope
 from rag.answering.service import Answer
 from rag.errors import NotFound
 from rag.storage.answers import AnswerLog, AnswerRecord, FeedbackRecord, Rating
@@ -31,9 +32,10 @@ MAX_QUEUED = 10_000  # answers waiting for the writer; beyond, new ones are not 
 
 def answer_record(answer_id: str, collection: str, question: str, answer: Answer, keep: bool) -> AnswerRecord:
     """What the log keeps of an answer: with `keep` off, no text of the user's nor of the answer."""
+    scope = str(found) if (found := current_scope()) else None  # the asking key's document filter
     if not keep:
         return AnswerRecord(answer_id, collection, None, None, None, answer.abstained, answer.abstain_reason,
-                            answer.mode)  # fmt: skip
+                            answer.mode, scope=scope)  # fmt: skip
     cited = {c.n for c in answer.grounding.citations} if answer.grounding and not answer.abstained else set()
     sources = [
         {"n": n, "document_id": hit.document_id, "filename": hit.filename, "page": hit.page,
@@ -41,7 +43,17 @@ def answer_record(answer_id: str, collection: str, question: str, answer: Answer
         for n, hit in enumerate(answer.sources, start=1)
     ]  # fmt: skip
     return AnswerRecord(answer_id, collection, question, answer.answer, sources, answer.abstained,
-                        answer.abstain_reason, answer.mode)  # fmt: skip
+                        answer.abstain_reason, answer.mode, scope=scope)  # fmt: skip
+
+
+def seen_under(answer: AnswerRecord | None, scope: DocumentScope, documents: set[str]) -> bool:
+    """Whether a key with the document filter `scope` may see the answer: one given under the same filter, that
+    drew only on `documents` (those the filter admits now: a document's metadata may have changed since)."""
+    return (
+        answer is not None
+        and answer.scope == str(scope)
+        and all(s.get("document_id") in documents for s in answer.sources or [])
+    )
 
 
 def iso_days_ago(days: float, now: float | None = None) -> str:
@@ -103,15 +115,21 @@ class AnswerKeeper:
         return self.log.purge(iso_days_ago(self.retention_days))
 
     def give_feedback(
-        self, answer_id: str, rating: Rating, comment: str | None, source: str | None, sees: Callable[[str], bool]
+        self,
+        answer_id: str,
+        rating: Rating,
+        comment: str | None,
+        source: str | None,
+        sees: Callable[[AnswerRecord], bool],
     ) -> tuple[FeedbackRecord, bool]:
-        """Store the feedback on a logged answer the caller may see; (the record, whether it is the first)."""
+        """Store the feedback on a logged answer the caller may see (`sees`: its collection, and under a
+        document scope its sources); (the record, whether it is the first)."""
         answer = self.log.get(answer_id)
         if answer is None:  # perhaps still queued
             self.flush()
             answer = self.log.get(answer_id)
         expired = answer is not None and answer.created_at < iso_days_ago(self.retention_days)  # not purged yet
-        if answer is None or expired or not sees(answer.collection):
+        if answer is None or expired or not sees(answer):
             raise NotFound(
                 f"no answer {answer_id!r} (answers are kept {self.retention_days} days;"
                 " use the id /v1/query or /v1/chat/completions returned)"

@@ -1,16 +1,22 @@
 """How a collection is doing, read off the answer log: what was asked, how much was answered, what users
 voted down, the unanswered questions grouped by topic (the documents to write) and the documents no
-answer cited (the ones nobody needs, or that retrieval never finds)."""
+answer cited (the ones nobody needs, or that retrieval never finds).
+
+Under a key's document scope (rag.access.current_scope) the report is made of the answers given under that same
+filter (rag.answering.feedback.seen_under), as if the other documents had never been there; a source a user
+named is shown only when it names a document the key sees."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from rag.access import DocumentScope, current_scope
+from rag.answering.feedback import seen_under
 from rag.answering.topics import Topic, group_by_topic
 from rag.retrieval.embeddings import Embedder
-from rag.storage.answers import AnswerLog
+from rag.storage.answers import AnswerLog, AnswerRecord, RatedAnswer
 from rag.storage.registry.types import Registry
 
 MAX_DOWN_VOTED = 50
@@ -46,9 +52,11 @@ def collection_insights(
     answer_log: AnswerLog, registry: Registry, embedder: Embedder, collection: str, since: str
 ) -> Insights:
     answers = answer_log.answers(collection, since)
+    rated = answer_log.rated(collection, since)
+    if (scope := current_scope()) is not None:
+        answers, rated = _in_scope(answers, rated, registry, collection, scope)
     abstentions = [a for a in answers if a.abstained]
     reasons = Counter(a.abstain_reason or "unknown" for a in abstentions)
-    rated = answer_log.rated(collection, since)
     ratings = Counter(r.feedback.rating for r in rated)
     down = [r for r in reversed(rated) if r.feedback.rating == "down"][:MAX_DOWN_VOTED]
     down_voted = [
@@ -75,3 +83,21 @@ def collection_insights(
         collection, since, len(answers), len(answers) - len(abstentions), len(abstentions), dict(reasons),
         {"up": ratings.get("up", 0), "down": ratings.get("down", 0)}, down_voted, topics, never_cited, kept, notes,
     )  # fmt: skip
+
+
+def _in_scope(
+    answers: list[AnswerRecord], rated: list[RatedAnswer], registry: Registry, collection: str, scope: DocumentScope
+) -> tuple[list[AnswerRecord], list[RatedAnswer]]:
+    """The answers and feedback a scoped key may see (the registry lists the documents it sees)."""
+    documents = registry.documents(collection)
+    visible = {d.document_id for d in documents}
+    names = visible | {d.filename for d in documents}
+
+    kept = []
+    for r in rated:
+        if seen_under(r.answer, scope, visible):
+            named = r.feedback.source or ""
+            if named and not any(named == n or named.startswith((f"{n}#", f"{n} ")) for n in names):
+                r = RatedAnswer(replace(r.feedback, source=None), r.answer)
+            kept.append(r)
+    return [a for a in answers if seen_under(a, scope, visible)], kept

@@ -245,6 +245,12 @@ class Bm25Index:
             known = {t: int(self._df[self.vocabulary[t]]) for t in terms if t in self.vocabulary}
             return {t: known.get(t, 0) for t in terms}, self._live
 
+    def chunk_ids_of(self, rowids: np.ndarray) -> list[str]:
+        """The live chunks among `rowids` (a document scope's rows), by chunk id."""
+        with self.lock:
+            slots = np.flatnonzero(np.isin(np.asarray(self._rowids), rowids) & self._alive[: len(self._rowids)])
+            return [self._chunk_ids[s] for s in slots]
+
     def search(self, query: str, depth: int, rowids: np.ndarray | None = None) -> list[tuple[str, float]]:
         """The best `depth` (chunk_id, score) pairs, best first."""
         return self.score(query, rowids).top(depth)

@@ -56,7 +56,8 @@ class Retriever:
         vector_future = self.components.embedder.submit_query(query)
         bm25 = keyword.scores(collection, query, filters)
         vector = vector_future.result()
-        dense = self.components.store.query(collection, vector, limit, filters, metadata=False)
+        among = keyword.scope_chunk_ids(collection)  # None without a document scope
+        dense = self.components.store.query(collection, vector, limit, filters, metadata=False, among=among)
         top_keyword = bm25.top(limit)
         # The keyword index holds live versions only: dense hits of a version that is not live
         # (mid-replacement or crashed) are dropped here.

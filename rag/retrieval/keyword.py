@@ -7,6 +7,9 @@ version to the new one in a single transaction, and dense hits that are not live
 what makes ingestion atomic for queries. Each transaction also logs the document as changed; every
 process keeps its in-memory BM25 index in step by re-reading, before each search, the documents
 changed since it last looked, so an ingest by any process is searchable everywhere once it commits.
+
+Every read here keeps to the request's document scope (rag.access.current_scope: a key's document filter):
+scores are restricted to its rows before anything is ranked, and rows read back are checked against it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from rag.access import DocumentScope, current_scope
 from rag.retrieval.bm25 import Bm25Index, Scores
 from rag.retrieval.feedback import rm3_weights
 from rag.storage.chunks import open_chunk_store
@@ -28,6 +34,9 @@ if TYPE_CHECKING:
     from rag.config import Settings
 
 log = logging.getLogger(__name__)
+# (collection, scope) pairs whose rows and chunk ids are kept, each until its collection changes: a few MB per
+# pair at 100,000 chunks, and a deployment has a handful of filters.
+MAX_SCOPED_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,9 @@ class KeywordIndex:
         self._analyzer = Analyzer()  # shared: its stem cache serves every collection
         self._indexes: dict[str, tuple[Bm25Index, int]] = {}  # collection -> (index, last change seen)
         self._indexes_lock = threading.Lock()
+        # (collection, scope) -> (change position, rows the scope admits, their chunk ids): one SQL query per
+        # change of the collection, not per search
+        self._scoped_rows: dict[tuple[str, DocumentScope], tuple[int, np.ndarray, list[str]]] = {}
 
     @property
     def analyzer(self) -> Analyzer:
@@ -71,14 +83,17 @@ class KeywordIndex:
         return self.store.count(collection, document_id)
 
     def document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
-        return self.store.document_chunks(collection, document_id)
+        return _visible(self.store.document_chunks(collection, document_id))
 
     def first_chunks(self, collection: str, limit: int) -> list[Chunk]:
         """Each live document's first chunk (in ingestion order), for describing a collection."""
-        return self.store.first_chunks(collection, limit)
+        scope = current_scope()
+        return _visible(self.store.first_chunks(collection, limit, scope.filters if scope else None))
 
     def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
-        return self.store.fetch(collection, chunk_ids) if chunk_ids else {}
+        found = self.store.fetch(collection, chunk_ids) if chunk_ids else {}
+        scope = current_scope()
+        return found if scope is None else {cid: c for cid, c in found.items() if scope.admits(c.metadata)}
 
     # BM25 ------------------------------------------------------------------------------------
 
@@ -108,10 +123,41 @@ class KeywordIndex:
             except Exception as exc:  # a warm-up is an optimisation: the first search will retry
                 log.warning("could not preload the keyword index of %r: %s", collection, exc)
 
-    def scores(self, collection: str, query: str, filters: dict[str, Any] | None = None) -> Scores:
-        """Every live chunk's BM25 score for `query` (a filtered-out chunk scores 0)."""
+    def _rows(self, collection: str, filters: dict[str, Any] | None) -> np.ndarray | None:
+        """The rows a search may score: those the filters and the request's scope admit; None = every row."""
         row_ids = self.store.filtered_ids(collection, filters) if filters else None
-        return self._bm25(collection).score(query, row_ids)
+        scope = current_scope()
+        if scope is None:
+            return row_ids
+        scoped = self._scoped(collection, scope)[1]
+        return scoped if row_ids is None else np.intersect1d(row_ids, scoped, assume_unique=True)
+
+    def _scoped(self, collection: str, scope: DocumentScope) -> tuple[int, np.ndarray, list[str]]:
+        index = self._bm25(collection)
+        with self._indexes_lock:
+            position = self._indexes.get(collection, (None, -1))[1]
+            cached = self._scoped_rows.get((collection, scope))
+        if cached is not None and cached[0] == position >= 0:
+            return cached
+        rows = self.store.filtered_ids(collection, scope.filters)
+        found = (position, rows, index.chunk_ids_of(rows))
+        with self._indexes_lock:
+            self._scoped_rows.pop((collection, scope), None)
+            if len(self._scoped_rows) >= MAX_SCOPED_ROWS:
+                self._scoped_rows.pop(next(iter(self._scoped_rows)))
+            self._scoped_rows[(collection, scope)] = found
+        return found
+
+    def scope_chunk_ids(self, collection: str) -> list[str] | None:
+        """The live chunks the request's document scope admits (None: no scope), for a dense search to keep to:
+        Chroma searches a list of ids several times faster than it evaluates a metadata `where`."""
+        scope = current_scope()
+        return None if scope is None else self._scoped(collection, scope)[2]
+
+    def scores(self, collection: str, query: str, filters: dict[str, Any] | None = None) -> Scores:
+        """Every live chunk's BM25 score for `query` (a chunk the filters or the scope leave out scores 0)."""
+        index = self._bm25(collection)  # first: the scope's rows are cached per change position
+        return index.score(query, self._rows(collection, filters))
 
     def expanded_scores(
         self, collection: str, query: str, feedback: Sequence[tuple[str, float]], filters: dict[str, Any] | None = None
@@ -122,8 +168,7 @@ class KeywordIndex:
         weights = rm3_weights(
             index.query_term_ids(query), list(zip(counts, [s for _, s in feedback], strict=True)), index.stop_term_ids()
         )
-        row_ids = self.store.filtered_ids(collection, filters) if filters else None
-        return index.score_weighted(weights, row_ids)
+        return index.score_weighted(weights, self._rows(collection, filters))
 
     def term_counts(self, collection: str, query: str) -> tuple[dict[str, int], int]:
         """Chunk frequency of each query term in the collection, and its live chunk count."""
@@ -145,6 +190,11 @@ class KeywordIndex:
             for cid, score in ranked
             if cid in chunks
         ]
+
+
+def _visible(chunks: list[Chunk]) -> list[Chunk]:
+    scope = current_scope()
+    return chunks if scope is None else [c for c in chunks if scope.admits(c.metadata)]
 
 
 def open_keyword_index(settings: Settings) -> KeywordIndex:

@@ -207,3 +207,38 @@ def test_docs_and_redoc_render_their_operations_offline(rag_server: str, browser
     # Only ReDoc's own "API docs by Redocly" logo points at its CDN: offline, that image alone is missing.
     assert set(other_hosts(browser)) <= {"cdn.redoc.ly"}
     shot("redoc")
+
+
+def test_the_insights_panel_shows_what_was_asked_and_what_could_not_be_answered(
+    rag_server: str, browser: WebDriver, shot
+) -> None:  # type: ignore[no-untyped-def]
+    """Questions asked through the API (an overview answer and two off-topic ones, which abstain without the
+    model) show on the page: the counts, the abstention reason, the unanswered topic with its examples and the
+    document no answer cited."""
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    with httpx.Client(base_url=rag_server, headers=auth, timeout=300) as client:
+        client.post("/v1/collections", json={"name": "insights"}).raise_for_status()
+        for filename, text in [("leave.txt", PDF_PAGES[1]), ("robot.md", MARKDOWN)]:
+            client.post(
+                "/v1/collections/insights/documents", json={"text": text, "filename": filename}
+            ).raise_for_status()
+        asked = ["What are these documents about?", "How do I descale the coffee machine?",
+                 "How often should the coffee machine be descaled?"]  # fmt: skip
+        answers = [client.post("/v1/query", json={"question": q, "collection": "insights"}).json() for q in asked]
+    assert [a["abstained"] for a in answers] == [False, True, True], answers
+    browser.get(rag_server + "/")
+    save_key(browser, API_KEY)
+    wait_for(
+        browser,
+        EC.element_to_be_clickable((By.CSS_SELECTOR, '#collection-list li[data-collection="insights"] .choose')),
+    )
+    css(browser, '#collection-list li[data-collection="insights"] .choose').click()
+    counts = wait_for(browser, EC.visibility_of_element_located((By.ID, "insights-counts")))
+    assert "Questions\n3" in counts.text and "Answered\n1 (33%)" in counts.text and "Abstained\n2" in counts.text  # type: ignore[attr-defined]
+    assert "no relevant sources: 2" in css(browser, "#insights-reasons").text
+    topics = css(browser, "#insights-topics").text
+    assert "2 questions" in topics and "descale the coffee machine" in topics
+    assert "None: every document was cited." in css(browser, "#insights-body").text  # the overview cited both
+    assert "null" not in css(browser, "#insights-body").text and "Votes up / down\n0 / 0" in counts.text  # type: ignore[attr-defined]
+    browser.execute_script("document.querySelector('#insights-title').scrollIntoView()")
+    shot("insights")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from api.permissions import role_needed
-from rag.access import Principal, parse_collections
-from rag.errors import Conflict, NotFound, Unprocessable
+from api.permissions import authorize, caller_var, role_needed
+from rag.access import Principal, key_digest, parse_collections, parse_where
+from rag.errors import Conflict, Forbidden, NotFound, Unprocessable
 from rag.storage.engine import Database
 from rag.storage.keys import KeyStore
 from rag.storage.keys.postgres import PostgresKeyStore
@@ -72,3 +75,79 @@ def test_the_store_keeps_digests_and_live_names_are_unique(key_store: KeyStore) 
 def test_the_key_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     SqliteKeyStore(tmp_path / "keys.sqlite").close()
     assert (tmp_path / "keys.sqlite").stat().st_mode & 0o077 == 0
+
+
+def test_a_document_filter_parses_from_where_clauses_and_admits_string_metadata_only() -> None:
+    scope = parse_where(["department=hr, people", "region=eu"])
+    assert scope is not None and scope.filters == {"department": ["hr", "people"], "region": ["eu"]}
+    assert str(scope) == "department=hr,people and region=eu"
+    assert scope.admits({"department": "people", "region": "eu", "other": 1})
+    assert not scope.admits({"department": "people"})  # every key must match
+    assert not scope.admits({"department": "finance", "region": "eu"})
+    assert not parse_where(["year=2024"]).admits({"year": 2024})  # type: ignore[union-attr]
+    assert parse_where(["a=1", "b=2"]) == parse_where(["b=2", "a=1"])  # one scope, however it was written
+    assert parse_where(scope.filters) == scope and parse_where(None) is None and parse_where([]) is None
+    assert scope.admits_document("x.txt", "x.txt", {"department": "hr", "region": "eu"})
+    by_id = parse_where(["document_id=a.txt"])
+    assert by_id is not None and not by_id.admits_document("b.txt", "b.txt", {"document_id": "a.txt"})
+
+
+@pytest.mark.parametrize(
+    "clauses, says",
+    [
+        (["department"], "KEY=VALUE"),
+        (["department="], "KEY=VALUE"),
+        (["=hr"], "KEY=VALUE"),
+        (["page=3"], "differs between a document's chunks"),
+        (["a=1", "a=2"], "given twice"),
+        (["$where=1"], "invalid key"),
+    ],
+)
+def test_a_document_filter_that_cannot_be_meant_is_refused_saying_why(clauses: list[str], says: str) -> None:
+    with pytest.raises(Unprocessable, match=re.escape(says)):
+        parse_where(clauses)
+
+
+def test_a_key_with_a_document_filter_only_reads() -> None:
+    scope = parse_where(["department=hr"])
+    caller = Principal("hr-bot", "admin", frozenset({"hr"}), scope)
+    token = caller_var.set(caller)
+    try:
+        assert authorize("GET", "/v1/collections/{name}/export") is caller
+        assert authorize("POST", "/v1/query") is caller
+        assert authorize("POST", "/v1/answers/{answer_id}/feedback") is caller
+        for method, route in [("POST", "/v1/collections/{name}/documents"), ("DELETE", "/v1/collections/{name}"),
+                              ("POST", "/v1/imports"), ("POST", "/v1/collections")]:  # fmt: skip
+            with pytest.raises(Forbidden, match="only read"):
+                authorize(method, route)
+    finally:
+        caller_var.reset(token)
+
+
+def test_the_store_keeps_a_keys_document_filter(key_store: KeyStore) -> None:
+    scope = parse_where(["department=hr,people", "source_id=src-1"])
+    key = key_store.create("filtered", "reader", frozenset({"hr"}), scope)
+    assert key_store.lookup(key) == Principal("filtered", "reader", frozenset({"hr"}), scope)
+    plain = key_store.create("plain", "reader", None)
+    assert key_store.lookup(plain) == Principal("plain", "reader")
+    records = {r.name: r for r in key_store.records()}
+    assert records["filtered"].documents == {"department": ["hr", "people"], "source_id": ["src-1"]}
+    assert records["plain"].documents is None
+
+
+def test_a_keys_file_from_before_document_filters_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "keys.sqlite"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.executescript(
+            "CREATE TABLE api_keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL, digest TEXT NOT NULL UNIQUE,"
+            " role TEXT NOT NULL, collections TEXT, created_at TEXT NOT NULL, revoked_at TEXT);"
+            f" INSERT INTO api_keys (name, digest, role, created_at) VALUES ('old', '{key_digest('rag_old')}',"
+            " 'reader', 't0');"
+        )
+    store = SqliteKeyStore(path)
+    try:
+        assert store.lookup("rag_old") == Principal("old", "reader")
+        key = store.create("new", "reader", None, parse_where(["team=a"]))
+        assert store.lookup(key).documents == parse_where(["team=a"])  # type: ignore[union-attr]
+    finally:
+        store.close()

@@ -20,9 +20,9 @@ class SqlAnswerLog:
         sources = None if answer.sources is None else json.dumps(answer.sources)
         self.sql.change(
             "INSERT INTO answers (id, collection, question, answer, sources, abstained, abstain_reason, mode,"
-            " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " created_at, scope) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (answer.id, answer.collection, answer.question, answer.answer, sources, int(answer.abstained),
-             answer.abstain_reason, answer.mode, answer.created_at),
+             answer.abstain_reason, answer.mode, answer.created_at, answer.scope),
         )  # fmt: skip
 
     def get(self, answer_id: str) -> AnswerRecord | None:

@@ -16,6 +16,8 @@ class SqliteAnswerLog(SqlAnswerLog):
     def __init__(self, path: Path) -> None:
         self.sql = SqliteFile(path, timeout=10, pragmas=("journal_mode=WAL", "synchronous=NORMAL"), shared=True)
         self.sql.apply_schema("answers")
+        # Added after the first release (PostgreSQL: migrations/0008_document_access.sql).
+        self.sql.add_missing_columns("answers", {"scope": "TEXT"})
 
     def close(self) -> None:
         self.sql.close()

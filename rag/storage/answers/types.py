@@ -25,6 +25,7 @@ class AnswerRecord:
     abstain_reason: str | None
     mode: str
     created_at: str = ""
+    scope: str | None = None  # the document filter it was given under (rag.access.DocumentScope), None for none
 
     @property
     def cited(self) -> list[dict[str, Any]]:

@@ -96,11 +96,12 @@ class PostgresKeywordStore:
         )
         return [Chunk(cid, document_id, collection, text, meta) for cid, text, meta in rows]
 
-    def first_chunks(self, collection: str, limit: int) -> list[Chunk]:
+    def first_chunks(self, collection: str, limit: int, filters: dict[str, Any] | None = None) -> list[Chunk]:
+        where, args = _matching(filters)
         rows = self._rows(
             "SELECT chunk_id, document_id, text, metadata FROM chunks WHERE id IN"
-            " (SELECT min(id) FROM chunks WHERE collection = %s GROUP BY document_id) ORDER BY id LIMIT %s",
-            (collection, limit),
+            f" (SELECT min(id) FROM chunks WHERE collection = %s{where} GROUP BY document_id) ORDER BY id LIMIT %s",
+            (collection, *args, limit),
         )
         return [Chunk(cid, doc, collection, text, meta) for cid, doc, text, meta in rows]
 
@@ -112,12 +113,9 @@ class PostgresKeywordStore:
         return {cid: Chunk(cid, doc, collection, text, meta) for cid, doc, text, meta in rows}
 
     def filtered_ids(self, collection: str, filters: dict[str, Any]) -> np.ndarray:
-        sql, args = "SELECT id FROM chunks WHERE collection = %s", [collection]
-        for key, value in filters.items():
-            values = value if isinstance(value, list) else [value]
-            sql += " AND metadata -> %s = ANY(%s)"
-            args += [key, [Jsonb(v) for v in values]]
-        return np.fromiter((r[0] for r in self._rows(sql, args)), dtype=np.int64)
+        where, args = _matching(filters)
+        rows = self._rows(f"SELECT id FROM chunks WHERE collection = %s{where}", [collection, *args])
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     def changes_since(self, collection: str, seen: int) -> Changes | None:
         with self.database.connection() as conn, conn.transaction():
@@ -145,3 +143,13 @@ class PostgresKeywordStore:
                     sql + " AND document_id = ANY(%s) ORDER BY document_id, id", (collection, changed)
                 ).fetchall()
         return Changes(latest, changed, chunk_rows)
+
+
+def _matching(filters: dict[str, Any] | None) -> tuple[str, list[Any]]:
+    """`AND ...` clauses for chunks whose metadata matches the filters (a list: any of), and their arguments."""
+    sql, args = "", []
+    for key, value in (filters or {}).items():
+        values = value if isinstance(value, list) else [value]
+        sql += " AND metadata -> %s = ANY(%s)"
+        args += [key, [Jsonb(v) for v in values]]
+    return sql, args

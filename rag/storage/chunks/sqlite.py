@@ -99,11 +99,12 @@ class SqliteKeywordStore:
         )
         return [Chunk(cid, document_id, collection, text, json.loads(meta)) for cid, text, meta in rows]
 
-    def first_chunks(self, collection: str, limit: int) -> list[Chunk]:
+    def first_chunks(self, collection: str, limit: int, filters: dict[str, Any] | None = None) -> list[Chunk]:
+        where, args = _matching(filters)
         rows = self._connect().execute(
             "SELECT chunk_id, document_id, text, metadata FROM chunks WHERE rowid IN"
-            " (SELECT min(rowid) FROM chunks WHERE collection = ? GROUP BY document_id) ORDER BY rowid LIMIT ?",
-            (collection, limit),
+            f" (SELECT min(rowid) FROM chunks WHERE collection = ?{where} GROUP BY document_id) ORDER BY rowid LIMIT ?",
+            (collection, *args, limit),
         )
         return [Chunk(cid, doc, collection, text, json.loads(meta)) for cid, doc, text, meta in rows]
 
@@ -116,12 +117,9 @@ class SqliteKeywordStore:
         return {cid: Chunk(cid, doc, collection, text, json.loads(meta)) for cid, doc, text, meta in rows}
 
     def filtered_ids(self, collection: str, filters: dict[str, Any]) -> np.ndarray:
-        sql, args = "SELECT rowid FROM chunks WHERE collection = ?", [collection]
-        for key, value in filters.items():
-            values = value if isinstance(value, list) else [value]
-            sql += f" AND json_extract(metadata, ?) IN ({','.join('?' * len(values))})"
-            args += [f'$."{key}"', *values]
-        return np.fromiter((r[0] for r in self._connect().execute(sql, args)), dtype=np.int64)
+        where, args = _matching(filters)
+        rows = self._connect().execute(f"SELECT rowid FROM chunks WHERE collection = ?{where}", [collection, *args])
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     def changes_since(self, collection: str, seen: int) -> Changes | None:
         db = self._connect()
@@ -151,3 +149,13 @@ class SqliteKeywordStore:
         finally:
             db.execute("COMMIT")
         return Changes(latest, changed, rows)
+
+
+def _matching(filters: dict[str, Any] | None) -> tuple[str, list[Any]]:
+    """`AND ...` clauses for chunks whose metadata matches the filters (a list: any of), and their arguments."""
+    sql, args = "", []
+    for key, value in (filters or {}).items():
+        values = value if isinstance(value, list) else [value]
+        sql += f" AND json_extract(metadata, ?) IN ({','.join('?' * len(values))})"
+        args += [f'$."{key}"', *values]
+    return sql, args

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from rag.access import Principal, Role
+from rag.access import DocumentScope, Principal, Role
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,13 @@ class KeyRecord:
     role: Role
     collections: list[str] | None
     created_at: str
+    documents: dict[str, list[str]] | None = None  # the document filter (`--where`), None for every document
 
 
 class KeyStore(Protocol):
-    def create(self, name: str, role: Role, collections: frozenset[str] | None) -> str:
+    def create(
+        self, name: str, role: Role, collections: frozenset[str] | None, documents: DocumentScope | None = None
+    ) -> str:
         """Store a new key; returns it in plain text, the only time it exists outside the caller's hands."""
         ...
 

@@ -2,12 +2,17 @@
 
 An engine's class (sqlite.py, postgres.py) supplies where they run (`sql`) and the few pieces that differ:
 "insert unless present", null-safe equality, how the metadata column is stored, and the writer leases.
+
+Reads keep to the request's document scope (rag.access.current_scope): a document it does not admit is not
+there, and collections count only the documents it admits. (A key with a scope never writes: api.permissions.)
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, ClassVar
 
+from rag.access import current_scope
 from rag.storage.clock import now
 from rag.storage.registry.types import CollectionRecord, DocumentRecord
 from rag.storage.sql import Row, Sql
@@ -32,7 +37,15 @@ class SqlRegistry:
     def ensure_collection(self, name: str, description: str = "") -> bool:
         return self.sql.change(self.INSERT_COLLECTION, (name, description, now())) == 1
 
+    def _visible(self, records: list[DocumentRecord]) -> list[DocumentRecord]:
+        scope = current_scope()
+        if scope is None:
+            return records
+        return [r for r in records if scope.admits_document(r.document_id, r.filename, r.metadata)]
+
     def collections(self) -> list[CollectionRecord]:
+        if current_scope() is not None:
+            return self._scoped_collections()
         rows = self.sql.rows(
             "SELECT c.name, c.description, c.created_at, CAST(count(d.document_id) AS integer) AS documents,"
             " CAST(coalesce(sum(d.chunk_count), 0) AS integer) AS chunks FROM collections c"
@@ -40,6 +53,16 @@ class SqlRegistry:
             " GROUP BY c.name ORDER BY c.name"
         )
         return [CollectionRecord(**row) for row in rows]
+
+    def _scoped_collections(self) -> list[CollectionRecord]:
+        """Counted in Python: what a scope admits is decided on each document's metadata."""
+        live = self.sql.rows("SELECT * FROM documents WHERE version IS NOT NULL")
+        documents, chunks = Counter[str](), Counter[str]()
+        for record in self._visible([self._record(r) for r in live]):
+            documents[record.collection] += 1
+            chunks[record.collection] += record.chunk_count
+        rows = self.sql.rows("SELECT name, description, created_at FROM collections ORDER BY name")
+        return [CollectionRecord(**r, documents=documents[r["name"]], chunks=chunks[r["name"]]) for r in rows]
 
     def exists(self, name: str) -> bool:
         return bool(self.sql.rows("SELECT 1 AS found FROM collections WHERE name = %s", (name,)))
@@ -57,7 +80,7 @@ class SqlRegistry:
     def get(self, collection: str, document_id: str) -> DocumentRecord | None:
         sql = "SELECT * FROM documents WHERE collection = %s AND document_id = %s"
         rows = self.sql.rows(sql, (collection, document_id))
-        return self._record(rows[0]) if rows else None
+        return next(iter(self._visible([self._record(rows[0])])), None) if rows else None
 
     def documents(self, collection: str, status: str | None = "ready") -> list[DocumentRecord]:
         sql, args = "SELECT * FROM documents WHERE collection = %s", [collection]
@@ -65,7 +88,9 @@ class SqlRegistry:
             sql += " AND version IS NOT NULL"
         elif status:
             sql, args = sql + " AND status = %s", [*args, status]
-        return [self._record(r) for r in self.sql.rows(sql + " ORDER BY updated_at DESC, document_id", args)]
+        return self._visible(
+            [self._record(r) for r in self.sql.rows(sql + " ORDER BY updated_at DESC, document_id", args)]
+        )
 
     def pending(self) -> list[DocumentRecord]:
         return [self._record(r) for r in self.sql.rows("SELECT * FROM documents WHERE status = 'ingesting'")]

@@ -1,7 +1,8 @@
 -- The answer log and its feedback, in answers.sqlite (rag/storage/answers/sqlite.py); PostgreSQL's:
 -- migrations/0006_feedback.sql. Run at every open, so IF NOT EXISTS.
 -- question, answer and sources are NULL when RAG_KEEP_QUESTIONS=false: the row then only lets feedback
--- name its answer's collection (scoped keys) and counts answered/abstained.
+-- name its answer's collection (scoped keys) and counts answered/abstained. The `scope` column (the
+-- document filter an answer was given under) is added by the log's opener, which upgrades older files too.
 CREATE TABLE IF NOT EXISTS answers (
     id TEXT PRIMARY KEY,
     collection TEXT NOT NULL,

@@ -1,5 +1,6 @@
 -- Scoped API keys in keys.sqlite (rag/storage/keys/sqlite.py); PostgreSQL's: migrations/0003_api_keys.sql.
--- Run at every open, so IF NOT EXISTS. collections: a JSON list of names, NULL for every collection.
+-- Run at every open, so IF NOT EXISTS. collections: a JSON list of names, NULL for every collection. The
+-- document filter (`documents`) is added by the key store's opener, which upgrades older files too.
 CREATE TABLE IF NOT EXISTS api_keys (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,

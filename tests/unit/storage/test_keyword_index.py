@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.access import parse_where, scoped_to
 from rag.retrieval.bm25 import Bm25Index
 from rag.retrieval.keyword import KeywordIndex
 from rag.storage.chunks.sqlite import SqliteKeywordStore
@@ -81,6 +82,23 @@ def test_filters_on_any_metadata_key(new_index: NewIndex) -> None:
     index.replace_document("c1", "b", "v1", chunks("b", "v1", ["robot policy"], team="hr"))
     assert [h.document_id for h in index.search("c1", "robot", 5, {"team": "hr"})] == ["b"]
     assert {h.document_id for h in index.search("c1", "robot", 5, {"filename": ["a.txt", "b.txt"]})} == {"a", "b"}
+
+
+def test_a_document_scope_keeps_every_read_to_the_documents_it_admits(new_index: NewIndex) -> None:
+    """Under a key's document filter, scores, row reads, a document's chunks and each document's first chunk see
+    only the admitted documents, and a later change to the collection is seen (the scope's rows are cached)."""
+    index = new_index()
+    index.replace_document("c1", "a", "v1", chunks("a", "v1", ["leave policy for the hr team"], department="hr"))
+    index.replace_document("c1", "b", "v1", chunks("b", "v1", ["leave policy for finance", "x"], department="fin"))
+    index.replace_document("c1", "c", "v1", chunks("c", "v1", ["leave policy without a department"]))
+    with scoped_to(parse_where(["department=hr,people"])):
+        assert [h.document_id for h in index.search("c1", "leave policy", 10)] == ["a"]
+        assert index.search("c1", "leave policy", 10, {"department": "fin"}) == []
+        assert [c.document_id for c in index.first_chunks("c1", 10)] == ["a"]
+        assert index.document_chunks("c1", "b") == [] and set(index.fetch("c1", ["a#v1#0", "b#v1#0"])) == {"a#v1#0"}
+        index.replace_document("c1", "d", "v1", chunks("d", "v1", ["leave policy for people"], department="people"))
+        assert {h.document_id for h in index.search("c1", "leave policy", 10)} == {"a", "d"}
+    assert {h.document_id for h in index.search("c1", "leave policy", 10)} == {"a", "b", "c", "d"}
 
 
 def test_writes_of_another_process_are_visible_without_reopening(new_index: NewIndex) -> None:

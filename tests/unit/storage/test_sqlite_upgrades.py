@@ -55,3 +55,25 @@ def test_a_first_release_registry_file_gains_the_writer_job_lease_and_ocr_column
         left_by="lease-1",
     )  # fmt: skip
     assert finished and registry.get("kb", "d1").version == "v2"  # type: ignore[union-attr]
+
+
+def test_an_answer_log_from_before_document_filters_gains_the_scope_column(tmp_path: Path) -> None:
+    from rag.storage.answers import AnswerRecord
+    from rag.storage.answers.sqlite import SqliteAnswerLog
+
+    path = tmp_path / "answers.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE answers (id TEXT PRIMARY KEY, collection TEXT NOT NULL, question TEXT, answer TEXT,"
+            " sources TEXT, abstained INTEGER NOT NULL, abstain_reason TEXT, mode TEXT NOT NULL,"
+            " created_at TEXT NOT NULL);"
+            "INSERT INTO answers VALUES ('ans-old', 'hr', 'q?', 'a.', '[]', 0, NULL, 'generate', 't0');"
+        )
+    log = SqliteAnswerLog(path)
+    try:
+        assert columns(path, "answers")[-1] == "scope"
+        assert log.get("ans-old").scope is None  # type: ignore[union-attr]
+        log.record(AnswerRecord("ans-new", "hr", "q?", "a.", [], False, None, "generate", scope="department=hr"))
+        assert log.get("ans-new").scope == "department=hr"  # type: ignore[union-attr]
+    finally:
+        log.close()
