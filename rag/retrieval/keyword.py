@@ -99,6 +99,8 @@ class KeywordIndex:
             index, seen = self._indexes[collection]
             if seen < 0:
                 index, seen = self._open_saved(collection, index)
+                with self._indexes_lock:
+                    self._indexes[collection] = (index, seen)
             changes = self.store.changes_since(collection, seen)
             if changes is None:
                 return index
