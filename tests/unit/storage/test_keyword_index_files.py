@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from rag.retrieval.bm25 import Bm25Index
 from rag.retrieval.bm25_file import load_index, save_index
 from rag.retrieval.keyword import KeywordIndex
 from rag.storage.chunks.sqlite import SqliteKeywordStore
+from rag.storage.chunks.types import KeywordStore
 from rag.text.analyzer import Analyzer
 from rag.types import Chunk
 
@@ -99,9 +101,32 @@ def chunks(document: str, texts: list[str]) -> list[Chunk]:
     return [Chunk(f"{document}#{i}", document, "c", t, {"document_id": document}) for i, t in enumerate(texts)]
 
 
-def test_a_restarted_process_opens_the_saved_index_and_catches_up_with_the_rows(tmp_path: Path) -> None:
-    store_path, files = tmp_path / "k.sqlite", tmp_path / "keyword_index"
-    writer = KeywordIndex(SqliteKeywordStore(store_path), files, save_from=1)
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], KeywordStore]]:
+    """Opens the same chunk rows again each call, as another process would."""
+    if request.param == "sqlite":
+        yield lambda: SqliteKeywordStore(tmp_path / "k.sqlite")
+        return
+    from rag.storage.chunks.postgres import PostgresKeywordStore
+    from rag.storage.engine import Database
+
+    url, opened = request.getfixturevalue("database_url"), []
+
+    def new() -> KeywordStore:
+        opened.append(Database(url))
+        opened[-1].migrate()
+        return PostgresKeywordStore(opened[-1])
+
+    yield new
+    for database in opened:
+        database.close()
+
+
+def test_a_restarted_process_opens_the_saved_index_and_catches_up_with_the_rows(
+    tmp_path: Path, new_store: Callable[[], KeywordStore]
+) -> None:
+    files = tmp_path / "keyword_index"
+    writer = KeywordIndex(new_store(), files, save_from=1)
     for d, rows in corpus(6, 4):
         writer.replace_document("c", d, "v1", chunks(d, [text for _, _, text in rows]))
     assert writer.ranked("c", "pump valve", 5)  # the first search builds the index and saves it
@@ -110,8 +135,8 @@ def test_a_restarted_process_opens_the_saved_index_and_catches_up_with_the_rows(
     writer.replace_document("c", "doc1", "v2", chunks("doc1", ["pump valve pump", "annual leave"]))
     writer.delete_document("c", "doc4")
     writer.replace_document("c", "doc9", "v1", chunks("doc9", ["password reset for the printer"]))
-    restarted = KeywordIndex(SqliteKeywordStore(store_path), files, save_from=1)
-    fresh = KeywordIndex(SqliteKeywordStore(store_path))  # no files: built from the rows
+    restarted = KeywordIndex(new_store(), files, save_from=1)
+    fresh = KeywordIndex(new_store())  # no files: built from the rows
     for query in QUERIES:
         assert restarted.ranked("c", query, 10) == fresh.ranked("c", query, 10)
     assert restarted.count("c") == len(restarted._bm25("c"))
