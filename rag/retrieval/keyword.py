@@ -108,7 +108,7 @@ class KeywordIndex:
             with self._indexes_lock:
                 self._indexes[collection] = (index, changes.latest)
             if changes.documents is None and self._files and len(index) >= self._save_from:
-                self._save(collection, index, changes.latest)
+                index = self._save(collection, index, changes.latest)
         return index
 
     def _file_of(self, collection: str) -> Path:
@@ -135,11 +135,21 @@ class KeywordIndex:
             return placeholder, -1
         return index, seen
 
-    def _save(self, collection: str, index: Bm25Index, latest: int) -> None:
+    def _save(self, collection: str, index: Bm25Index, latest: int) -> Bm25Index:
+        """Save the index and carry on with the saved files mapped: the arrays built in memory are then
+        freed, and the pages of the mapping a search never touches cost no memory."""
         try:
             save_index(index, self._file_of(collection), latest)
         except OSError as exc:  # a saved index only speeds up the next start
             log.warning("could not save the keyword index of %r: %s", collection, exc)
+            return index
+        reopened = load_index(self._file_of(collection), self._analyzer)
+        if reopened is None:
+            return index
+        reopened[0].lock = index.lock
+        with self._indexes_lock:
+            self._indexes[collection] = (reopened[0], latest)
+        return reopened[0]
 
     def warm(self, collections: Iterable[str]) -> None:
         """Load the collections' BM25 indexes now rather than at their first search."""
