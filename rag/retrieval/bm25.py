@@ -89,7 +89,7 @@ class Bm25Index:
         then never holds all its text, nor one token array of all of it, in memory at once."""
         with self.lock:
             batch: dict[str, list[tuple[int, str, str]]] = {}
-            size = slices = 0
+            size = slices = 0  # a term's segments (one a slice) are merged at its first query
             for document_id, rows in documents:
                 size -= len(batch.pop(document_id, ()))  # a document given twice: the later rows win
                 batch[document_id] = list(rows)
@@ -100,10 +100,6 @@ class Bm25Index:
             if batch or not slices:
                 self._add_slice(batch)
                 slices += 1
-            if slices > 1:  # one array per term now rather than a segment per slice, merged at the first query
-                for postings in self._postings:
-                    if len(postings.slots) > 1:
-                        postings.merged()
 
     def _add_slice(self, batch: dict[str, list[tuple[int, str, str]]]) -> None:
         for document_id in batch:

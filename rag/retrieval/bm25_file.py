@@ -14,6 +14,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +29,13 @@ _SEP = "\0"  # chunk ids, document ids and words never hold a NUL
 
 def save_index(index: Bm25Index, directory: Path, latest: int) -> None:
     """Write `index`, current to change log position `latest`, to `directory` (replacing what was there)."""
-    with index.lock:
-        arrays, header = _snapshot(index)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
-        for name, array in arrays.items():
-            np.save(staging / f"{name}.npy", array, allow_pickle=False)
+        with index.lock:  # the big arrays are written piece by piece from the index's own: held meanwhile
+            arrays, header = _snapshot(index)
+            for name, array in arrays.items():
+                _write(staging / f"{name}.npy", array)
         (staging / "index.json").write_text(json.dumps({**header, "format": FORMAT, "latest": latest}))
         old = directory.with_name(f".{directory.name}-old")
         shutil.rmtree(old, ignore_errors=True)
@@ -68,10 +70,34 @@ def _strings(blob: np.ndarray, count: int) -> list[str]:
     return bytes(blob).decode().split(_SEP) if count else []
 
 
-def _snapshot(index: Bm25Index) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+@dataclass
+class _Pieces:
+    """A 1-d array written piece by piece: a copy of the whole would double a large index's memory."""
+
+    dtype: str
+    count: int
+    pieces: Iterable[np.ndarray]
+
+
+def _write(path: Path, array: np.ndarray | _Pieces) -> None:
+    if isinstance(array, np.ndarray):
+        np.save(path, array, allow_pickle=False)
+        return
+    with path.open("wb") as out:
+        header = {"descr": np.dtype(array.dtype).str, "fortran_order": False, "shape": (array.count,)}
+        np.lib.format.write_array_header_1_0(out, header)
+        written = 0
+        for piece in array.pieces:
+            piece = np.ascontiguousarray(piece, dtype=array.dtype)
+            out.write(piece.data)
+            written += len(piece)
+        assert written == array.count, f"{path.name}: {written} values, not {array.count}"
+
+
+def _snapshot(index: Bm25Index) -> tuple[dict[str, np.ndarray | _Pieces], dict[str, object]]:
     """The index's state as flat arrays: postings term-major (CSR), term counts slot-major (one block)."""
-    postings = [p.merged() if p.slots else (np.zeros(0, np.int32), np.zeros(0, np.float32)) for p in index._postings]
-    sizes = np.array([len(s) for s, _ in postings], dtype=np.int64)
+    postings = index._postings  # each term's segments, in slot order: written one after the other, not merged
+    sizes = np.array([sum(len(s) for s in p.slots) for p in postings], dtype=np.int64)
     blocks = index._blocks
     block_sizes = [len(b.offsets) - 1 for b in blocks]
     # Each block's offsets restart at 0: shift them by the terms of the blocks before it.
@@ -81,11 +107,11 @@ def _snapshot(index: Bm25Index) -> tuple[dict[str, np.ndarray], dict[str, object
     documents = list(index._documents)
     arrays = {
         "postings_offsets": np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-        "postings_slots": np.concatenate([s for s, _ in postings]).astype(np.int32) if postings else np.zeros(0),
-        "postings_tfs": np.concatenate([t for _, t in postings]).astype(np.float32) if postings else np.zeros(0),
+        "postings_slots": _Pieces("<i4", int(sizes.sum()), (s for p in postings for s in p.slots)),
+        "postings_tfs": _Pieces("<f4", int(sizes.sum()), (t for p in postings for t in p.tfs)),
         "block_offsets": np.concatenate(offsets),
-        "block_terms": np.concatenate([b.terms for b in blocks]).astype(np.int32) if blocks else np.zeros(0),
-        "block_tfs": np.concatenate([b.tfs for b in blocks]).astype(np.float32) if blocks else np.zeros(0),
+        "block_terms": _Pieces("<i4", int(shifts[-1]), (b.terms for b in blocks)),
+        "block_tfs": _Pieces("<f4", int(shifts[-1]), (b.tfs for b in blocks)),
         "df": index._df,
         "lengths": index._lengths,
         "alive": index._alive,
