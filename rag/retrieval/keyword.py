@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ class KeywordIndex:
 
     def delete_collection(self, collection: str) -> None:
         self.store.delete_collection(collection)
+        if self._files:  # its saved index would only take disk space (a process with it mapped keeps its copy)
+            shutil.rmtree(self._file_of(collection), ignore_errors=True)
 
     def document_version(self, collection: str, document_id: str) -> str | None:
         return self.store.document_version(collection, document_id)

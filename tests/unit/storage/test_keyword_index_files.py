@@ -140,6 +140,9 @@ def test_a_restarted_process_opens_the_saved_index_and_catches_up_with_the_rows(
     for query in QUERIES:
         assert restarted.ranked("c", query, 10) == fresh.ranked("c", query, 10)
     assert restarted.count("c") == len(restarted._bm25("c"))
+    restarted.delete_collection("c")  # its saved files go with it
+    assert not any(files.iterdir())
+    assert KeywordIndex(new_store(), files, save_from=1).ranked("c", "pump", 5) == []
 
 
 def test_a_saved_index_that_does_not_match_the_rows_is_rebuilt(tmp_path: Path) -> None:
