@@ -88,18 +88,18 @@ class Bm25Index:
         `documents` is read lazily, a slice of whole documents at a time: a collection of a million chunks
         then never holds all its text, nor one token array of all of it, in memory at once."""
         with self.lock:
+            # Each slice appends a segment to its terms' postings: merged at the term's first query.
             batch: dict[str, list[tuple[int, str, str]]] = {}
-            size = slices = 0  # a term's segments (one a slice) are merged at its first query
+            size, added = 0, False
             for document_id, rows in documents:
                 size -= len(batch.pop(document_id, ()))  # a document given twice: the later rows win
                 batch[document_id] = list(rows)
                 size += len(batch[document_id])
                 if size >= _SLICE_ROWS:
                     self._add_slice(batch)
-                    batch, size, slices = {}, 0, slices + 1
-            if batch or not slices:
+                    batch, size, added = {}, 0, True
+            if batch or not added:
                 self._add_slice(batch)
-                slices += 1
 
     def _add_slice(self, batch: dict[str, list[tuple[int, str, str]]]) -> None:
         for document_id in batch:
