@@ -23,6 +23,10 @@ import numpy as np
 
 from rag.text.analyzer import STOP_WORDS, WORD, Analyzer
 
+# Rows tokenised and sorted together on a bulk load: bounds its working memory (~50 bytes a token) whatever
+# the collection's size, and is large enough that a million chunks make a few dozen segments per term.
+_SLICE_ROWS = 50_000
+
 
 @dataclass
 class _Postings:
@@ -79,30 +83,46 @@ class Bm25Index:
         self.add_many([(document_id, rows)])
 
     def add_many(self, documents: Iterable[tuple[str, Sequence[tuple[int, str, str]]]]) -> None:
-        """Index several documents in one pass (a collection's first load is one call)."""
+        """Index several documents in one pass (a collection's first load is one call).
+
+        `documents` is read lazily, a slice of whole documents at a time: a collection of a million chunks
+        then never holds all its text, nor one token array of all of it, in memory at once."""
         with self.lock:
-            batch = {document_id: list(rows) for document_id, rows in documents}
-            for document_id in batch:
-                self.remove(document_id)
-            rows = [row for document_rows in batch.values() for row in document_rows]
-            pieces, counts = [], []
-            for start in range(0, len(rows), 4096):  # in slices: millions of token strings at once cost GBs
-                words = [WORD.findall(text.lower()) for _, _, text in rows[start : start + 4096]]
-                self._learn_words(set(itertools.chain.from_iterable(words)))
-                tokens = itertools.chain.from_iterable(words)
-                pieces.append(np.array(list(map(self._word_terms.__getitem__, tokens)), dtype=np.int64))
-                counts += [len(ws) for ws in words]
-            flat = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
-            slots = np.repeat(np.arange(len(rows)), counts)
-            # One sort turns the token stream into (slot, term, count) triples, slot-major.
-            keys, tfs = np.unique(slots * len(self._postings) + flat, return_counts=True)
-            self._append(
-                [(d, len(r)) for d, r in batch.items()],
-                [(rowid, chunk_id) for rowid, chunk_id, _ in rows],
-                keys // len(self._postings) if len(keys) else keys,
-                keys % len(self._postings) if len(keys) else keys,
-                tfs.astype(np.float32),
-            )
+            # Each slice appends a segment to its terms' postings: merged at the term's first query.
+            batch: dict[str, list[tuple[int, str, str]]] = {}
+            size, added = 0, False
+            for document_id, rows in documents:
+                size -= len(batch.pop(document_id, ()))  # a document given twice: the later rows win
+                batch[document_id] = list(rows)
+                size += len(batch[document_id])
+                if size >= _SLICE_ROWS:
+                    self._add_slice(batch)
+                    batch, size, added = {}, 0, True
+            if batch or not added:
+                self._add_slice(batch)
+
+    def _add_slice(self, batch: dict[str, list[tuple[int, str, str]]]) -> None:
+        for document_id in batch:
+            self.remove(document_id)
+        rows = [row for document_rows in batch.values() for row in document_rows]
+        pieces, counts = [], []
+        for start in range(0, len(rows), 4096):  # in slices: millions of token strings at once cost GBs
+            words = [WORD.findall(text.lower()) for _, _, text in rows[start : start + 4096]]
+            self._learn_words(set(itertools.chain.from_iterable(words)))
+            tokens = itertools.chain.from_iterable(words)
+            pieces.append(np.array(list(map(self._word_terms.__getitem__, tokens)), dtype=np.int64))
+            counts += [len(ws) for ws in words]
+        flat = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+        slots = np.repeat(np.arange(len(rows)), counts)
+        # One sort turns the token stream into (slot, term, count) triples, slot-major.
+        keys, tfs = np.unique(slots * len(self._postings) + flat, return_counts=True)
+        self._append(
+            [(d, len(r)) for d, r in batch.items()],
+            [(rowid, chunk_id) for rowid, chunk_id, _ in rows],
+            keys // len(self._postings) if len(keys) else keys,
+            keys % len(self._postings) if len(keys) else keys,
+            tfs.astype(np.float32),
+        )
 
     def _learn_words(self, words: set[str]) -> None:
         new = [w for w in words if w not in self._word_terms]

@@ -14,19 +14,26 @@ scores are restricted to its rows before anything is ranked, and rows read back 
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag.access import DocumentScope, current_scope
 from rag.retrieval.bm25 import Bm25Index, Scores
+from rag.retrieval.bm25_file import load_index, save_index
 from rag.retrieval.feedback import rm3_weights
+from rag.retrieval.query_encoder import return_freed_memory
 from rag.storage.chunks import open_chunk_store
-from rag.storage.chunks.types import KeywordStore
+from rag.storage.chunks.types import Changes, KeywordStore
 from rag.text.analyzer import Analyzer
 from rag.types import Chunk
 
@@ -51,7 +58,9 @@ class KeywordHit:
 class KeywordIndex:
     """BM25 over a `KeywordStore`: one in-memory index per collection, kept in step with the change log."""
 
-    def __init__(self, store: KeywordStore) -> None:
+    def __init__(self, store: KeywordStore, files: Path | None = None, save_from: int = 20_000) -> None:
+        """`files`: where collections of `save_from` chunks or more keep their index between starts
+        (rag.retrieval.bm25_file); None keeps every index in memory only."""
         self.store = store
         self._analyzer = Analyzer()  # shared: its stem cache serves every collection
         self._indexes: dict[str, tuple[Bm25Index, int]] = {}  # collection -> (index, last change seen)
@@ -59,6 +68,7 @@ class KeywordIndex:
         # (collection, scope) -> (change position, rows the scope admits, their chunk ids): one SQL query per
         # change of the collection, not per search
         self._scoped_rows: dict[tuple[str, DocumentScope], tuple[int, np.ndarray, list[str]]] = {}
+        self._files, self._save_from = files, save_from
 
     @property
     def analyzer(self) -> Analyzer:
@@ -75,6 +85,8 @@ class KeywordIndex:
 
     def delete_collection(self, collection: str) -> None:
         self.store.delete_collection(collection)
+        if self._files:  # its saved index would only take disk space (a process with it mapped keeps its copy)
+            shutil.rmtree(self._file_of(collection), ignore_errors=True)
 
     def document_version(self, collection: str, document_id: str) -> str | None:
         return self.store.document_version(collection, document_id)
@@ -104,16 +116,60 @@ class KeywordIndex:
             self._indexes[collection] = (index, seen)
         with index.lock:
             index, seen = self._indexes[collection]
+            if seen < 0:
+                index, seen = self._open_saved(collection, index)
+                with self._indexes_lock:
+                    self._indexes[collection] = (index, seen)
             changes = self.store.changes_since(collection, seen)
             if changes is None:
                 return index
-            grouped: dict[str, list[tuple[int, str, str]]] = {d: [] for d in changes.documents or []}
-            for document_id, row_id, chunk_id, text in changes.rows:
-                grouped.setdefault(document_id, []).append((row_id, chunk_id, text))
-            index.add_many(grouped.items())
+            index.add_many(_by_document(changes))
             with self._indexes_lock:
                 self._indexes[collection] = (index, changes.latest)
+            if changes.documents is None and self._files and len(index) >= self._save_from:
+                index = self._save(collection, index, changes.latest)
+                return_freed_memory()  # the build's objects: ~0.9 GB the allocator kept at a million chunks
         return index
+
+    def _file_of(self, collection: str) -> Path:
+        # The name hashed (collection names may hold any character); the engine named (a data dir can
+        # serve SQLite one day and PostgreSQL the next, with different change logs).
+        digest = hashlib.sha256(collection.encode()).hexdigest()[:24]
+        return self._files / f"{type(self.store).__name__}-{digest}"  # type: ignore[operator]
+
+    def _open_saved(self, collection: str, placeholder: Bm25Index) -> tuple[Bm25Index, int]:
+        """The collection's saved index caught up with the change log, or (placeholder, -1): build it from
+        the rows. A saved index whose live chunks do not match the rows' count is not trusted (a database
+        restored or replaced under the data dir) and is rebuilt."""
+        saved = load_index(self._file_of(collection), self._analyzer) if self._files else None
+        if saved is None:
+            return placeholder, -1
+        index, seen = saved
+        index.lock = placeholder.lock  # threads already waiting on the placeholder's lock see this index
+        changes = self.store.changes_since(collection, seen)
+        if changes is not None:
+            index.add_many(_by_document(changes))
+            seen = changes.latest
+        if len(index) != self.store.count(collection):
+            log.warning("the saved keyword index of %r does not match its rows: rebuilding it", collection)
+            return placeholder, -1
+        return index, seen
+
+    def _save(self, collection: str, index: Bm25Index, latest: int) -> Bm25Index:
+        """Save the index and carry on with the saved files mapped: the arrays built in memory are then
+        freed, and the pages of the mapping a search never touches cost no memory."""
+        try:
+            save_index(index, self._file_of(collection), latest)
+        except OSError as exc:  # a saved index only speeds up the next start
+            log.warning("could not save the keyword index of %r: %s", collection, exc)
+            return index
+        reopened = load_index(self._file_of(collection), self._analyzer)
+        if reopened is None:
+            return index
+        reopened[0].lock = index.lock
+        with self._indexes_lock:
+            self._indexes[collection] = (reopened[0], latest)
+        return reopened[0]
 
     def warm(self, collections: Iterable[str]) -> None:
         """Load the collections' BM25 indexes now rather than at their first search."""
@@ -197,6 +253,16 @@ def _visible(chunks: list[Chunk]) -> list[Chunk]:
     return chunks if scope is None else [c for c in chunks if scope.admits(c.metadata)]
 
 
+def _by_document(changes: Changes) -> Iterable[tuple[str, list[tuple[int, str, str]]]]:
+    """Each changed document's rows (none for a deleted one), in the order they are indexed."""
+    if changes.documents is None:  # the whole collection, in document order: grouped as it streams
+        return ((d, [(r, c, t) for _, r, c, t in rows]) for d, rows in groupby(changes.rows, itemgetter(0)))
+    grouped: dict[str, list[tuple[int, str, str]]] = {d: [] for d in changes.documents}
+    for document_id, row_id, chunk_id, text in changes.rows:
+        grouped.setdefault(document_id, []).append((row_id, chunk_id, text))
+    return grouped.items()
+
+
 def open_keyword_index(settings: Settings) -> KeywordIndex:
     """The keyword index over the configured engine's chunk rows."""
-    return KeywordIndex(open_chunk_store(settings))
+    return KeywordIndex(open_chunk_store(settings), settings.data_dir / "keyword_index")

@@ -134,9 +134,9 @@ def _sessions_exported_in_child(model_path: str, options: list[Any]) -> list[Any
         return [onnxruntime.InferenceSession(graph, o, providers=["CPUExecutionProvider"]) for o in options]
 
 
-def _return_freed_memory() -> None:
-    """Give the heap an in-memory export freed back to the system (glibc keeps freed small blocks for
-    reuse; about 100 MB here). Elsewhere (musl, macOS) this does nothing."""
+def return_freed_memory() -> None:
+    """Give the heap a big job freed (an in-memory export, a keyword index build) back to the system
+    (glibc keeps freed small blocks for reuse; about 100 MB here). Elsewhere (musl, macOS) this does nothing."""
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -168,7 +168,7 @@ def onnx_sessions(model: Any, threads: Sequence[int], model_path: str | None = N
     sessions = {n: onnxruntime.InferenceSession(graph, session_options(n), providers=["CPUExecutionProvider"])
                 for n in counts}  # fmt: skip
     del graph
-    _return_freed_memory()
+    return_freed_memory()
     return sessions
 
 

@@ -14,8 +14,11 @@ answer to any parking question is X") or carries prompt markup (`</context>`, `<
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from rag.types import SearchHit
@@ -159,8 +162,26 @@ def flag_of(metadata: dict[str, object], text: str) -> str | None:
     before ingestion recorded it."""
     if FLAG_KEY in metadata:
         return str(metadata.get(REASON_KEY) or "instructions") if metadata[FLAG_KEY] else None
+    digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+    with _VERDICTS_LOCK:
+        if digest in _VERDICTS:
+            _VERDICTS.move_to_end(digest)
+            return _VERDICTS[digest]
     finding = find_instructions(text)
-    return finding.reason if finding else None
+    reason = finding.reason if finding else None
+    with _VERDICTS_LOCK:
+        _VERDICTS[digest] = reason
+        if len(_VERDICTS) > _VERDICTS_KEPT:
+            _VERDICTS.popitem(last=False)
+    return reason
+
+
+# Verdicts of chunks stored without one, by a digest of their text (the verdict depends on the text alone, and a
+# digest keeps no text in memory): every search showing such a chunk would otherwise run all the patterns again,
+# an eighth of the server's time in a profile of /v1/search. functools.lru_cache would key on the text itself.
+_VERDICTS: OrderedDict[bytes, str | None] = OrderedDict()
+_VERDICTS_KEPT = 100_000  # ~10 MB
+_VERDICTS_LOCK = threading.Lock()
 
 
 def flagged(hit: SearchHit) -> bool:

@@ -118,31 +118,39 @@ class PostgresKeywordStore:
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     def changes_since(self, collection: str, seen: int) -> Changes | None:
+        if seen < 0:  # first use: the whole collection, streamed
+            found = self._rows("SELECT coalesce(max(seq), 0) FROM keyword_changes WHERE collection = %s", (collection,))
+            return Changes(int(found[0][0]), None, self._all_rows(collection))
         with self.database.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            if seen < 0:  # first use: load the whole collection
-                found = conn.execute(
-                    "SELECT coalesce(max(seq), 0) FROM keyword_changes WHERE collection = %s", (collection,)
-                ).fetchone()
-                latest, changed = int(found[0]), None  # type: ignore[index]
-            else:
-                rows = conn.execute(
-                    "SELECT document_id, seq FROM keyword_changes WHERE collection = %s AND seq > %s",
-                    (collection, seen),
-                ).fetchall()
-                if not rows:
-                    return None
-                changed, latest = [r[0] for r in rows], max(r[1] for r in rows)
-            # The keyword index reads each chunk's contextual header (rag/text/headings.py) before its text.
-            sql = ("SELECT document_id, id, chunk_id, coalesce((metadata ->> 'context') || E'\\n', '') || text"
-                   " FROM chunks WHERE collection = %s")  # fmt: skip
-            if changed is None:
-                chunk_rows = conn.execute(sql + " ORDER BY document_id, id", (collection,)).fetchall()
-            else:
-                chunk_rows = conn.execute(
-                    sql + " AND document_id = ANY(%s) ORDER BY document_id, id", (collection, changed)
-                ).fetchall()
+            rows = conn.execute(
+                "SELECT document_id, seq FROM keyword_changes WHERE collection = %s AND seq > %s",
+                (collection, seen),
+            ).fetchall()
+            if not rows:
+                return None
+            changed, latest = [r[0] for r in rows], max(r[1] for r in rows)
+            chunk_rows = conn.execute(
+                _ROWS + " AND document_id = ANY(%s) ORDER BY document_id, id", (collection, changed)
+            ).fetchall()
         return Changes(latest, changed, chunk_rows)
+
+    def _all_rows(self, collection: str) -> Iterator[tuple[str, int, str, str]]:
+        """Every row of the collection through a server-side cursor, a page at a time (its snapshot is taken
+        after the change log position was read: newer rows are only loaded twice, never missed)."""
+        with self.database.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            with conn.cursor(name="keyword_rows") as cursor:
+                cursor.itersize = 2048
+                cursor.execute(_ROWS + " ORDER BY document_id, id", (collection,))
+                yield from cursor
+
+
+# The keyword index reads each chunk's contextual header (rag/text/headings.py) before its text.
+_ROWS = (
+    "SELECT document_id, id, chunk_id, coalesce((metadata ->> 'context') || E'\\n', '') || text"
+    " FROM chunks WHERE collection = %s"
+)
 
 
 def _matching(filters: dict[str, Any] | None) -> tuple[str, list[Any]]:

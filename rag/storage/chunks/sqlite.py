@@ -122,33 +122,44 @@ class SqliteKeywordStore:
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     def changes_since(self, collection: str, seen: int) -> Changes | None:
+        if seen < 0:  # first use: the whole collection, streamed
+            latest = self._connect().execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+            return Changes(latest, None, self._all_rows(collection))
         db = self._connect()
         db.execute("BEGIN")  # one snapshot for the change list and the rows it points to
         try:
-            if seen < 0:  # first use: load the whole collection
-                latest = db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
-                changed = None
-            else:
-                found = db.execute(
-                    "SELECT document_id, seq FROM changes WHERE collection = ? AND seq > ?", (collection, seen)
-                ).fetchall()
-                if not found:
-                    return None
-                changed = [r[0] for r in found]
-                latest = max(r[1] for r in found)
-            # The keyword index reads each chunk's contextual header (rag/text/headings.py) before its text.
-            sql = ("SELECT document_id, rowid, chunk_id,"
-                   " coalesce(json_extract(metadata, '$.context') || char(10), '') || text"
-                   " FROM chunks WHERE collection = ?")  # fmt: skip
-            if changed is None:
-                rows = db.execute(sql + " ORDER BY document_id, rowid", (collection,)).fetchall()
-            else:
-                marks = ",".join("?" * len(changed))
-                rows = db.execute(sql + f" AND document_id IN ({marks}) ORDER BY document_id, rowid",
-                                  (collection, *changed)).fetchall()  # fmt: skip
+            found = db.execute(
+                "SELECT document_id, seq FROM changes WHERE collection = ? AND seq > ?", (collection, seen)
+            ).fetchall()
+            if not found:
+                return None
+            changed = [r[0] for r in found]
+            latest = max(r[1] for r in found)
+            marks = ",".join("?" * len(changed))
+            rows = db.execute(_ROWS + f" AND document_id IN ({marks}) ORDER BY document_id, rowid",
+                              (collection, *changed)).fetchall()  # fmt: skip
         finally:
             db.execute("COMMIT")
         return Changes(latest, changed, rows)
+
+    def _all_rows(self, collection: str) -> Iterator[tuple[str, int, str, str]]:
+        """Every row of the collection, read a page at a time on a connection of its own (its snapshot is
+        taken after the change log position was read: newer rows are only loaded twice, never missed)."""
+        db = sqlite3.connect(self.path, timeout=self.file.timeout, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("BEGIN")
+            cursor = db.execute(_ROWS + " ORDER BY document_id, rowid", (collection,))
+            while page := cursor.fetchmany(2048):
+                yield from page
+        finally:
+            db.close()  # ends the read transaction too
+
+
+# The keyword index reads each chunk's contextual header (rag/text/headings.py) before its text.
+_ROWS = (
+    "SELECT document_id, rowid, chunk_id, coalesce(json_extract(metadata, '$.context') || char(10), '') || text"
+    " FROM chunks WHERE collection = ?"
+)
 
 
 def _matching(filters: dict[str, Any] | None) -> tuple[str, list[Any]]:

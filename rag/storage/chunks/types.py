@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,7 +17,9 @@ class Changes:
 
     latest: int  # the change log position these rows are current to
     documents: list[str] | None  # the documents changed since the reader's position; None = the whole collection
-    rows: list[tuple[str, int, str, str]]  # their live chunks: (document_id, row id, chunk_id, header + text)
+    # Their live chunks, (document_id, row id, chunk_id, header + text) in document order; for the whole
+    # collection a stream, to be read once and at once (it holds a read transaction open meanwhile).
+    rows: Iterable[tuple[str, int, str, str]]
 
 
 class KeywordStore(Protocol):

@@ -55,6 +55,14 @@ def test_search_benchmark_prints_latency_throughput_and_first_token(tmp_path: Pa
     assert "time to first token" in out
 
 
+def test_million_benchmark_prints_build_start_rss_and_latency(tmp_path: Path) -> None:
+    args = ["--chunks", "300", "--starts", "1", "--data-dir", str(tmp_path)]
+    out = run_benchmark("million.py", *args, "--keyword-only")
+    assert "build (or reuse)" in out and "keyword index loaded in" in out and "RSS" in out
+    out = run_benchmark("million.py", *args, "--requests", "5", "--port", str(free_port()))
+    assert "ready (first search)" in out and "RSS" in out and "p95" in out and "targets at 1M" in out
+
+
 def test_quoting_benchmark_prints_its_figures() -> None:
     assert '"figure"' in run_benchmark("quoting.py")
 
