@@ -17,7 +17,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from rag.answering.sentences import SentenceVectors, clean_quote, is_prose, source_sentences, with_caption
+from rag.answering.sentences import (
+    SentenceVectors,
+    clean_quote,
+    is_prose,
+    is_table_row,
+    source_sentences,
+    with_caption,
+)
 from rag.text.analyzer import STOP_WORDS, WORD, Analyzer
 from rag.text.words import content_words, normalize, numbers
 from rag.types import SearchHit
@@ -47,6 +54,10 @@ _MIN_SIMILARITY = 0.3
 _MIN_GAIN = 0.2  # a runner-up from elsewhere must add this share of the question's word weight ...
 _CLOSE_MARGIN = 0.25  # ... and score within this of the best sentence
 _MIN_CONTINUATION_GAIN = 0.1  # the sentence before or after a quoted one needs less: it shares its subject
+# A quote read alone often lacks what makes it an answer: the values after "Set the output verbosity to
+# loglevel.", the steps after "Term employees can use HR Links to find their term end date." The best
+# sentence's neighbours in its paragraph are added while the answer stays this short.
+PASSAGE_WORDS = 30
 _LIST_ITEM = re.compile(r"(?:[-*•+]|\d+[.)])\s")
 _BM25_K1, _BM25_B = 1.2, 0.75
 
@@ -124,13 +135,14 @@ class ExtractiveAnswerer:
 
     def __init__(
         self, vectors: SentenceVectors, max_sentences: int = 3, max_chars: int = 600,
-        min_relevance: float = MIN_RELEVANCE, max_list_items: int = 8,
+        min_relevance: float = MIN_RELEVANCE, max_list_items: int = 8, passage_words: int = PASSAGE_WORDS,
     ) -> None:  # fmt: skip
         self.vectors = vectors
         self.max_sentences = max_sentences
         self.max_list_items = max_list_items
         self.max_chars = max_chars
         self.min_relevance = min_relevance
+        self.passage_words = passage_words
         self.window_chars = max(80, max_chars // 2)  # an over-long sentence is cut to this many characters
         self.analyzer = Analyzer()
 
@@ -152,7 +164,8 @@ class ExtractiveAnswerer:
         if not relevant or (not idf and max(c.relevance for c in relevant) < _MIN_SIMILARITY):
             return ExtractedAnswer("", [])  # none addresses the question, or none of its words and nothing close
         pages = {n: (hit.filename, hit.page) for n, hit in enumerate(sources, start=1)}
-        return _compose(self._select(relevant, candidates, idf, pages))
+        chosen = self._select(relevant, candidates, idf, pages)
+        return _compose(_with_passage(chosen, candidates, self.max_sentences, self.passage_words, self.max_chars))
 
     def _candidates(
         self, question_terms: list[str], sources: Sequence[SearchHit]
@@ -273,6 +286,35 @@ class ExtractiveAnswerer:
             covered |= idf.keys() & pick.terms
             length += pick.cost
         return chosen
+
+
+def _with_passage(
+    chosen: list[_Candidate], candidates: list[_Candidate], sentences: int, words: int, chars: int
+) -> list[_Candidate]:
+    """The chosen sentences and the best one's neighbours in its chunk (those after it first, then before it)
+    while the answer stays within `sentences` sentences, `words` words and `chars` characters. A heading or
+    another line that is not prose ends the passage (what follows it is another section); a table row is
+    whole (its neighbours are other rows)."""
+    best = chosen[0]
+    if is_table_row(best.quote):
+        return chosen
+    by_position = {c.position: c for c in candidates if c.chunk_id == best.chunk_id}
+    count, length = sum(_words(c) for c in chosen), sum(c.cost for c in chosen)
+    passage = list(chosen)
+    for step in (1, -1):
+        position = best.position + step
+        while (c := by_position.get(position)) is not None:
+            if c not in passage and not any(_overlaps(c, o) for o in passage):
+                if len(passage) >= sentences or count + _words(c) > words or length + c.cost > chars:
+                    break
+                passage.append(c)
+                count, length = count + _words(c), length + c.cost
+            position += step
+    return passage
+
+
+def _words(c: _Candidate) -> int:
+    return len(WORD.findall(c.quote))
 
 
 def _introduces_list(c: _Candidate) -> bool:

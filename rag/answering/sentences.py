@@ -45,12 +45,17 @@ def is_prose(quote: str) -> bool:
     A heading is short and has no end punctuation ("Before you go"); a table row has its column names."""
     if quote.rstrip(" .…").endswith("?"):
         return False
-    if _TABLE_ROW.fullmatch(quote):  # a row of a table, read with its column names
+    if is_table_row(quote):
         return len(WORD.findall(quote)) >= _MIN_WORDS
     words = len(WORD.findall(quote))
     if words <= _HEADING_WORDS and not _END.search(quote):
         return False
     return words >= _MIN_WORDS and not _DOT_LEADER.search(quote)
+
+
+def is_table_row(quote: str) -> bool:
+    """A row of a table as it is read and quoted: "Header: cell; Header: cell"."""
+    return bool(_TABLE_ROW.fullmatch(quote))
 
 
 def _heading_lines(text: str) -> bool:
