@@ -33,7 +33,8 @@ from rag.validation import check_collection_name
 log = logging.getLogger(__name__)
 
 SubmitSync = Callable[[str, str], Job]  # (job id, collection) -> the queued job
-OPTION_NAMES = {"include", "exclude", "delete_on_remove", "max_items", "branch", "subfolder", "prefix"}
+OPTION_NAMES = {"include", "exclude", "delete_on_remove", "max_items", "branch", "subfolder", "prefix",
+                "endpoint_url", "region", "profile"}  # fmt: skip
 
 
 class SyncedSources:

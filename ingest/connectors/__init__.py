@@ -18,6 +18,7 @@ BUILT_IN = {
     "folder": "ingest.connectors.folder:FolderConnector",
     "git": "ingest.connectors.git:GitConnector",
     "web": "ingest.connectors.web:WebConnector",
+    "s3": "ingest.connectors.s3:S3Connector",
 }
 
 
