@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import httpx
@@ -48,6 +48,7 @@ class _Fetched:
 
     item: Item | None
     links: list[str]
+    redirect: bool = False
 
 
 class WebConnector:
@@ -65,7 +66,7 @@ class WebConnector:
         self.bodies = context.workdir / "bodies"
         self.cursor: str | None = None
         self._client = httpx.Client(
-            headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT, follow_redirects=True, max_redirects=5
+            headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT, follow_redirects=False, max_redirects=5
         )
         self._robots = RobotFileParser()
         self._delay = 0.0
@@ -90,12 +91,14 @@ class WebConnector:
             if fetched.item is not None:
                 listed += 1
                 yield fetched.item
-            if self.sitemap:
+            if self.sitemap and not fetched.redirect:
                 continue  # the sitemap is the list of pages
             for link in fetched.links:
                 if link not in seen and self._in_scope(link):
                     seen.add(link)
                     queue.append(link)
+        if not listed:  # a moved site (a redirect out of the prefix) is not an empty one: nothing is removed
+            raise SourceUnavailable(f"{self.start} leads to no page under {self.host}{self.prefix}")
         self._save_cache(cache)
 
     def read(self, item: Item) -> bytes:
@@ -128,6 +131,9 @@ class WebConnector:
             cache[url] = known
             item = self._item(url, known) if known.get("index", True) else None
             return _Fetched(item, list(known.get("links") or []))
+        if response.is_redirect:  # a link like any other: followed only within the prefix
+            target = urljoin(url, response.headers.get("location", ""))
+            return _Fetched(None, [target], redirect=True)
         if status in _GONE:
             if must_exist:
                 raise SourceUnavailable(f"{url} answered {status}")
@@ -136,9 +142,6 @@ class WebConnector:
             if must_exist:
                 raise SourceUnavailable(f"{url} answered {status}")
             return self._unreachable(url, known, cache, f"answered {status}")
-        final = str(response.url)
-        if final != url and not self._in_scope(final):  # redirected off the site or out of the prefix
-            return _Fetched(None, [])
         kind = self._kind(url, response.headers.get("content-type", ""))
         etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
         marker = f"etag:{etag}" if etag else f"modified:{modified}" if modified else f"sha256:{_sha(data)}"
@@ -146,7 +149,7 @@ class WebConnector:
         links: list[str] = []
         index = True
         if kind == "page.html":
-            found = page_links(data, final)
+            found = page_links(data, url)
             links, index = (found.links if found.follow else []), found.index
             entry["links"], entry["index"] = links, index
         cache[url] = entry
@@ -181,14 +184,16 @@ class WebConnector:
             return name
         return None
 
-    def _get(self, url: str, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
-        """One GET, spaced by robots.txt's crawl delay, its body read up to MAX_BODY_BYTES."""
+    def _get(self, url: str, headers: dict[str, str], follow: bool = False) -> tuple[httpx.Response, bytes]:
+        """One GET, spaced by robots.txt's crawl delay, its body read up to MAX_BODY_BYTES. Redirects are
+        not followed (but for robots.txt): each is checked against the prefix first, so a page cannot send
+        the crawler to another host (an address inside the server's network, say)."""
         wait = self._last_request + self._delay - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         self._last_request = time.monotonic()
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with self._client.stream("GET", url, headers=headers, follow_redirects=follow) as response:
                 data = bytearray()
                 for chunk in response.iter_bytes():
                     data += chunk
@@ -201,7 +206,7 @@ class WebConnector:
     def _read_robots(self) -> None:
         parts = urlsplit(self.start)
         url = f"{parts.scheme}://{parts.netloc}/robots.txt"
-        response, data = self._get(url, {})
+        response, data = self._get(url, {}, follow=True)
         if response.status_code >= 500:  # robots.txt unknown: crawling now could break the site's rules
             raise SourceUnavailable(f"{url} answered {response.status_code}")
         self._robots.parse(data.decode("utf-8", "replace").splitlines() if response.status_code == 200 else [])

@@ -93,18 +93,25 @@ def test_a_crawl_stays_in_its_prefix_honours_robots_and_a_resync_gets_only_304s(
     assert set(_origins(pipeline)) == {f"src-web/{host}/docs/", f"src-web/{host}/docs/leave.html"}
 
 
-def test_a_failing_page_fails_alone_and_keeps_its_document(site: Website, pipeline: IngestPipeline) -> None:
-    site.set("/", page("Home", POLICY.format(name="home office"), ["/a.html", "/b.html"]))
+def test_redirects_are_followed_within_the_site_and_a_failing_page_fails_alone(
+    site: Website, pipeline: IngestPipeline
+) -> None:
+    site.set("/", page("Home", POLICY.format(name="home office"), ["/a.html", "/b.html", "/moved", "/off"]))
     site.set("/a.html", page("A", POLICY.format(name="travel")))
     site.set("/b.html", page("B", POLICY.format(name="training")))
+    site.set("/moved", b"", status=301, location="/c.html")
+    site.set("/c.html", page("C", POLICY.format(name="relocation")))
+    site.set("/off", b"", status=302, location="http://127.0.0.2:9/inside.html")  # never requested
     store = open_source_store(pipeline.settings)
     _add(store, f"{site.url}/")
-    assert _sync(pipeline, store).counts["added"] == 3
+    assert _sync(pipeline, store).counts["added"] == 4
+    host = site.url.removeprefix("http://")
+    assert f"src-web/{host}/c.html" in _origins(pipeline)
     site.set("/b.html", b"", status=503)
     report = _sync(pipeline, store)
-    assert report.counts == {"added": 0, "changed": 0, "removed": 0, "unchanged": 2, "failed": 1}
+    assert report.counts == {"added": 0, "changed": 0, "removed": 0, "unchanged": 3, "failed": 1}
     assert "503" in (report.failures[0].reason or "")
-    assert len(_origins(pipeline)) == 3  # the failing page's document is kept until it answers again
+    assert len(_origins(pipeline)) == 4  # the failing page's document is kept until it answers again
     site.set("/b.html", page("B", POLICY.format(name="training")))
     assert _sync(pipeline, store).counts["failed"] == 0
 

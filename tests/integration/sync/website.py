@@ -20,6 +20,7 @@ class Page:
     status: int = 200
     validators: str = "etag"  # etag | modified | none
     modified_at: float = 1_700_000_000.0
+    location: str | None = None  # with a 3xx status: where it redirects
 
 
 @dataclass
@@ -46,6 +47,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("#", 1)[0]
         with self.site.lock:
             page = self.site.pages.get(path)
+        if page is not None and page.location:
+            self._send(path, page.status, b"", {"Location": page.location})
+            return
         if page is None or page.status != 200:
             status = page.status if page else 404
             self._send(path, status, b"not here" if status == 404 else b"failed", {"Content-Type": "text/plain"})
