@@ -120,16 +120,16 @@ def add_source(
     of the roots and a web site or S3 endpoint be on one of the hosts: a key that may write a collection must
     not be able to copy the server's own files, or what it alone reaches on its network, into it."""
     check_collection_name(collection)
-    if kind not in connector_kinds():
-        raise InvalidInput(f"unknown source kind {kind!r}: one of {', '.join(connector_kinds())}")
-    if not location.strip():
-        raise InvalidInput("a source needs a location (a path or a URL)")
     location = location.strip()
-    _check_location(kind, location)
-    if allowed_roots is not None:
+    if allowed_roots is not None:  # what a key may not reach is refused first, whatever else is wrong
         _check_local_path(kind, location, allowed_roots)
     if allowed_hosts is not None:
         _check_host(kind, location, options, allowed_hosts)
+    if kind not in connector_kinds():
+        raise InvalidInput(f"unknown source kind {kind!r}: one of {', '.join(connector_kinds())}")
+    if not location:
+        raise InvalidInput("a source needs a location (a path or a URL)")
+    _check_location(kind, location)
     if interval_s is not None and interval_s < 1:
         raise InvalidInput("a schedule runs at most once a second (--every 1s or more)")
     first_run = time.time() + interval_s if interval_s else None

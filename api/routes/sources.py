@@ -41,7 +41,7 @@ def source_out(services: Services, record: SourceRecord) -> SourceOut:
     responses={**error_responses(403), 201: CREATED_LINKS},
     description="Add a source the collection stays in sync with; its first sync starts at once. A `folder` (or a"
     " local `git` repository) must lie under RAG_SOURCE_ROOTS; a `web` site or an `s3` endpoint must be on a host"
-    " of RAG_SOURCE_HOSTS.",
+    " of RAG_SOURCE_HOSTS. A `web` location is an http(s) URL, an `s3` one s3://bucket[/prefix] (else 400).",
 )
 async def add_source(name: str, body: SourceCreate, services: ServicesDep) -> SourceOut:
     services.require_collection(name)
