@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingest.connectors import SourceUnavailable
-from ingest.jobs.sync_jobs import run_sync
+from ingest.connectors import ConnectorContext, SourceUnavailable, open_connector
+from ingest.jobs.sync_jobs import run_sync, source_workdir
 from ingest.pipeline import IngestPipeline
 from ingest.syncing import SyncReport
 from rag.storage.sources import SourceRecord, SourceStore, open_source_store
@@ -148,3 +148,24 @@ def test_a_sitemap_lists_the_pages_with_last_modified_and_the_page_limit_cuts(
     site.requests()
     assert _sync(pipeline, store).counts["unchanged"] == 2
     assert {status for path, status, _ in site.requests() if path.endswith(".html")} == {304}  # If-Modified-Since
+
+
+def test_a_sync_cut_off_after_listing_still_reingests_the_page_the_next_one_gets_a_304_for(
+    site: Website, pipeline: IngestPipeline
+) -> None:
+    site.set("/", page("Home", POLICY.format(name="home office"), ["/a.html"]))
+    site.set("/a.html", page("A", POLICY.format(name="travel")))
+    store = open_source_store(pipeline.settings)
+    record = _add(store, f"{site.url}/")
+    _sync(pipeline, store)
+    site.set("/a.html", page("A", POLICY.format(name="conference travel")))
+    context = ConnectorContext(record.id, source_workdir(pipeline.settings, record.id), None)
+    assert len(list(open_connector("web", record.location, {}, context).list_items())) == 2  # then killed
+    site.requests()
+
+    report = _sync(pipeline, store)  # the server now answers 304 for the page this sync never ingested
+    assert report.counts == {"added": 0, "changed": 1, "removed": 0, "unchanged": 1, "failed": 0}
+    assert ("/a.html", 304) in {(path, status) for path, status, _ in site.requests()}
+    host = site.url.removeprefix("http://")
+    text = " ".join(c.text for c in pipeline.keyword.document_chunks("kb", f"src-web/{host}/a.html"))
+    assert "conference travel" in text
