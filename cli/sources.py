@@ -1,4 +1,5 @@
-"""`rag sources ...`: the sources a collection stays in sync with (folders, git repositories, plugins' kinds).
+"""`rag sources ...`: the sources a collection stays in sync with (folders, git repositories, web sites, S3
+buckets, plugins' kinds).
 
 Adding, listing and showing read and write the source store alone. `sync`, `remove` and `watch` write the
 collection: locally, or through `rag serve` when it owns the data directory (as `rag ingest` does).
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ingest.pipeline import FileResult
     from rag.storage.sources import SourceRecord, SourceStore
 
-sources_app = typer.Typer(help="Sources a collection stays in sync with: folder, git.", no_args_is_help=True)
+sources_app = typer.Typer(help="Sources a collection stays in sync with: folder, git, web, s3.", no_args_is_help=True)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 COUNT_NAMES = ("added", "changed", "removed", "unchanged", "failed")
@@ -67,8 +68,11 @@ def status(record: SourceRecord) -> dict[str, Any]:
 @sources_app.command("add")
 def add(
     collection: str,
-    kind: Annotated[str, typer.Argument(help="folder | git | an installed plugin's kind")],
-    location: Annotated[str, typer.Argument(help="A folder, or a git repository's path or URL")],
+    kind: Annotated[str, typer.Argument(help="folder | git | web | s3 | an installed plugin's kind")],
+    location: Annotated[
+        str,
+        typer.Argument(help="A folder; a git repository's path or URL; a web page or sitemap URL; s3://bucket/prefix"),
+    ],
     include: Annotated[list[str] | None, typer.Option("--include", help="Glob of paths to take (repeatable)")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob of paths to leave out")] = None,
     keep_deleted: Annotated[
@@ -78,6 +82,12 @@ def add(
     branch: Annotated[str | None, typer.Option("--branch", help="git: the branch (default: HEAD)")] = None,
     subfolder: Annotated[str | None, typer.Option("--subfolder", help="git: only files under this folder")] = None,
     max_items: Annotated[int | None, typer.Option("--max-items", min=1, help="Sync at most this many items")] = None,
+    prefix: Annotated[str | None, typer.Option("--prefix", help="web: only pages under this path")] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="s3: an S3-compatible store's URL (default: AWS)")
+    ] = None,
+    region: Annotated[str | None, typer.Option("--region", help="s3: the bucket's region")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="s3: the AWS profile to use")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a source to a collection (created if needed); prints its id. `rag sources sync` runs its first sync,
@@ -87,7 +97,9 @@ def add(
 
     options: dict[str, Any] = {"include": include or [], "exclude": exclude or []}
     options |= {"delete_on_remove": False} if keep_deleted else {}
-    options |= {k: v for k, v in {"branch": branch, "subfolder": subfolder, "max_items": max_items}.items() if v}
+    named = {"branch": branch, "subfolder": subfolder, "max_items": max_items, "prefix": prefix,
+             "endpoint_url": endpoint_url, "region": region, "profile": profile}  # fmt: skip
+    options |= {k: v for k, v in named.items() if v}
     if kind == "folder" and "://" not in location:
         location = str(Path(location).expanduser().resolve())  # the server and workers read it from elsewhere
     interval = parse_duration(every) if every else None

@@ -15,8 +15,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingest.connectors import connector_kinds
 from ingest.jobs.sync_jobs import new_sync_job_id, source_workdir
@@ -31,9 +33,11 @@ from rag.storage.sources import SourceRecord, SourceStore
 from rag.validation import check_collection_name
 
 log = logging.getLogger(__name__)
+AWS_S3_HOST = "https://s3.amazonaws.com"  # what an s3 source without `endpoint_url` reaches
 
 SubmitSync = Callable[[str, str], Job]  # (job id, collection) -> the queued job
-OPTION_NAMES = {"include", "exclude", "delete_on_remove", "max_items", "branch", "subfolder"}
+OPTION_NAMES = {"include", "exclude", "delete_on_remove", "max_items", "branch", "subfolder", "prefix",
+                "endpoint_url", "region", "profile"}  # fmt: skip
 
 
 class SyncedSources:
@@ -48,8 +52,9 @@ class SyncedSources:
         options: dict[str, Any],
         interval_s: float | None,
         allowed_roots: list[Path] | None = None,
+        allowed_hosts: list[str] | None = None,
     ) -> SourceRecord:
-        return add_source(self.store, collection, kind, location, options, interval_s, allowed_roots)
+        return add_source(self.store, collection, kind, location, options, interval_s, allowed_roots, allowed_hosts)
 
     def sources(self, collection: str) -> list[SourceRecord]:
         return self.store.sources(collection)
@@ -109,21 +114,27 @@ def add_source(
     options: dict[str, Any],
     interval_s: float | None,
     allowed_roots: list[Path] | None = None,
+    allowed_hosts: list[str] | None = None,
 ) -> SourceRecord:
-    """A new source; with `allowed_roots` (API callers), a local path must lie under one of them: a key
-    that may write a collection must not be able to copy the server's own files into it."""
+    """A new source; with `allowed_roots` and `allowed_hosts` (API callers), a local path must lie under one
+    of the roots and a web site or S3 endpoint be on one of the hosts: a key that may write a collection must
+    not be able to copy the server's own files, or what it alone reaches on its network, into it."""
     check_collection_name(collection)
-    if allowed_roots is not None:
+    location = location.strip()
+    if allowed_roots is not None:  # what a key may not reach is refused first, whatever else is wrong
         _check_local_path(kind, location, allowed_roots)
+    if allowed_hosts is not None:
+        _check_host(kind, location, options, allowed_hosts)
     if kind not in connector_kinds():
         raise InvalidInput(f"unknown source kind {kind!r}: one of {', '.join(connector_kinds())}")
-    if not location.strip():
+    if not location:
         raise InvalidInput("a source needs a location (a path or a URL)")
+    _check_location(kind, location)
     if interval_s is not None and interval_s < 1:
         raise InvalidInput("a schedule runs at most once a second (--every 1s or more)")
     first_run = time.time() + interval_s if interval_s else None
     record = SourceRecord(
-        id=f"src-{uuid.uuid4().hex[:12]}", collection=collection, kind=kind, location=location.strip(),
+        id=f"src-{uuid.uuid4().hex[:12]}", collection=collection, kind=kind, location=location,
         options=check_options(options), interval_s=interval_s, next_run_at=first_run, created_at=now(),
     )  # fmt: skip
     return store.add(record)
@@ -181,6 +192,26 @@ def _check_local_path(kind: str, location: str, roots: list[Path]) -> None:
     if not any(resolved.is_relative_to(root) for root in roots):
         allowed = ", ".join(str(r) for r in roots) or "none (RAG_SOURCE_ROOTS is empty)"
         raise Forbidden(f"{kind} sources added over the API must lie under RAG_SOURCE_ROOTS: {allowed}")
+
+
+def _check_location(kind: str, location: str) -> None:
+    parts = urlsplit(location)
+    if kind == "web" and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise InvalidInput(f"a web source's location is an http(s) URL (a start page or a sitemap), not {location!r}")
+    if kind == "s3" and (parts.scheme != "s3" or not parts.netloc):
+        raise InvalidInput(f"an s3 source's location is s3://bucket or s3://bucket/prefix, not {location!r}")
+
+
+def _check_host(kind: str, location: str, options: dict[str, Any], patterns: list[str]) -> None:
+    if kind == "web":
+        host = urlsplit(location).hostname or ""
+    elif kind == "s3":
+        host = urlsplit(str(options.get("endpoint_url") or AWS_S3_HOST)).hostname or ""
+    else:
+        return
+    if not any(fnmatchcase(host.lower(), pattern) for pattern in patterns):
+        allowed = ", ".join(patterns) or "none (RAG_SOURCE_HOSTS is empty)"
+        raise Forbidden(f"{kind} sources added over the API must be on a host of RAG_SOURCE_HOSTS: {allowed}")
 
 
 def check_options(options: dict[str, Any]) -> dict[str, Any]:

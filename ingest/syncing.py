@@ -121,7 +121,7 @@ def sync_source(
 def _source(record: SourceRecord, connector: Connector, item: Item, document_id: str) -> Source:
     metadata = {SOURCE_KEY: record.id, ORIGIN_KEY: item.origin[:MAX_STRING_VALUE]}
     name = PurePosixPath(item.key).name or item.key
-    return Source(name, lambda: connector.read(item), item.size, document_id, metadata)
+    return Source(name, lambda: connector.read(item), item.size, document_id, metadata, kind=item.kind)
 
 
 def _remove_gone(

@@ -14,11 +14,13 @@ import threading
 from pathlib import Path
 
 from ingest.synced_sources import SyncedSources
+from rag.storage.jobs.types import ACTIVE
 
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 300  # a save is often several writes (temp file, rename): one sync after they settle
 REFRESH_MS = 5000  # how often the set of watched folders is read again (sources added or removed)
+FOLLOW_UP_POLL_S = 0.1  # how often a follow-up sync looks whether the running sync it waits for has ended
 
 
 class FolderWatcher:
@@ -26,6 +28,8 @@ class FolderWatcher:
         self.sources = sources
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="source-watch", daemon=True)
+        self._following: set[str] = set()  # sources with a follow-up sync waiting for a running one to end
+        self._lock = threading.Lock()
 
     def start(self) -> FolderWatcher:
         self._thread.start()
@@ -79,7 +83,42 @@ class FolderWatcher:
             if any(p == folder or p.is_relative_to(folder) for p in paths):
                 for collection, source_id in owners:
                     try:
-                        job = self.sources.sync(collection, source_id)
-                        log.info("files changed in %s: sync job %s of source %s", folder, job.id, source_id)
+                        self._start_sync(collection, source_id)
                     except Exception:
                         log.exception("could not start the sync of source %s", source_id)
+
+    def _start_sync(self, collection: str, source_id: str) -> None:
+        job = self.sources.sync(collection, source_id)
+        log.info("files changed: sync job %s of source %s", job.id, source_id)
+        # A queued sync will list the folder after this change; a running one may have listed it before, so
+        # it cannot stand for this change: one more sync follows once it ends (else the change would wait for
+        # the next event or the schedule's full scan, measured: an edit lost in a 2,000-file folder).
+        if job.status == "running":
+            self._follow_up(collection, source_id, job.id)
+
+    def _follow_up(self, collection: str, source_id: str, running_job_id: str) -> None:
+        with self._lock:
+            if source_id in self._following:  # its follow-up lists the folder after this change too
+                return
+            self._following.add(source_id)
+        thread = threading.Thread(
+            target=self._sync_after, args=(collection, source_id, running_job_id), name="source-watch-follow-up",
+            daemon=True,
+        )  # fmt: skip
+        thread.start()
+
+    def _sync_after(self, collection: str, source_id: str, running_job_id: str) -> None:
+        try:
+            while not self._stop.wait(FOLLOW_UP_POLL_S):
+                job = self.sources.jobs.get(running_job_id)
+                if job is None or job.status not in ACTIVE:
+                    break
+        finally:
+            with self._lock:
+                self._following.discard(source_id)
+        if self._stop.is_set():
+            return
+        try:
+            self._start_sync(collection, source_id)
+        except Exception:
+            log.exception("could not start the follow-up sync of source %s", source_id)

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         description="Comma-separated folders under which API callers may add `folder` and local `git` sources;"
         " empty: none (the CLI, run by someone who reads the files anyway, may add any path).",
     )
+    source_hosts: str = Field(
+        "",
+        description="Comma-separated host names (`*` wildcards) that API callers may point `web` sources and `s3`"
+        " endpoints at (`s3.amazonaws.com` for AWS); empty: none (the CLI may add any).",
+    )
     source_watch: bool = Field(
         True, description="`rag serve` and `rag worker` sync a folder source as soon as its files change (watchfiles)."
     )
@@ -291,6 +296,10 @@ class Settings(BaseSettings):
     @property
     def source_root_paths(self) -> list[Path]:
         return [Path(p.strip()).expanduser().resolve() for p in self.source_roots.split(",") if p.strip()]
+
+    @property
+    def source_host_patterns(self) -> list[str]:
+        return [h.strip().lower() for h in self.source_hosts.split(",") if h.strip()]
 
     @property
     def staging_path(self) -> Path:

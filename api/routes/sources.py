@@ -42,14 +42,16 @@ def source_out(services: Services, record: SourceRecord) -> SourceOut:
     response_model=SourceOut,
     responses={**error_responses(403), 201: CREATED_LINKS},
     description="Add a source the collection stays in sync with; its first sync starts at once. A `folder` (or a"
-    " local `git` repository) must lie under RAG_SOURCE_ROOTS.",
+    " local `git` repository) must lie under RAG_SOURCE_ROOTS; a `web` site or an `s3` endpoint must be on a host"
+    " of RAG_SOURCE_HOSTS. A `web` location is an http(s) URL, an `s3` one s3://bucket[/prefix] (else 400).",
 )
 async def add_source(name: str, body: SourceCreate, services: ServicesDep) -> SourceOut:
     services.require_collection(name)
     options = body.options.model_dump(exclude_none=True, exclude_defaults=True)
     record = services.sources.add(
-        name, body.kind, body.location, options, body.every_s, services.settings.source_root_paths
-    )
+        name, body.kind, body.location, options, body.every_s, services.settings.source_root_paths,
+        services.settings.source_host_patterns,
+    )  # fmt: skip
     services.sources.sync(name, record.id)
     return source_out(services, services.sources.get(name, record.id))
 

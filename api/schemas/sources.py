@@ -26,15 +26,30 @@ class SourceOptions(RequestBody):
     )
     branch: str | None = Field(None, description="git: the branch (default: the repository's HEAD)")
     subfolder: str | None = Field(None, description="git: only the files under this folder")
+    prefix: str | None = Field(
+        None, description="web: only pages under this path (default: the start URL's folder)", examples=["/docs/"]
+    )
+    endpoint_url: str | None = Field(
+        None, description="s3: an S3-compatible store's URL (default: AWS)", examples=["https://minio.example.org"]
+    )
+    region: str | None = Field(None, description="s3: the bucket's region")
+    profile: str | None = Field(None, description="s3: the AWS profile whose credentials the server uses")
 
 
 class SourceCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     kind: str = Field(
-        examples=["folder"], description="folder | git | a connector plugin's name", json_schema_extra=_known_kinds
+        examples=["folder"],
+        description="folder | git | web | s3 | a connector plugin's name",
+        json_schema_extra=_known_kinds,
     )
-    location: str = Field(min_length=1, max_length=4096, examples=["/srv/shared/handbooks"])
+    location: str = Field(
+        min_length=1,
+        max_length=4096,
+        examples=["/srv/shared/handbooks"],
+        description="folder: a path; git: a path or URL; web: a start page or sitemap URL; s3: s3://bucket/prefix",
+    )
     options: SourceOptions = Field(default_factory=SourceOptions)
     every_s: float | None = Field(None, ge=1, description="Sync every this many seconds; unset: only when asked")
 

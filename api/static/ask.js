@@ -2,7 +2,7 @@
 // the quote behind each [n] highlighted in its passage and, for PDFs, outlined on the page image.
 
 import { blob, call, path, stream } from "./api.js";
-import { $, el, errorNode, instructionsFlag } from "./dom.js";
+import { $, el, errorNode, instructionsFlag, webLink } from "./dom.js";
 
 const REASONS = {
   no_relevant_sources: "the documents do not talk about this",
@@ -166,6 +166,7 @@ function renderSources(node, turn, list, title) {
       ),
       source.page ? ` · page ${source.page}` : "",
       source.section ? ` · ${source.section}` : "",
+      source.origin && webLink(source.origin) ? [" · ", webLink(source.origin, "open the original")] : "",
       el("span", { class: "muted" }, ` · score ${source.score.toFixed(3)}`),
       instructionsFlag(source),
     ),

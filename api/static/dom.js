@@ -16,6 +16,12 @@ export function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+/** A link that opens `url` in a new tab when it is a web address (a synced page's origin); else null, so a
+ * path or an s3:// URI stays text. */
+export function webLink(url, text = url) {
+  return /^https?:\/\//i.test(url || "") ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, text) : null;
+}
+
 /** An error as the page shows it everywhere: the message, and the trace id to quote in a bug report. */
 export function errorNode(error) {
   return el(

@@ -1,7 +1,7 @@
 // The chosen collection's synced sources: each one's last sync and counts, and a "Sync now" button.
 
 import { call, path } from "./api.js";
-import { $, el, errorNode, formatDate } from "./dom.js";
+import { $, el, errorNode, formatDate, webLink } from "./dom.js";
 
 const COUNTS = ["added", "changed", "removed", "unchanged", "failed"];
 
@@ -23,7 +23,7 @@ function sourceRow(collection, source, reload) {
     "tr",
     {},
     el("td", {}, source.kind),
-    el("td", { class: "wrap" }, source.location),
+    el("td", { class: "wrap" }, webLink(source.location) || source.location),
     el("td", {}, source.last_sync_at ? formatDate(source.last_sync_at) : "never"),
     el("td", {}, status, source.last_error ? el("div", { class: "error" }, source.last_error) : null),
     el("td", {}, counts),

@@ -1,5 +1,5 @@
 """Connectors: where synced documents come from. `open_connector` picks one by kind: the built-in ones
-(`folder`, `git`) or a plugin's, registered under the entry-point group `rag.connectors` (a name pointing
+(`folder`, `git`, `web`, `s3`) or a plugin's, registered under the entry-point group `rag.connectors` (a name pointing
 at a `ConnectorFactory`, see base.py). Only the chosen connector's module is imported."""
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from rag.errors import InvalidInput
 __all__ = ["Connector", "ConnectorContext", "Item", "SourceUnavailable", "connector_kinds", "open_connector"]
 
 ENTRY_POINT_GROUP = "rag.connectors"
-BUILT_IN = {"folder": "ingest.connectors.folder:FolderConnector", "git": "ingest.connectors.git:GitConnector"}
+BUILT_IN = {
+    "folder": "ingest.connectors.folder:FolderConnector",
+    "git": "ingest.connectors.git:GitConnector",
+    "web": "ingest.connectors.web:WebConnector",
+    "s3": "ingest.connectors.s3:S3Connector",
+}
 
 
 def connector_kinds() -> list[str]:

@@ -24,6 +24,7 @@ class Item:
     marker: str  # changes whenever the bytes do; equal markers mean the stored document is current
     size: int  # bytes (0 when the source cannot say before reading)
     origin: str  # where a person opens the original: a path, a URL, a permalink
+    kind: str | None = None  # a file name whose extension picks the loader, when the key's cannot ("page.html")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.integration.backends.test_api_backends import assert_contract
+from tests.integration.sync.website import website
 from tests.waiting import wait_until
 
 TEXT = "The {name} policy: employees file {name} requests in PeopleHub at least two weeks ahead."
@@ -71,10 +72,32 @@ def test_bad_sources_are_refused_with_the_error_contract(live_server: Any, tmp_p
         assert "unknown source kind 'ftp'" in assert_contract(unknown, 400)["message"]
         bad_option = {"kind": "git", "location": "https://example.invalid/r.git", "options": {"colour": "red"}}
         assert_contract(client.post("/v1/collections/kb/sources", json=bad_option), 422)
+        web = client.post("/v1/collections/kb/sources", json={"kind": "web", "location": "http://127.0.0.1:9/"})
+        assert "RAG_SOURCE_HOSTS" in assert_contract(web, 403)["message"]  # the server's network is not a key's
+        s3 = {"kind": "s3", "location": "s3://b", "options": {"endpoint_url": "http://169.254.169.254"}}
+        assert_contract(client.post("/v1/collections/kb/sources", json=s3), 403)
         missing = client.post("/v1/collections/nope/sources", json={"kind": "git", "location": "https://x/r.git"})
         assert_contract(missing, 404)
         assert_contract(client.post("/v1/collections/kb/sources/src-nope/sync"), 404)
         assert client.get("/v1/collections/kb/sources").json() == {"sources": []}
+
+
+def test_a_web_source_over_http_cites_the_pages_it_read(live_server: Any) -> None:
+    with website() as site:
+        paragraph = f"<p>{TEXT.format(name='remote work')}</p>"
+        site.set("/help/", f"<html><head><title>Help</title></head><body><h1>Help</h1>{paragraph * 2}</body></html>")
+        url = live_server(source_hosts="127.0.0.1", source_watch=False)
+        with httpx.Client(base_url=url, timeout=300) as client:
+            client.post("/v1/collections", json={"name": "kb"})
+            body = {"kind": "web", "location": f"{site.url}/help/", "options": {"max_items": 50}}
+            added = client.post("/v1/collections/kb/sources", json=body)
+            assert added.status_code == 201, added.text
+            assert _job_done(client, added.json()["job_id"])["status"] == "done"
+            hits = client.post("/v1/search", json={"query": "remote work requests", "collection": "kb"}).json()
+            assert hits["results"][0]["origin"] == f"{site.url}/help/"  # a citation opens the page
+            not_s3 = {"kind": "s3", "location": "bucket", "options": {"endpoint_url": site.url}}
+            refused = client.post("/v1/collections/kb/sources", json=not_s3)
+            assert "s3://bucket" in assert_contract(refused, 400)["message"]
 
 
 def test_a_watched_folder_change_becomes_searchable_without_asking(live_server: Any, tmp_path: Path) -> None:

@@ -80,3 +80,11 @@ def test_cli_startup_benchmark_prints_each_commands_time() -> None:
 def test_server_rss_benchmark_prints_where_the_memory_goes() -> None:
     out = run_benchmark("server_rss.py")
     assert "rag serve RSS after start" in out and "where it goes" in out
+
+
+def test_sync_watch_latency_benchmark_prints_the_p95_of_save_to_searchable() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    command = [sys.executable, "-m", "benchmarks.sync_watch_latency", "--files", "3", "--edits", "2"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert '"p95_s"' in done.stdout and '"latencies_s"' in done.stdout

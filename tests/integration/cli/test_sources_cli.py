@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.integration.cli.test_cli import rag
 from tests.integration.sync.gitrepo import commit, new_repo
+from tests.integration.sync.website import website
 
 TEXT = "The {name} policy: employees file {name} requests in PeopleHub at least two weeks ahead."
 
@@ -60,3 +61,16 @@ def test_a_git_source_and_a_source_that_cannot_be_read(tmp_path: Path) -> None:
     assert failed.returncode == 1 and "is not there" in failed.stdout
     assert rag(["sources", "add", "kb", "ftp", "ftp://x"], data).returncode == 2
     assert rag(["sources", "add", "kb", "folder", str(tmp_path), "--every", "soon"], data).returncode == 2
+
+
+def test_a_web_source_from_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with website() as site:
+        body = f"<p>{TEXT.format(name='expenses')}</p>" * 2
+        site.set("/kb/", f"<html><head><title>Expenses</title></head><body><h1>Expenses</h1>{body}</body></html>")
+        added = rag(["sources", "add", "kb", "web", f"{site.url}/kb/", "--prefix", "/kb/", "--max-items", "10"], data)
+        assert added.returncode == 0, added.stderr
+        synced = json.loads(rag(["sources", "sync", "kb", added.stdout.strip(), "--json"], data).stdout)
+        assert synced["counts"]["added"] == 1 and synced["options"]["prefix"] == "/kb/"
+    refused = rag(["sources", "add", "kb", "s3", "bucket/hr"], data)
+    assert refused.returncode == 2 and "s3://bucket" in refused.stderr
