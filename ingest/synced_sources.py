@@ -184,7 +184,7 @@ class SourceScheduler:
 def _check_local_path(kind: str, location: str, roots: list[Path]) -> None:
     if kind == "folder":
         path = location
-    elif kind == "git" and (location.startswith("file://") or "://" not in location and ":" not in location):
+    elif kind == "git" and _local_git(location):
         path = location.removeprefix("file://")
     else:
         return
@@ -192,6 +192,18 @@ def _check_local_path(kind: str, location: str, roots: list[Path]) -> None:
     if not any(resolved.is_relative_to(root) for root in roots):
         allowed = ", ".join(str(r) for r in roots) or "none (RAG_SOURCE_ROOTS is empty)"
         raise Forbidden(f"{kind} sources added over the API must lie under RAG_SOURCE_ROOTS: {allowed}")
+
+
+def _local_git(location: str) -> bool:
+    """A repository on this machine: a path or a file:// URL (anything else git reaches over a network)."""
+    return location.startswith("file://") or "://" not in location and ":" not in location
+
+
+def _git_host(location: str) -> str:
+    """The host a git remote is fetched from: a URL's (https://, ssh://, git://) or scp-like user@host:path's."""
+    if "://" in location:
+        return urlsplit(location).hostname or ""
+    return location.partition(":")[0].rpartition("@")[2]
 
 
 def _check_location(kind: str, location: str) -> None:
@@ -207,6 +219,8 @@ def _check_host(kind: str, location: str, options: dict[str, Any], patterns: lis
         host = urlsplit(location).hostname or ""
     elif kind == "s3":
         host = urlsplit(str(options.get("endpoint_url") or AWS_S3_HOST)).hostname or ""
+    elif kind == "git" and not _local_git(location):
+        host = _git_host(location)
     else:
         return
     if not any(fnmatchcase(host.lower(), pattern) for pattern in patterns):

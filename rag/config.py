@@ -116,8 +116,8 @@ class Settings(BaseSettings):
     )
     source_hosts: str = Field(
         "",
-        description="Comma-separated host names (`*` wildcards) that API callers may point `web` sources and `s3`"
-        " endpoints at (`s3.amazonaws.com` for AWS); empty: none (the CLI may add any).",
+        description="Comma-separated host names (`*` wildcards) that API callers may point `web` sources, `s3`"
+        " endpoints and remote `git` repositories at (`s3.amazonaws.com` for AWS); empty: none (the CLI may add any).",
     )
     source_watch: bool = Field(
         True, description="`rag serve` and `rag worker` sync a folder source as soon as its files change (watchfiles)."

@@ -13,6 +13,7 @@ would re-implement git's protocols in Python, and GitPython itself runs this sam
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +24,9 @@ from ingest.connectors.base import ConnectorContext, Item, SourceUnavailable
 from ingest.loaders import is_supported
 
 GIT_TIMEOUT_S = 600.0
+# Only the transports a repository is fetched over: git's ext:: and fd:: (which run commands) are refused even
+# when a user's git config allows them.
+_GIT_SAFETY = {"GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh", "GIT_TERMINAL_PROMPT": "0"}
 _WEB_REMOTE = re.compile(r"^https?://")
 
 
@@ -65,7 +69,8 @@ class GitConnector:
     def _fetch(self) -> None:
         if not (self.repo / "HEAD").exists():
             self.repo.parent.mkdir(parents=True, exist_ok=True)
-            self._run(["git", "clone", "--bare", "--quiet", self.location, str(self.repo)], "clone")
+            # "--": a location is never read as an option (--upload-pack=... would run a command).
+            self._run(["git", "clone", "--bare", "--quiet", "--", self.location, str(self.repo)], "clone")
         else:
             self._git("fetch", "--quiet", "--prune", "origin", "+refs/heads/*:refs/heads/*")
 
@@ -81,7 +86,9 @@ class GitConnector:
 
     def _run(self, command: list[str], what: str) -> bytes:
         try:
-            done = subprocess.run(command, capture_output=True, timeout=GIT_TIMEOUT_S, check=False)
+            done = subprocess.run(
+                command, capture_output=True, timeout=GIT_TIMEOUT_S, check=False, env={**os.environ, **_GIT_SAFETY}
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SourceUnavailable(f"git {what} failed: {exc}") from exc
         if done.returncode != 0:

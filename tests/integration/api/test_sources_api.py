@@ -74,6 +74,9 @@ def test_bad_sources_are_refused_with_the_error_contract(live_server: Any, tmp_p
         assert_contract(client.post("/v1/collections/kb/sources", json=bad_option), 422)
         web = client.post("/v1/collections/kb/sources", json={"kind": "web", "location": "http://127.0.0.1:9/"})
         assert "RAG_SOURCE_HOSTS" in assert_contract(web, 403)["message"]  # the server's network is not a key's
+        for remote in ("https://intranet.example/r.git", "git@intranet.example:team/r.git"):
+            git = client.post("/v1/collections/kb/sources", json={"kind": "git", "location": remote})
+            assert "RAG_SOURCE_HOSTS" in assert_contract(git, 403)["message"]
         s3 = {"kind": "s3", "location": "s3://b", "options": {"endpoint_url": "http://169.254.169.254"}}
         assert_contract(client.post("/v1/collections/kb/sources", json=s3), 403)
         missing = client.post("/v1/collections/nope/sources", json={"kind": "git", "location": "https://x/r.git"})
