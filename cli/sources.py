@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -241,15 +242,28 @@ def watch(collection: str, source_id: str) -> None:
     if record.kind != "folder":
         raise fail(f"watch follows folders; source {source_id} is a {record.kind} source (sync it on a schedule)", 2)
     folder = Path(record.location)
-    while True:
-        result = _sync_once(collection, source_id, quiet=False)
-        counts = ", ".join(f"{n} {result['counts'][n]}" for n in COUNT_NAMES)
-        state = result["last_status"] if result["last_status"] == "done" else f"[red]{result['last_status']}[/red]"
-        console.print(f"{time.strftime('%H:%M:%S')} sync {state}: {counts}" + (
-            f" [red]{result['last_error']}[/red]" if result["last_error"] else ""
-        ))  # fmt: skip
-        console.print(f"[dim]watching {folder} for changes (Ctrl-C stops)[/dim]")
-        try:
-            next(iter(watchfiles.watch(folder, debounce=500, step=100, raise_interrupt=True)))
-        except StopIteration:
-            return
+    # The watcher runs beside the syncs, so a file saved while a sync runs (which may have listed the folder
+    # before it) brings one more sync rather than waiting for the next change.
+    changed, stop = threading.Event(), threading.Event()
+
+    def follow() -> None:
+        for _ in watchfiles.watch(folder, debounce=500, step=100, stop_event=stop):
+            changed.set()
+
+    threading.Thread(target=follow, name="source-watch", daemon=True).start()
+    try:
+        while True:
+            changed.clear()
+            result = _sync_once(collection, source_id, quiet=False)
+            counts = ", ".join(f"{n} {result['counts'][n]}" for n in COUNT_NAMES)
+            state = result["last_status"] if result["last_status"] == "done" else f"[red]{result['last_status']}[/red]"
+            console.print(f"{time.strftime('%H:%M:%S')} sync {state}: {counts}" + (
+                f" [red]{result['last_error']}[/red]" if result["last_error"] else ""
+            ))  # fmt: skip
+            console.print(f"[dim]watching {folder} for changes (Ctrl-C stops)[/dim]")
+            while not changed.wait(0.5):
+                pass
+    except KeyboardInterrupt:
+        return
+    finally:
+        stop.set()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from pathlib import Path
 
+from tests.conftest import BIN
 from tests.integration.cli.test_cli import rag
 from tests.integration.sync.gitrepo import commit, new_repo
 from tests.integration.sync.website import website
+from tests.waiting import wait_until
 
 TEXT = "The {name} policy: employees file {name} requests in PeopleHub at least two weeks ahead."
 
@@ -74,3 +79,28 @@ def test_a_web_source_from_the_command_line(tmp_path: Path) -> None:
         assert synced["counts"]["added"] == 1 and synced["options"]["prefix"] == "/kb/"
     refused = rag(["sources", "add", "kb", "s3", "bucket/hr"], data)
     assert refused.returncode == 2 and "s3://bucket" in refused.stderr
+
+
+def test_watch_syncs_a_folder_source_again_when_a_file_is_saved(tmp_path: Path) -> None:
+    """`rag sources watch`: a sync at once, another when a file is saved; Ctrl-C ends it cleanly."""
+    folder, data = tmp_path / "share", tmp_path / "data"
+    folder.mkdir()
+    (folder / "leave.md").write_text(TEXT.format(name="leave"))
+    source_id = rag(["sources", "add", "kb", "folder", str(folder)], data).stdout.strip()
+    log = tmp_path / "watch.log"
+    env = {**os.environ, "RAG_DATA_DIR": str(data), "COLUMNS": "200"}
+    with log.open("w") as out:
+        watcher = subprocess.Popen(
+            [str(BIN / "rag"), "sources", "watch", "kb", source_id], stdout=out, stderr=out, env=env
+        )
+    try:
+        wait_until(lambda: "added 1" in log.read_text(), "the first sync", timeout=600, every=0.5)
+        wait_until(lambda: "watching" in log.read_text(), "the watch to start", timeout=600, every=0.5)
+        (folder / "travel.md").write_text(TEXT.format(name="travel"))
+        wait_until(lambda: log.read_text().count("added 1") == 2, "a sync of the saved file", timeout=600, every=0.5)
+        syncs = [line for line in log.read_text().splitlines() if " sync done: " in line]
+        assert len(syncs) == 2 and "unchanged 1" in syncs[1]  # the first file was not read again
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        code = watcher.wait(timeout=120)
+    assert code == 0, log.read_text()
