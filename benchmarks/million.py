@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from search import COLLECTION, build_corpus  # noqa: E402
+from search import COLLECTION, build_corpus, wait_for_health  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -89,18 +89,7 @@ def start_and_measure(data_dir: Path, port: int, requests: int, words: list[str]
         return {"query": " ".join(rng.choice(words[:2000], 5)), "collection": COLLECTION, "top_k": 5}
 
     try:
-        deadline = time.monotonic() + 1800
-        while True:
-            if server.poll() is not None:
-                sys.exit(f"rag serve exited with status {server.returncode}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                sys.exit("rag serve did not answer /health within 30 minutes")
-            time.sleep(0.2)
+        wait_for_health(server, url, minutes=30)
         health_s = time.perf_counter() - started
         httpx.post(f"{url}/v1/search", json=body(), timeout=1800).raise_for_status()
         ready_s = time.perf_counter() - started

@@ -136,6 +136,22 @@ def time_to_first_token(url: str, question: str) -> float:
     raise RuntimeError("no delta received")
 
 
+def wait_for_health(server: subprocess.Popen[bytes], url: str, minutes: int) -> None:
+    """Until `rag serve` answers /health; exits with the reason if it dies or the deadline passes."""
+    deadline = time.monotonic() + minutes * 60
+    while True:
+        if server.poll() is not None:
+            sys.exit(f"rag serve exited with status {server.returncode} before answering /health")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            sys.exit(f"rag serve did not answer /health within {minutes} minutes")
+        time.sleep(0.2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=100_000)
@@ -168,18 +184,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{args.port}"
     try:
         # Start-up (models, the ONNX export in a child) takes seconds idle and minutes on a loaded machine.
-        deadline = time.monotonic() + 900
-        while True:
-            if server.poll() is not None:
-                sys.exit(f"rag serve exited with status {server.returncode} before answering /health")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                sys.exit("rag serve did not answer /health within 15 minutes")
-            time.sleep(0.5)
+        wait_for_health(server, url, minutes=15)
         rng = np.random.default_rng(11)
         common = words[:2000]  # queries use the frequent end of the vocabulary: the expensive case
 
