@@ -14,6 +14,7 @@ from ingest.loaders.tables import markdown_table
 
 INVISIBLE_TAGS = ["script", "style", "noscript", "template", "head", "svg", "iframe"]
 _HEADING = re.compile(r"^h[1-6]$")
+_BREAK = "\ue000"  # a private-use character: where a heading's block ends, until it becomes a blank line
 MAX_SPAN = 100  # columns a cell's colspan may fill: a colspan of 10**9 is no table
 
 
@@ -26,7 +27,7 @@ def load_html(data: bytes) -> LoadedDocument:
     headings = [(int(h.name[1]), h.get_text(" ", strip=True), _first_line(h)) for h in soup.find_all(_HEADING)]
     text = visible_text(soup)
     if title and text.split("\n", 1)[0] != title:  # a page whose first heading is its title says it once
-        text = f"{title}\n{text}"
+        text = f"{title}\n\n{text}"
     return LoadedDocument(pages=[Page(text, sections=_sections(text, headings))], title=title)
 
 
@@ -48,14 +49,19 @@ def _sections(text: str, headings: list[tuple[int, str, str]]) -> tuple[Section,
 
 
 def visible_text(soup: BeautifulSoup | Tag) -> str:
-    """The text a reader sees, a line per block, each table as Markdown rows."""
+    """The text a reader sees, a line per block, each table as Markdown rows; a heading stands alone between
+    blank lines (else it reads as the start of the paragraph below it, and is quoted with it)."""
+    for heading in soup.find_all(_HEADING):
+        heading.insert_before(NavigableString(f"\n{_BREAK}\n"))
+        heading.insert_after(NavigableString(f"\n{_BREAK}\n"))
     for table in reversed(soup.find_all("table")):
         if table.find_parent("table") is not None:  # a table in a cell: its text, in the cell's one line
             table.replace_with(NavigableString("; ".join(" ".join(filter(None, row)) for row in _rows(table))))
         else:
             table.replace_with(NavigableString(f"\n{markdown_table(_rows(table))}\n"))
     lines = (line.strip() for line in soup.get_text("\n").splitlines())
-    return "\n".join(line for line in lines if line)
+    text = "\n".join(line for line in lines if line)
+    return re.sub(rf"(?:\n?{_BREAK}\n?)+", "\n\n", text).strip()
 
 
 def _rows(table: Tag) -> list[list[str]]:

@@ -59,7 +59,7 @@ def test_epub_chapters_in_spine_order() -> None:
     book = make_epub("Field guide", [("Birds", "Robins sing at dawn."), ("Trees", "Oaks live for centuries.")])
     document = load_bytes("guide.epub", book, LIMIT)
     assert document.title == "Field guide"
-    assert [p.text for p in document.pages] == ["Birds\nRobins sing at dawn.", "Trees\nOaks live for centuries."]
+    assert [p.text for p in document.pages] == ["Birds\n\nRobins sing at dawn.", "Trees\n\nOaks live for centuries."]
 
 
 def test_a_ruled_pdf_table_becomes_markdown_rows() -> None:

@@ -32,7 +32,7 @@ def test_html_yields_visible_text_only() -> None:
 
 def test_an_html_page_whose_first_heading_is_its_title_says_it_once() -> None:
     html = b"<html><head><title>Error codes</title></head><body><h1>Error codes</h1><p>F2: drain.</p></body></html>"
-    assert load_bytes("page.html", html, LIMIT).pages[0].text == "Error codes\nF2: drain."
+    assert load_bytes("page.html", html, LIMIT).pages[0].text == "Error codes\n\nF2: drain."
 
 
 def test_markdown_and_text_are_read_as_utf8() -> None:
