@@ -133,7 +133,11 @@ class IngestPipeline:
 
     def recover(self) -> int:
         """Finish or undo documents whose writer died half-way; returns how many were repaired."""
-        return recover_half_written(self.registry, self.keyword, self.store)
+        repaired = recover_half_written(self.registry, self.keyword, self.store)
+        if repaired:  # a message undone may leave attachments stored before it: only after a crash, so rarely
+            for collection in self.registry.collections():
+                self._writer.delete_orphan_attachments(collection.name)
+        return repaired
 
     # Stages ----------------------------------------------------------------------------------
 

@@ -85,14 +85,19 @@ class DocumentWriter:
                     if not attached:
                         done.append((index, result))
                 return done
+            held_ids = {document_id for _, document_id in keys}
             for index, item, _, existing, attached in todo:
+                collection = item.chunks[0].collection
                 try:
-                    if item.attachments is not None:
-                        self._delete_attachments(item.chunks[0].collection, item.document_id, item.attachments)
+                    if item.attachments is not None:  # those an older version had
+                        current = {a.document_id for a in item.attachments}
+                        self._delete_attachments(collection, item.document_id, current, held_ids)
                     result = self._make_live(item, existing)
                 except Exception as exc:
                     log.exception("failed to store %s", item.source.filename)
                     result = self._undo(item, existing, exc)
+                    if item.attachments is not None and existing is None:  # no message: its attachments go too
+                        self._delete_attachments(collection, item.document_id, set(), held_ids)
                 if not attached:
                     done.append((index, result))  # an attachment that failed is logged, its message goes on
         return done
@@ -131,24 +136,38 @@ class DocumentWriter:
         if record is None:
             raise NotFound(f"document {document_id!r} not found in collection {collection!r}")
         if _may_hold_attachments(record):
-            self._delete_attachments(collection, document_id, [])
-        self._delete_one(collection, document_id)
+            self._delete_attachments(collection, document_id, set(), set())
+        with self.lock_for(collection, document_id):
+            self._delete_one(collection, document_id)
+
+    def delete_orphan_attachments(self, collection: str) -> int:
+        """Delete attachments whose message is gone (a writer died after storing them, before the message);
+        returns how many."""
+        records = self.registry.documents(collection, status=None)
+        ids = {r.document_id for r in records}
+        orphans = [r for r in records if (m := r.metadata.get(ATTACHED_TO)) not in ids and is_attachment_of(r, m)]
+        for record in orphans:
+            with self.lock_for(collection, record.document_id):
+                self._delete_one(collection, record.document_id)
+        return len(orphans)
 
     def _delete_one(self, collection: str, document_id: str) -> None:
-        with self.lock_for(collection, document_id):
-            record = self.registry.get(collection, document_id)
-            self.keyword.delete_document(collection, document_id)
-            self.store.delete_document(collection, document_id)
-            self.registry.delete(collection, document_id)
-            if record is not None:
-                self.originals.discard(collection, record.sha256, self._shas_in_use(collection))
+        """Delete one document; the caller holds its lock."""
+        record = self.registry.get(collection, document_id)
+        self.keyword.delete_document(collection, document_id)
+        self.store.delete_document(collection, document_id)
+        self.registry.delete(collection, document_id)
+        if record is not None:
+            self.originals.discard(collection, record.sha256, self._shas_in_use(collection))
 
-    def _delete_attachments(self, collection: str, message_id: str, keep: list[PreparedDocument]) -> None:
-        """Delete the attachment documents of `message_id` except those in `keep` (its current ones)."""
-        kept = {a.document_id for a in keep}
+    def _delete_attachments(self, collection: str, message_id: str, keep: set[str], held: set[str]) -> None:
+        """Delete the attachment documents of `message_id` but those in `keep` (its current ones); `held`: ids
+        whose locks the caller holds already."""
         for record in self.registry.documents(collection, status=None):
-            if is_attachment_of(record, message_id) and record.document_id not in kept:
-                self._delete_one(collection, record.document_id)
+            if is_attachment_of(record, message_id) and record.document_id not in keep:
+                held_already = record.document_id in held
+                with contextlib.nullcontext() if held_already else self.lock_for(collection, record.document_id):
+                    self._delete_one(collection, record.document_id)
 
     def delete_collection(self, collection: str) -> None:
         if self.registry.collection(collection) is None:
@@ -167,10 +186,12 @@ class DocumentWriter:
             return self._doc_locks.setdefault((collection, document_id), threading.Lock())
 
 
-def is_attachment_of(record: DocumentRecord, message_id: str) -> bool:
+def is_attachment_of(record: DocumentRecord, message_id: object) -> bool:
     """Whether the document came in `message_id`: linked to it, and named under it (so metadata a user set by
     hand cannot make a delete take other documents with it)."""
-    return record.metadata.get(ATTACHED_TO) == message_id and record.document_id.startswith(f"{message_id}/")
+    if not isinstance(message_id, str) or record.metadata.get(ATTACHED_TO) != message_id:
+        return False
+    return record.document_id.startswith(f"{message_id}/")
 
 
 def _may_hold_attachments(record: DocumentRecord) -> bool:
