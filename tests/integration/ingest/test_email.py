@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from ingest.pipeline import Source
+from ingest.pipeline import IngestPipeline, Source
 from ingest.service import build_pipeline
+from rag.config import Settings
 from rag.retrieval.components import Components
 from tests.conftest import ROOT, make_pdf
 from tests.documents import make_docx, make_eml
@@ -27,6 +29,13 @@ ATTACHMENTS = [
 ]
 MESSAGE = make_eml("Regatta entry", "Entries close on 3 May.", ATTACHMENTS)
 READ = {"regatta.eml", "regatta.eml/route.pdf", "regatta.eml/crew.docx", "regatta.eml/tides.txt"}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """The pipeline tests on both registry engines."""
+    url = request.getfixturevalue("database_url") if request.param == "postgres" else None
+    return Settings(_env_file=None, data_dir=tmp_path / "data", database_url=url)  # type: ignore[call-arg]
 
 
 def _documents(client: httpx.Client) -> dict[str, dict[str, Any]]:
@@ -144,3 +153,20 @@ def test_attachments_a_dead_writer_stored_before_their_message_are_removed_at_ne
     [result] = pipeline.ingest([Source.from_bytes("regatta.eml", MESSAGE)], "mail")  # and then ingests whole
     assert result.status == "ingested"
     assert {d.document_id for d in pipeline.registry.documents("mail")} == READ
+
+
+def test_a_message_that_fails_to_store_leaves_no_attachments_behind(
+    pipeline: IngestPipeline, components: Components, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_live = components.keyword.replace_document
+
+    def disk_full_at_the_message(collection: str, document_id: str, *args: Any) -> None:
+        if document_id == "regatta.eml":
+            raise OSError("disk full")
+        make_live(collection, document_id, *args)
+
+    monkeypatch.setattr(components.keyword, "replace_document", disk_full_at_the_message)
+    [result] = pipeline.ingest([Source.from_bytes("regatta.eml", MESSAGE)], "mail")
+    assert result.status == "failed" and "disk full" in (result.reason or "")
+    assert pipeline.registry.documents("mail", status=None) == []
+    assert components.keyword.search("mail", "red buoy navigator tide", 5) == []
