@@ -89,7 +89,8 @@ class DocumentWriter:
             for index, item, _, existing, attached in todo:
                 collection = item.chunks[0].collection
                 try:
-                    if item.attachments is not None:  # those an older version had
+                    # those an older version had (a new message has none: it skips the scan of the collection)
+                    if item.attachments is not None and existing is not None:
                         current = {a.document_id for a in item.attachments}
                         self._delete_attachments(collection, item.document_id, current, held_ids)
                     result = self._make_live(item, existing)
