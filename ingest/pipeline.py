@@ -133,7 +133,11 @@ class IngestPipeline:
 
     def recover(self) -> int:
         """Finish or undo documents whose writer died half-way; returns how many were repaired."""
-        return recover_half_written(self.registry, self.keyword, self.store)
+        repaired = recover_half_written(self.registry, self.keyword, self.store)
+        if repaired:  # a message undone may leave attachments stored before it: only after a crash, so rarely
+            for collection in self.registry.collections():
+                self._writer.delete_orphan_attachments(collection.name)
+        return repaired
 
     # Stages ----------------------------------------------------------------------------------
 
@@ -146,7 +150,7 @@ class IngestPipeline:
         size = 0
         while (entry := prepared.get()) is not None:
             group.append(entry)
-            size += len(entry[1].chunks)
+            size += len(entry[1].all_chunks())
             if size >= ENCODE_GROUP_CHUNKS or prepared.empty():
                 yield group
                 group, size = [], 0
@@ -156,7 +160,7 @@ class IngestPipeline:
     def _encode(
         self, group: list[tuple[int, PreparedDocument]], background: bool = False, stop: threading.Event | None = None
     ) -> list[Encoded]:
-        texts = [with_context(c.text, c.metadata.get("context")) for _, p in group for c in p.chunks]
+        texts = [with_context(c.text, c.metadata.get("context")) for _, p in group for c in p.all_chunks()]
         # Each distinct text is encoded once: repeated boilerplate, or a file that repeats one line a
         # million times, costs the encoder only its distinct chunks.
         distinct = {text: i for i, text in enumerate(dict.fromkeys(texts))}
@@ -169,8 +173,9 @@ class IngestPipeline:
             vectors = vectors[[distinct[text] for text in texts]]
         items, offset = [], 0
         for index, item in group:
-            items.append((index, item, vectors[offset : offset + len(item.chunks)]))
-            offset += len(item.chunks)
+            count = len(item.all_chunks())  # a message's vectors, then its attachments' (the writer splits them)
+            items.append((index, item, vectors[offset : offset + count]))
+            offset += count
         return items
 
     def _write_all(self, incoming: queue.Queue[list[Encoded] | None], report: Report) -> None:

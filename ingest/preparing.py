@@ -10,13 +10,16 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ingest.chunking import Chunker
 from ingest.loaders import LoadedDocument, OcrOptions, load_bytes
+from ingest.loaders.base import Attachment
 from ingest.loaders.ocr import Progress
-from ingest.sources import FileResult, Source, failed_result, unchanged_result
+from ingest.names import clean_name
+from ingest.sources import ATTACHED_TO, ATTACHMENT, FileResult, Source, failed_result, unchanged_result
 from rag.config import Settings
 from rag.errors import RagError, TooLarge
 from rag.storage.clock import now
@@ -43,6 +46,13 @@ class PreparedDocument:
     version: str
     document: LoadedDocument
     chunks: list[Chunk]
+    # A message's attachments, each a document of its own written with it (ingest/storing.py); None for a
+    # file that cannot hold any (only those that can are checked for attachments an older version left).
+    attachments: list[PreparedDocument] | None = None
+
+    def all_chunks(self) -> list[Chunk]:
+        """Its chunks, then its attachments': the order its vectors come in."""
+        return [*self.chunks, *(c for a in self.attachments or [] for c in a.chunks)]
 
 
 Report = Callable[[int, FileResult], None]
@@ -115,9 +125,25 @@ class DocumentPreparer:
         if existing and existing.version == version and existing.metadata == source.metadata:
             return unchanged_result(source.filename, document_id, existing)
         ocr = OcrOptions(self.settings.ocr, self.settings.ocr_languages, ocr_progress)
-        document = load_bytes(source.kind or source.filename, data, self.settings.max_file_bytes, ocr)
+        kind = source.kind or source.filename
+        document = load_bytes(kind, data, self.settings.max_file_bytes, ocr)
         chunks = self.chunks(source, collection, document_id, data_sha, version, document)
-        return PreparedDocument(source, document_id, data_sha, version, document, chunks)
+        if Path(kind).suffix.lower() != ".eml":
+            return PreparedDocument(source, document_id, data_sha, version, document, chunks)
+        attachments = [self._attachment(source, collection, document_id, a) for a in document.attachments]
+        document = replace(document, attachments=[])  # their bytes and text live on in `attachments`
+        return PreparedDocument(source, document_id, data_sha, version, document, chunks, attachments)
+
+    def _attachment(self, message: Source, collection: str, message_id: str, file: Attachment) -> PreparedDocument:
+        """An attachment as a document of its own: its id and name under the message's (`mail.eml/a.pdf`), the
+        message's metadata (a filter or a key's scope that sees the message sees it) and a link to the message."""
+        metadata = {**message.metadata, ATTACHED_TO: message_id, ATTACHMENT: file.name}
+        source = Source.from_bytes(f"{message.filename}/{file.name}", file.data, metadata=metadata, kind=file.name)
+        document_id = clean_name(f"{message_id}/{file.name}")
+        data_sha = hashlib.sha256(file.data).hexdigest()
+        version = hashlib.sha256(self.recipe + data_sha.encode()).hexdigest()[:16]
+        chunks = self.chunks(source, collection, document_id, data_sha, version, file.document)
+        return PreparedDocument(source, document_id, data_sha, version, file.document, chunks)
 
     def chunks(
         self, source: Source, collection: str, document_id: str, data_sha: str, version: str, doc: LoadedDocument

@@ -10,6 +10,11 @@ from typing import Any
 from ingest.names import clean_name
 from rag.storage.registry.types import DocumentRecord
 
+# Metadata of a document read from inside another (an e-mail's attachment): the id of the document it came in,
+# and its name there. Deleting or replacing that document deletes or replaces it too (ingest/storing.py).
+ATTACHED_TO = "attached_to"
+ATTACHMENT = "attachment"
+
 
 @dataclass
 class Source:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ingest.ocr_words import OCR_WORDS, ocr_words_json
 from ingest.preparing import PreparedDocument
-from ingest.sources import FileResult, failed_result, unchanged_result
+from ingest.sources import ATTACHED_TO, FileResult, failed_result, unchanged_result
 from rag.errors import NotFound, RagError
 from rag.retrieval.keyword import KeywordIndex
 from rag.storage.originals import OriginalStore
@@ -42,44 +42,65 @@ class DocumentWriter:
 
     def write_group(self, items: list[Encoded]) -> list[tuple[int, FileResult]]:
         """Store a group of documents: one vector upsert for all (each call costs ~20 ms in Chroma, whatever
-        its size), then each document made live on its own, so one failure still fails alone."""
+        its size), then each document made live on its own, so one failure still fails alone.
+
+        A message's attachments are documents of their own, made live before it, and the attachments an older
+        version of it had are deleted just before it goes live: the message going live is the last step, so
+        a crash before it leaves the older version live and the same file ingested again redoes the rest."""
+        parts = [part for entry in items for part in _with_attachments(entry)]
         with contextlib.ExitStack() as held:
             # Sorted, so two ingests that share documents cannot deadlock.
-            for key in sorted({(item.chunks[0].collection, item.document_id) for _, item, _ in items if item.chunks}):
+            keys = {(item.chunks[0].collection, item.document_id) for _, item, _, _ in parts if item.chunks}
+            for key in sorted(keys):
                 held.enter_context(self.lock_for(*key))
             done: list[tuple[int, FileResult]] = []
-            todo: list[tuple[int, PreparedDocument, np.ndarray, DocumentRecord | None]] = []
-            for index, item, vectors in items:
+            todo: list[tuple[int, PreparedDocument, np.ndarray, DocumentRecord | None, bool]] = []
+            for index, item, vectors, attached in parts:
                 if not item.chunks:
-                    done.append((index, failed_result(item.source.filename, item.document_id, "no text to index", 422)))
+                    if not attached:
+                        result = failed_result(item.source.filename, item.document_id, "no text to index", 422)
+                        done.append((index, result))
                     continue
                 existing = self.registry.get(item.chunks[0].collection, item.document_id)
                 if existing and existing.version == item.version and existing.metadata == item.source.metadata:
-                    done.append((index, unchanged_result(item.source.filename, item.document_id, existing)))
+                    if not attached:
+                        done.append((index, unchanged_result(item.source.filename, item.document_id, existing)))
                     continue
                 self.registry.begin(
                     item.chunks[0].collection, item.document_id, item.source.filename, item.source.size,
                     item.data_sha, item.version, item.source.metadata, self.registry.writer_lease(),
                 )  # fmt: skip
-                todo.append((index, item, vectors, existing))
+                todo.append((index, item, vectors, existing, attached))
             try:
                 if todo:
                     self.store.upsert(
                         todo[0][1].chunks[0].collection,
-                        [c for _, item, _, _ in todo for c in item.chunks],
-                        np.concatenate([vectors for _, _, vectors, _ in todo]),
+                        [c for _, item, _, _, _ in todo for c in item.chunks],
+                        np.concatenate([vectors for _, _, vectors, _, _ in todo]),
                     )
             except Exception as exc:
                 log.exception("failed to store %d document(s)", len(todo))
-                for index, item, _, existing in todo:
-                    done.append((index, self._undo(item, existing, exc)))
+                for index, item, _, existing, attached in todo:
+                    result = self._undo(item, existing, exc)
+                    if not attached:
+                        done.append((index, result))
                 return done
-            for index, item, _, existing in todo:
+            held_ids = {document_id for _, document_id in keys}
+            for index, item, _, existing, attached in todo:
+                collection = item.chunks[0].collection
                 try:
-                    done.append((index, self._make_live(item, existing)))
+                    # those an older version had (a new message has none: it skips the scan of the collection)
+                    if item.attachments is not None and existing is not None:
+                        current = {a.document_id for a in item.attachments}
+                        self._delete_attachments(collection, item.document_id, current, held_ids)
+                    result = self._make_live(item, existing)
                 except Exception as exc:
                     log.exception("failed to store %s", item.source.filename)
-                    done.append((index, self._undo(item, existing, exc)))
+                    result = self._undo(item, existing, exc)
+                    if item.attachments is not None and existing is None:  # no message: its attachments go too
+                        self._delete_attachments(collection, item.document_id, set(), held_ids)
+                if not attached:
+                    done.append((index, result))  # an attachment that failed is logged, its message goes on
         return done
 
     def _make_live(self, item: PreparedDocument, existing: DocumentRecord | None) -> FileResult:
@@ -110,15 +131,44 @@ class DocumentWriter:
         return failed_result(item.source.filename, item.document_id, f"storage failed: {exc}", status)
 
     def delete_document(self, collection: str, document_id: str) -> None:
-        if self.registry.get(collection, document_id) is None:
+        """Delete the document and the attachments that came in it (those first: a crash in between leaves the
+        message, so deleting it again finishes the work)."""
+        record = self.registry.get(collection, document_id)
+        if record is None:
             raise NotFound(f"document {document_id!r} not found in collection {collection!r}")
+        if _may_hold_attachments(record):
+            self._delete_attachments(collection, document_id, set(), set())
         with self.lock_for(collection, document_id):
-            record = self.registry.get(collection, document_id)
-            self.keyword.delete_document(collection, document_id)
-            self.store.delete_document(collection, document_id)
-            self.registry.delete(collection, document_id)
-            if record is not None:
-                self.originals.discard(collection, record.sha256, self._shas_in_use(collection))
+            self._delete_one(collection, document_id)
+
+    def delete_orphan_attachments(self, collection: str) -> int:
+        """Delete attachments whose message is gone (a writer died after storing them, before the message);
+        returns how many."""
+        records = self.registry.documents(collection, status=None)
+        ids = {r.document_id for r in records}
+        orphans = [r for r in records if (m := r.metadata.get(ATTACHED_TO)) not in ids and is_attachment_of(r, m)]
+        for record in orphans:
+            with self.lock_for(collection, record.document_id):
+                self._delete_one(collection, record.document_id)
+        return len(orphans)
+
+    def _delete_one(self, collection: str, document_id: str) -> None:
+        """Delete one document; the caller holds its lock."""
+        record = self.registry.get(collection, document_id)
+        self.keyword.delete_document(collection, document_id)
+        self.store.delete_document(collection, document_id)
+        self.registry.delete(collection, document_id)
+        if record is not None:
+            self.originals.discard(collection, record.sha256, self._shas_in_use(collection))
+
+    def _delete_attachments(self, collection: str, message_id: str, keep: set[str], held: set[str]) -> None:
+        """Delete the attachment documents of `message_id` but those in `keep` (its current ones); `held`: ids
+        whose locks the caller holds already."""
+        for record in self.registry.documents(collection, status=None):
+            if is_attachment_of(record, message_id) and record.document_id not in keep:
+                held_already = record.document_id in held
+                with contextlib.nullcontext() if held_already else self.lock_for(collection, record.document_id):
+                    self._delete_one(collection, record.document_id)
 
     def delete_collection(self, collection: str) -> None:
         if self.registry.collection(collection) is None:
@@ -135,3 +185,27 @@ class DocumentWriter:
         """The lock one document is written and deleted under, within this process."""
         with self._locks_guard:
             return self._doc_locks.setdefault((collection, document_id), threading.Lock())
+
+
+def is_attachment_of(record: DocumentRecord, message_id: object) -> bool:
+    """Whether the document came in `message_id`: linked to it, and named under it (so metadata a user set by
+    hand cannot make a delete take other documents with it)."""
+    if not isinstance(message_id, str) or record.metadata.get(ATTACHED_TO) != message_id:
+        return False
+    return record.document_id.startswith(f"{message_id}/")
+
+
+def _may_hold_attachments(record: DocumentRecord) -> bool:
+    """Only e-mails hold attachments: other deletes skip the scan of the collection's documents."""
+    return any(name.lower().endswith(".eml") for name in (record.filename, record.document_id))
+
+
+def _with_attachments(entry: Encoded) -> list[tuple[int, PreparedDocument, np.ndarray, bool]]:
+    """The entry's attachments, then the entry itself (each with its own vectors, and whether it is an
+    attachment): the order they are made live in."""
+    index, item, vectors = entry
+    parts, offset = [], len(item.chunks)
+    for attachment in item.attachments or []:
+        parts.append((index, attachment, vectors[offset : offset + len(attachment.chunks)], True))
+        offset += len(attachment.chunks)
+    return [*parts, (index, item, vectors[: len(item.chunks)], False)]

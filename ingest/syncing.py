@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 from ingest.connectors import Connector, Item
 from ingest.names import clean_name
 from ingest.pipeline import FileResult, IngestPipeline, IngestStopped, Source
+from ingest.sources import ATTACHED_TO
 from rag.errors import NotFound
 from rag.storage.sources import SourceRecord, SourceStore
 from rag.storage.sources.types import COUNTS
@@ -147,7 +148,8 @@ def _remove_gone(
     if remove:
         named = {s.document_id for s in store.items(record.id).values()}
         for document in pipeline.registry.documents(record.collection, status=None):
-            if document.metadata.get(SOURCE_KEY) == record.id and document.document_id not in named:
+            attachment = ATTACHED_TO in document.metadata  # goes with its message
+            if document.metadata.get(SOURCE_KEY) == record.id and document.document_id not in named and not attachment:
                 _delete(pipeline, record.collection, document.document_id)
 
 

@@ -69,7 +69,8 @@ MEDIA_TYPES: dict[str, str] = {
 # How the loaders turn files into text, as part of every document's version: when it changes (Markdown
 # rendered, PDF furniture removed, tables as Markdown rows), ingesting an unchanged file again stores its new
 # text, not "unchanged". text-4: PDF pages without a text layer read by OCR. text-5: an HTML title said once.
-# text-6: an HTML or EPUB heading stands alone between blank lines.
+# text-6: an HTML or EPUB heading stands alone between blank lines, and an e-mail's attachments are
+# documents of their own, no longer part of its text.
 TEXT_RECIPE = "text-6"
 
 __all__ = [

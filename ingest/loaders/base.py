@@ -46,8 +46,19 @@ class LoadedDocument:
     title: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
     ocr_pages: dict[int, OcrPage] = field(default_factory=dict)  # page number -> what OCR read on it, with boxes
+    # Files that came inside this one (an e-mail's attachments), each stored as a document of its own.
+    attachments: list[Attachment] = field(default_factory=list)
 
     @property
     def page_count(self) -> int | None:
         numbered = [p.number for p in self.pages if p.number is not None]
         return max(numbered) if numbered else None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file read from inside another (an e-mail's attachment): its name there, its bytes and its text."""
+
+    name: str
+    data: bytes
+    document: LoadedDocument

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.loaders import load_bytes
+from ingest.loaders.email_message import MAX_ATTACHMENTS
 from rag.errors import InvalidInput
 from tests.documents import (
     encrypt_office,
@@ -43,16 +44,36 @@ def test_pptx_one_slide_one_page_with_its_speaker_notes() -> None:
     ]
 
 
-def test_eml_headers_body_and_attachments_under_their_names() -> None:
+def test_eml_headers_body_and_a_line_naming_each_attachment_read_apart() -> None:
     attachments = [("prices.csv", b"Dish,Price\nSoup,3.50\n"), ("photo.png", b"\x89PNG"), ("broken.pdf", b"%PDF-")]
     document = load_bytes("canteen.eml", make_eml("Canteen prices", "New prices from Monday.", attachments), LIMIT)
     text = document.pages[0].text
     assert document.title == "Canteen prices"
     assert text.startswith("From: Dana Facilities <dana@example.org>\nTo: all-staff@example.org\nDate: ")
     assert "Subject: Canteen prices\n\nNew prices from Monday." in text
-    assert "Attachment: prices.csv\n| Dish | Price |\n| --- | --- |\n| Soup | 3.50 |" in text
+    assert "Attachment: prices.csv\n" in text and "Soup" not in text  # the attachment's text is its own document
     assert "Attachment: photo.png (not read: corrupt or unreadable image" in text  # images are read by OCR
     assert "Attachment: broken.pdf (not read: corrupt or unreadable PDF" in text
+    [prices] = document.attachments
+    assert (prices.name, prices.data) == ("prices.csv", b"Dish,Price\nSoup,3.50\n")
+    assert prices.document.pages[0].text == "| Dish | Price |\n| --- | --- |\n| Soup | 3.50 |"
+
+
+def test_eml_attachments_of_one_name_and_in_an_attached_message_each_get_a_name_of_their_own() -> None:
+    inner = make_eml("Minutes", "See the notes.", [("notes.txt", b"Quorum reached.")])
+    attachments = [("a.txt", b"first"), ("a.txt", b"second"), ("forwarded.eml", inner)]
+    document = load_bytes("outer.eml", make_eml("Fwd", "Two files and a message.", attachments), LIMIT)
+    names = [a.name for a in document.attachments]
+    assert names == ["a.txt", "a (2).txt", "forwarded.eml", "forwarded.eml/notes.txt"]
+    assert "Attachment: a (2).txt" in document.pages[0].text
+    assert "Subject: Minutes" in document.attachments[2].document.pages[0].text
+
+
+def test_eml_reads_no_more_than_its_attachment_limit() -> None:
+    attachments = [(f"{n}.txt", f"note {n}".encode()) for n in range(MAX_ATTACHMENTS + 5)]
+    document = load_bytes("many.eml", make_eml("Many", "Lots.", attachments), LIMIT)
+    assert len(document.attachments) == MAX_ATTACHMENTS
+    assert f"(further attachments not read: more than {MAX_ATTACHMENTS})" in document.pages[0].text
 
 
 def test_epub_chapters_in_spine_order() -> None:
