@@ -211,9 +211,20 @@ def print_figures(rate: dict[str, float], rows: list[Figures]) -> None:
               f" {row.export_peak_rss_mb:.0f} MB")  # fmt: skip
         print(f"  import: {row.import_s:.1f} s = {row.import_ratio:.3f} of ingestion, peak RSS"
               f" {row.import_peak_rss_mb:.0f} MB")  # fmt: skip
-    worst = max(max(r.export_ratio, r.import_ratio) for r in rows)
-    print(f"target: export and import each <= {TARGET_RATIO:.2f} of ingestion (worst {worst:.3f}:"
-          f" {'met' if worst <= TARGET_RATIO else 'NOT met'}); peak RSS by collection size above")  # fmt: skip
+    # Judged on the largest collection: a small one's seconds are mostly the CLI's start (the embedder loads).
+    largest = max(rows, key=lambda r: r.chunks)
+    worst = max(largest.export_ratio, largest.import_ratio)
+    print(f"target at {largest.chunks:,} chunks: export and import each <= {TARGET_RATIO:.2f} of ingestion"
+          f" (worst {worst:.3f}: {'met' if worst <= TARGET_RATIO else 'NOT met'})")  # fmt: skip
+    if len(rows) > 1:
+        smallest = min(rows, key=lambda r: r.chunks)
+        for label, small, large in [("export", smallest.export_peak_rss_mb, largest.export_peak_rss_mb),
+                                    ("import", smallest.import_peak_rss_mb, largest.import_peak_rss_mb)]:  # fmt: skip
+            grown = large - small
+            per_chunk = grown * 1024 / max(largest.chunks - smallest.chunks, 1)
+            print(f"{label} peak RSS {smallest.chunks:,} -> {largest.chunks:,} chunks: {small:.0f} -> {large:.0f} MB"
+                  f" (+{grown:.0f} MB, {per_chunk:.2f} KB a chunk; the vectors alone are"
+                  f" {largest.vectors_mb - smallest.vectors_mb:.0f} MB more)")  # fmt: skip
 
 
 def main() -> None:
