@@ -8,6 +8,7 @@ replay, fit_answerability, grounding_calibration, scale_out, load, web_page, sci
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -61,6 +62,22 @@ def test_million_benchmark_prints_build_start_rss_and_latency(tmp_path: Path) ->
     assert "build (or reuse)" in out and "keyword index loaded in" in out and "RSS" in out
     out = run_benchmark("million.py", *args, "--requests", "5", "--port", str(free_port()))
     assert "ready (first search)" in out and "RSS" in out and "p95" in out and "targets at 1M" in out
+
+
+def test_bundles_benchmark_prints_export_and_import_against_ingestion_and_leaves_the_collection_alone(
+    tmp_path: Path,
+) -> None:
+    built = tmp_path / "built"
+    out = run_benchmark("bundles.py", "--build", "200", "--build-dir", str(built), "--sample-chunks", "10")
+    assert "ingestion baseline:" in out and "chunks/s" in out
+    assert "of ingestion, peak RSS" in out and "archive" in out and "export and import each <=" in out
+    # A collection given by its data dir is copied first: its files stay as they were.
+    source = built / "c200"
+    before = {p: p.read_bytes() for p in source.glob("*.sqlite")}
+    args = ["--data-dir", str(source), "--collection", "bench-100k", "--sample-chunks", "10", "--json"]
+    figures = json.loads(run_benchmark("bundles.py", *args).strip().splitlines()[-1])
+    assert figures["collections"][0]["chunks"] == 200 and figures["collections"][0]["import_peak_rss_mb"] > 0
+    assert {p: p.read_bytes() for p in source.glob("*.sqlite")} == before
 
 
 def test_quoting_benchmark_prints_its_figures() -> None:
