@@ -21,8 +21,11 @@ from tests.waiting import PendingRequest, wait_until
 
 # ~18,000 characters: about forty map steps in a 512-token window.
 LONG_TEXT = " ".join(f"Item {i}: the board approved budget line {i} worth {i * 100} euros." for i in range(300))
-REPLY = " ".join(f"note{i}" for i in range(40))  # a map step generates 40 words...
-TOKEN_DELAY_S = 0.05  # ...in 2 s: the whole summary would take over a minute
+# A map step generates 200 words in 10 s (the whole summary would take minutes): long enough that a call in
+# flight cannot finish on its own before a server on a loaded machine notices the client left.
+REPLY_WORDS = 200
+REPLY = " ".join(f"note{i}" for i in range(REPLY_WORDS))
+TOKEN_DELAY_S = 0.05
 CANCEL_BOUND_S = 1.0  # the requirement: nothing new after the disconnect, within a second
 QUIET_S = 4.0  # how long we watch the model server after the client left
 
@@ -73,8 +76,11 @@ def test_a_client_that_leaves_during_the_map_steps_stops_every_model_call(
 ) -> None:  # type: ignore[no-untyped-def]
     url = live_server(chat_base_url=slow_model.base_url, chat_context_window=512, chat_max_retries=0)
     body = {"text": LONG_TEXT, "stream": stream}
-    # Leave while the second map step is generating.
-    left = hang_up_during(url, body, lambda: slow_model.calls >= 2 and len(slow_model.token_times) > 45)
+
+    def second_step_generating() -> bool:  # leave while the second map step is generating
+        return slow_model.calls >= 2 and len(slow_model.token_times) > REPLY_WORDS + 5
+
+    left = hang_up_during(url, body, second_step_generating)
     closed_after = assert_nothing_after(slow_model, left)
     assert slow_model.calls == 2
     print(f"stream={stream}: the model call was closed {closed_after * 1000:.0f} ms after the client left")

@@ -126,6 +126,7 @@ def scoped(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterat
         settings = Settings(
             _env_file=None, data_dir=data, chat_base_url=fake.base_url, chat_model="llama-test",  # type: ignore[call-arg]
             api_keys=ADMIN_ENV_KEY, sync_upload_files=0, default_collection=OUT_OF_SCOPE,
+            source_hosts="example.invalid",  # the git source the writer adds (its sync fails: no network)
         )  # fmt: skip
         for name in (IN_SCOPE, OUT_OF_SCOPE, "scratch"):
             ingest_knowledge(settings, name)
