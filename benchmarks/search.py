@@ -237,12 +237,7 @@ def serve(data_dir: Path, port: int, workers: int, extra_env: dict[str, str]) ->
         [str(ROOT / ".venv/bin/rag"), "serve", "--port", str(port), "--workers", str(workers)], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    for _ in range(240):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
+    wait_for_health(server, f"http://127.0.0.1:{port}", minutes=15)
     return server
 
 
