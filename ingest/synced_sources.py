@@ -2,7 +2,8 @@
 scheduler that starts the syncs that are due.
 
 A sync is always a job (ingest/jobs/sync_jobs.py), so it runs in whichever runner claims it, once: a source
-with a sync queued or running gets that job back instead of a second one. The scheduler runs in every
+with a sync queued or running gets that job back instead of a second one (the database holds one such job
+per source: rag/storage/jobs `submit_sync`). The scheduler runs in every
 `rag serve` and `rag worker`; each due sync is started by one of them (the source store's `take_due` is a
 compare-and-set on the next run time) and run by one runner (the job's lease).
 """
@@ -28,14 +29,14 @@ from rag.config import Settings
 from rag.errors import Forbidden, InvalidInput, NotFound
 from rag.storage.clock import now
 from rag.storage.jobs import Job, JobStore
-from rag.storage.jobs.types import ACTIVE
 from rag.storage.sources import SourceRecord, SourceStore
 from rag.validation import check_collection_name
 
 log = logging.getLogger(__name__)
 AWS_S3_HOST = "https://s3.amazonaws.com"  # what an s3 source without `endpoint_url` reaches
 
-SubmitSync = Callable[[str, str], Job]  # (job id, collection) -> the queued job
+# (job id, collection, source id) -> the queued job, or the source's sync already queued or running
+SubmitSync = Callable[[str, str, str], Job]
 OPTION_NAMES = {"include", "exclude", "delete_on_remove", "max_items", "branch", "subfolder", "prefix",
                 "endpoint_url", "region", "profile"}  # fmt: skip
 
@@ -72,11 +73,10 @@ class SyncedSources:
     def sync(self, collection: str, source_id: str) -> Job:
         """Start a sync now; a sync already queued or running is returned instead of a second one."""
         record = self.get(collection, source_id)
-        running = self.job(record)
-        if running is not None and running.status in ACTIVE:
-            return running
-        job = self.submit(new_sync_job_id(record.id), record.collection)
-        self.store.update(record.id, job_id=job.id)
+        # The job store decides, atomically: callers racing on several replicas get the one job.
+        job = self.submit(new_sync_job_id(record.id), record.collection, record.id)
+        if job.id != record.job_id:
+            self.store.update(record.id, job_id=job.id)
         return job
 
     def remove(self, collection: str, source_id: str, pipeline: IngestPipeline, keep_documents: bool = False) -> int:

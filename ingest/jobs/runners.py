@@ -255,10 +255,12 @@ class JobQueue:
         self._enqueue(job_id)
         return job
 
-    def submit_sync(self, job_id: str, collection: str) -> Job:
-        """A sync job (ingest/jobs/sync_jobs.py): nothing staged, the runner reads the source itself."""
-        job = self.store.submit(job_id, collection, 0)
-        self._enqueue(job_id)
+    def submit_sync(self, job_id: str, collection: str, source_id: str) -> Job:
+        """A sync job (ingest/jobs/sync_jobs.py): nothing staged, the runner reads the source itself. The
+        source's sync already queued or running, if any, instead of a second one."""
+        job = self.store.submit_sync(job_id, collection, source_id)
+        if job.id == job_id:
+            self._enqueue(job_id)
         return job
 
     def get(self, job_id: str) -> Job | None:

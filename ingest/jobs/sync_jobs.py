@@ -76,6 +76,8 @@ def run_sync_job(
     source = store.get(source_of(job.id))
     if source is None:
         return {"status": "failed", "error": "the source was removed before its sync ran"}
+    if source.job_id != job.id:  # two callers that started syncs one after the other may have written theirs late
+        store.update(source.id, job_id=job.id)
     seen: list[FileResult] = []
     done = [0]
     last = [0.0]

@@ -50,9 +50,7 @@ def run_worker(
         pipeline, jobs, settings.staging_path, stop, settings.job_lease_s, settings.job_max_takeovers,
     )  # fmt: skip
     # Scheduled syncs start here too (each once across every server and worker: ingest/synced_sources.py).
-    sources = SyncedSources(
-        open_source_store(settings), jobs, lambda job_id, collection: jobs.submit(job_id, collection, 0)
-    )
+    sources = SyncedSources(open_source_store(settings), jobs, jobs.submit_sync)
     scheduler = SourceScheduler(sources, settings.source_schedule_poll_s).start()
     watcher = FolderWatcher(sources).start() if settings.source_watch else None
     log.info(

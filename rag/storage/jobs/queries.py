@@ -13,6 +13,10 @@ from rag.storage.clock import now
 from rag.storage.jobs.types import ACTIVE, Job
 from rag.storage.sql import Row, Sql
 
+# The columns and condition of the unique index that keeps a source to one queued-or-running sync job: the
+# SQLite file's (sqlite.py) and PostgreSQL's (migrations/0009_one_sync_per_source.sql) say the same.
+ONE_SYNC_PER_SOURCE = "(source_id) WHERE source_id IS NOT NULL AND status IN ('queued', 'running')"
+
 
 class SqlJobStore:
     sql: Sql
@@ -32,6 +36,25 @@ class SqlJobStore:
         job = self.get(job_id)
         assert job is not None
         return job
+
+    def submit_sync(self, job_id: str, collection: str, source_id: str) -> Job:
+        while True:
+            stamp = now()
+            # The unique index on a source's active sync job (ONE_SYNC_PER_SOURCE) makes a second insert do
+            # nothing: reading the source's last job and then inserting would let two callers both find none.
+            inserted = self.sql.change(
+                "INSERT INTO jobs (id, collection, status, files_total, source_id, created_at, updated_at)"
+                f" VALUES (%s, %s, 'queued', 0, %s, %s, %s) ON CONFLICT {ONE_SYNC_PER_SOURCE} DO NOTHING",
+                (job_id, collection, source_id, stamp, stamp),
+            )
+            if inserted:
+                job = self.get(job_id)
+                assert job is not None
+                return job
+            rows = self.sql.rows("SELECT * FROM jobs WHERE source_id = %s AND status IN (%s, %s)", (source_id, *ACTIVE))
+            if rows:
+                return _job(rows[0])
+            # The job in the way ended between the two statements: the source has none active now, so try again.
 
     def get(self, job_id: str) -> Job | None:
         rows = self.sql.rows("SELECT * FROM jobs WHERE id = %s", (job_id,))

@@ -32,6 +32,7 @@ class Job:
     takeovers: int = 0  # times it was claimed again after its runner went silent
     ocr_pages_done: int = 0  # scanned pages (and images) read by OCR so far
     ocr_pages_total: int = 0  # ... of those to read in the files opened so far
+    source_id: str | None = None  # a sync job's source (ingest/jobs/sync_jobs.py); None for an upload
 
     @property
     def failures(self) -> list[dict[str, Any]]:
@@ -42,6 +43,12 @@ class JobStore(Protocol):
     """Jobs shared by every runner. Writes that name a `worker` only take effect while it holds the job."""
 
     def submit(self, job_id: str, collection: str, files_total: int) -> Job: ...
+    def submit_sync(self, job_id: str, collection: str, source_id: str) -> Job:
+        """Queue sync job `job_id` of `source_id`, or return the source's sync job already queued or running.
+        The database holds at most one such job per source (a unique index), so callers racing on any
+        number of replicas and workers all get the same job."""
+        ...
+
     def get(self, job_id: str) -> Job | None: ...
     def claim(self, worker: str, lease_s: float, max_takeovers: int) -> Job | None:
         """The oldest queued job, or a running one whose heartbeat is older than `lease_s`, now held by

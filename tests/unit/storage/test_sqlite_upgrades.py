@@ -35,7 +35,7 @@ def columns(path: Path, table: str) -> list[str]:
         return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
 
 
-def test_a_first_release_registry_file_gains_the_writer_job_lease_and_ocr_columns(tmp_path: Path) -> None:
+def test_a_first_release_registry_file_gains_the_writer_job_lease_ocr_and_source_columns(tmp_path: Path) -> None:
     path = tmp_path / "registry.sqlite"
     with sqlite3.connect(path) as db:
         db.executescript(FIRST_RELEASE)
@@ -43,12 +43,16 @@ def test_a_first_release_registry_file_gains_the_writer_job_lease_and_ocr_column
     registry, jobs = SqliteRegistry(path, tmp_path), SqliteJobStore(path)
 
     assert columns(path, "documents")[-1] == "writer"
-    assert columns(path, "jobs")[-5:] == ["worker", "heartbeat_at", "takeovers", "ocr_pages_done", "ocr_pages_total"]
+    assert columns(path, "jobs")[-6:] == [
+        "worker", "heartbeat_at", "takeovers", "ocr_pages_done", "ocr_pages_total", "source_id",
+    ]  # fmt: skip
     document = registry.get("kb", "d1")
     assert document is not None and document.metadata == {"team": "hr"} and document.writer is None
     claimed = jobs.claim("w1", lease_s=60, max_takeovers=3)
     assert claimed is not None and claimed.id == "j1" and claimed.worker == "w1" and claimed.takeovers == 0
     assert (claimed.ocr_pages_done, claimed.ocr_pages_total) == (0, 0)
+    sync = jobs.submit_sync("sync-src-1-a", "kb", "src-1")  # one sync at a time per source holds in old files too
+    assert jobs.submit_sync("sync-src-1-b", "kb", "src-1").id == sync.id == "sync-src-1-a"
     registry.begin("kb", "d1", "a.txt", 4, "abcd", "v2", {}, writer="lease-1")
     finished = registry.finish(
         "kb", "d1", filename="a.txt", size=4, sha256="abcd", version="v2", chunk_count=1, pages=None, metadata={},
