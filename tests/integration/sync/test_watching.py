@@ -31,7 +31,7 @@ def test_a_change_during_a_running_sync_gets_a_sync_of_its_own(tmp_path: Path) -
     (folder / "a.md").write_text("Parking: the garage opens at seven.")
     database = tmp_path / "registry.sqlite"
     store, jobs = SqliteSourceStore(database), SqliteJobStore(database)
-    sources = ObservedSources(store, jobs, lambda job_id, collection: jobs.submit(job_id, collection, 0))
+    sources = ObservedSources(store, jobs, jobs.submit_sync)
     record = sources.add("kb", "folder", str(folder), {}, None)
     running = sources.sync("kb", record.id)
     claimed = jobs.claim("runner-1", 600.0, 3)
