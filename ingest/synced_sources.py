@@ -3,9 +3,9 @@ scheduler that starts the syncs that are due.
 
 A sync is always a job (ingest/jobs/sync_jobs.py), so it runs in whichever runner claims it, once: a source
 with a sync queued or running gets that job back instead of a second one (the database holds one such job
-per source: rag/storage/jobs `submit_sync`). The scheduler runs in every
-`rag serve` and `rag worker`; each due sync is started by one of them (the source store's `take_due` is a
-compare-and-set on the next run time) and run by one runner (the job's lease).
+per source: rag/storage/jobs `submit_sync`). The scheduler runs in every `rag serve` and `rag worker`; each
+due sync is started by one of them (the source store's `take_due` is a compare-and-set on the next run
+time) and run by one runner (the job's lease).
 """
 
 from __future__ import annotations
