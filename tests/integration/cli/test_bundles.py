@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from ingest.bundles.load import load_bundle, receive_bundle
+from ingest.bundles.load import Imported, load_bundle, receive_bundle
 from ingest.pipeline import IngestPipeline, Source
 from ingest.service import build_pipeline
 from rag.config import Settings
 from rag.errors import Conflict, InvalidInput
 from rag.retrieval.components import build_components
+from rag.storage.sources import open_source_store
 from tests.conftest import KNOWLEDGE, ROOT, api_client, make_pdf
 
 QUESTIONS = ["annual leave days", "charging fault E09", "password length", "Which harbour has the deepest berth?"]
@@ -90,7 +91,7 @@ def exported(tmp_path: Path, settings: Settings) -> tuple[IngestPipeline, bytes]
     staging = tmp_path / "staging"
     staging.mkdir()
     out = io.BytesIO()
-    write_bundle(stage_bundle(pipeline, "kb", staging), out)
+    write_bundle(stage_bundle(pipeline, open_source_store(pipeline.settings), "kb", staging), out)
     return pipeline, out.getvalue()
 
 
@@ -124,11 +125,13 @@ def _manifest_edit(change: Callable[[dict[str, Any]], None]) -> Callable[[str, b
     return edit
 
 
-def _import(pipeline: IngestPipeline, bundle: bytes, tmp_path: Path, name: str = "copy", replace: bool = False) -> None:
+def _import(
+    pipeline: IngestPipeline, bundle: bytes, tmp_path: Path, name: str = "copy", replace: bool = False
+) -> Imported:
     folder = tmp_path / f"receive-{len(list(tmp_path.iterdir()))}"
     folder.mkdir()
     target, manifest = receive_bundle(pipeline, io.BytesIO(bundle), folder, name, replace)
-    load_bundle(pipeline, folder, target, manifest)
+    return load_bundle(pipeline, folder, target, manifest, open_source_store(pipeline.settings))
 
 
 def _refused(pipeline: IngestPipeline, bundle: bytes, tmp_path: Path, error: type[Exception] = InvalidInput) -> str:
