@@ -23,7 +23,7 @@ from ingest.service import build_pipeline
 from rag.config import Settings
 from rag.errors import Conflict, InvalidInput
 from rag.retrieval.components import build_components
-from rag.storage.sources import open_source_store
+from rag.storage.sources import SourceStore, open_source_store
 from tests.conftest import KNOWLEDGE, ROOT, api_client, make_pdf
 
 QUESTIONS = ["annual leave days", "charging fault E09", "password length", "Which harbour has the deepest berth?"]
@@ -126,12 +126,19 @@ def _manifest_edit(change: Callable[[dict[str, Any]], None]) -> Callable[[str, b
 
 
 def _import(
-    pipeline: IngestPipeline, bundle: bytes, tmp_path: Path, name: str = "copy", replace: bool = False
+    pipeline: IngestPipeline,
+    bundle: bytes,
+    tmp_path: Path,
+    name: str = "copy",
+    replace: bool = False,
+    sources: SourceStore | None = None,
+    allowed_roots: list[Path] | None = None,
 ) -> Imported:
     folder = tmp_path / f"receive-{len(list(tmp_path.iterdir()))}"
     folder.mkdir()
     target, manifest = receive_bundle(pipeline, io.BytesIO(bundle), folder, name, replace)
-    return load_bundle(pipeline, folder, target, manifest, open_source_store(pipeline.settings))
+    store = sources or open_source_store(pipeline.settings)
+    return load_bundle(pipeline, folder, target, manifest, store, allowed_roots)
 
 
 def _refused(pipeline: IngestPipeline, bundle: bytes, tmp_path: Path, error: type[Exception] = InvalidInput) -> str:
