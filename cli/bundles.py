@@ -36,15 +36,17 @@ def export(
     as_json: JsonOption = False,
 ) -> None:
     """Write a collection as one archive: its chunks with their vectors, keyword rows, registry rows,
-    originals, and a manifest with the embedder, counts and checksums."""
+    originals, synced sources with their sync state (no credentials), and a manifest with the embedder,
+    counts and checksums."""
     import sys
 
     from ingest.bundles.export import stage_bundle, write_bundle
+    from rag.storage.sources import open_source_store
 
     _own("rag export")
     try:
         with tempfile.TemporaryDirectory(prefix="rag-export-") as folder:
-            staged = stage_bundle(local_pipeline(), collection, Path(folder))
+            staged = stage_bundle(local_pipeline(), open_source_store(get_settings()), collection, Path(folder))
             if str(file) == "-":
                 write_bundle(staged, sys.stdout.buffer)
             else:
@@ -58,8 +60,9 @@ def export(
     if as_json:
         print(json.dumps({"collection": collection, "file": str(file), **counts}))
     elif str(file) != "-":
-        console.print(f"{collection}: {counts['documents']} documents, {counts['chunks']} chunks and"
-                      f" {counts['originals']} originals written to {file}", highlight=False)  # fmt: skip
+        console.print(f"{collection}: {counts['documents']} documents, {counts['chunks']} chunks,"
+                      f" {counts['originals']} originals and {counts['sources']} sources written to {file}",
+                      highlight=False)  # fmt: skip
 
 
 def import_(
@@ -68,10 +71,12 @@ def import_(
     replace: Annotated[bool, typer.Option("--replace", help="Replace a collection of that name.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Check an archive whole (embedder, names, checksums) and load it without re-embedding."""
+    """Check an archive whole (embedder, names, checksums, sources) and load it without re-embedding; its
+    synced sources come with it, so their next sync reads only what changed since the export."""
     import signal
 
     from ingest.bundles.load import load_bundle, receive_bundle
+    from rag.storage.sources import open_source_store
 
     signal.signal(signal.SIGTERM, _stop)  # a SIGTERM unwinds like Ctrl-C: the half-loaded collection is removed
 
@@ -82,11 +87,11 @@ def import_(
         pipeline = local_pipeline()
         with tempfile.TemporaryDirectory(prefix="rag-import-") as folder, file.open("rb") as source:
             target, manifest = receive_bundle(pipeline, source, Path(folder), as_name, replace)
-            done = load_bundle(pipeline, Path(folder), target, manifest)
+            done = load_bundle(pipeline, Path(folder), target, manifest, open_source_store(get_settings()))
     except RagError as exc:
         raise fail(exc.message) from exc
     if as_json:
         print(json.dumps(done.__dict__))
         return
-    console.print(f"{done.collection}: {done.documents} documents, {done.chunks} chunks and {done.originals}"
-                  " originals imported", highlight=False)  # fmt: skip
+    console.print(f"{done.collection}: {done.documents} documents, {done.chunks} chunks, {done.originals}"
+                  f" originals and {done.sources} sources imported", highlight=False)  # fmt: skip

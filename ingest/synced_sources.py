@@ -120,6 +120,29 @@ def add_source(
     of the roots and a web site or S3 endpoint be on one of the hosts: a key that may write a collection must
     not be able to copy the server's own files, or what it alone reaches on its network, into it."""
     check_collection_name(collection)
+    location = check_source(kind, location, options, interval_s, allowed_roots, allowed_hosts)
+    first_run = time.time() + interval_s if interval_s else None
+    record = SourceRecord(
+        id=new_source_id(), collection=collection, kind=kind, location=location, options=options,
+        interval_s=interval_s, next_run_at=first_run, created_at=now(),
+    )  # fmt: skip
+    return store.add(record)
+
+
+def new_source_id() -> str:
+    return f"src-{uuid.uuid4().hex[:12]}"
+
+
+def check_source(
+    kind: str,
+    location: str,
+    options: dict[str, Any],
+    interval_s: float | None,
+    allowed_roots: list[Path] | None = None,
+    allowed_hosts: list[str] | None = None,
+) -> str:
+    """Refuse a source this caller may not add or no connector can read (see `add_source`); its location,
+    trimmed. Also what a bundle's sources pass before an import loads anything (ingest/bundles/sources.py)."""
     location = location.strip()
     if allowed_roots is not None:  # what a key may not reach is refused first, whatever else is wrong
         _check_local_path(kind, location, allowed_roots)
@@ -132,12 +155,8 @@ def add_source(
     _check_location(kind, location)
     if interval_s is not None and interval_s < 1:
         raise InvalidInput("a schedule runs at most once a second (--every 1s or more)")
-    first_run = time.time() + interval_s if interval_s else None
-    record = SourceRecord(
-        id=f"src-{uuid.uuid4().hex[:12]}", collection=collection, kind=kind, location=location,
-        options=check_options(options), interval_s=interval_s, next_run_at=first_run, created_at=now(),
-    )  # fmt: skip
-    return store.add(record)
+    check_options(options)
+    return location
 
 
 def remove_source(store: SourceStore, record: SourceRecord, pipeline: IngestPipeline, keep_documents: bool) -> int:

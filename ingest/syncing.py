@@ -95,7 +95,10 @@ def sync_source(
 
     todo: dict[str, tuple[Item, bool]] = {}  # document id -> (item, new to the collection)
     for item in listed:
-        document_id, state = document_id_for(record.id, item.key), known.get(item.key)
+        state = known.get(item.key)
+        # An item keeps the document it became: one an imported bundle brought (under the source's id in the
+        # exporting service, ingest/bundles/sources.py) is compared, replaced and removed like one synced here.
+        document_id = state.document_id if state else document_id_for(record.id, item.key)
         if state and state.marker == item.marker and state.document_id in live:
             done(FileResult(item.key, document_id, "unchanged"), "unchanged")  # not read
         else:

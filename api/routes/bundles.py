@@ -31,6 +31,7 @@ class ImportedOut(BaseModel):
     documents: int
     chunks: int
     originals: int
+    sources: int
 
 
 @router.get(
@@ -53,7 +54,7 @@ async def export_collection(name: str, services: ServicesDep) -> FileResponse:
 
 
 def _write(services: Services, name: str, folder: Path) -> None:
-    staged = stage_bundle(services.pipeline, name, folder / "members")
+    staged = stage_bundle(services.pipeline, services.sources.store, name, folder / "members")
     with (folder / "bundle.tar").open("wb") as out:
         write_bundle(staged, out)
     shutil.rmtree(folder / "members", ignore_errors=True)
@@ -69,7 +70,7 @@ def _staging(services: Services) -> Path:
     "/v1/imports",
     status_code=201,
     response_model=ImportedOut,
-    responses=error_responses(409, 413),
+    responses=error_responses(403, 409, 413),
     # The body is read as bytes whatever its type; declared as octet-stream, which every client (and fuzzer) sends.
     openapi_extra={
         "requestBody": {"required": True, "content": {BINARY: {"schema": {"type": "string", "format": "binary"}}}}
@@ -85,7 +86,9 @@ async def import_collection(
 ) -> ImportedOut:
     """Load a bundle `rag export` (or the export route) wrote, without re-embedding: the body is streamed to
     disk (RAG_MAX_UPLOAD_BYTES), checked whole (embedder, member names, checksums) and only then loaded; a
-    load that fails removes what it wrote. 409 when the name exists and `replace` is false."""
+    load that fails removes what it wrote. 409 when the name exists and `replace` is false. Its synced sources
+    come too, each checked as adding it here would be: a folder or local git repository outside
+    RAG_SOURCE_ROOTS, or a remote one on a host not in RAG_SOURCE_HOSTS, refuses the whole import (403)."""
     folder = Path(tempfile.mkdtemp(prefix="rag-import-", dir=_staging(services)))
     try:
         archive = folder / "bundle.tar"
@@ -105,4 +108,6 @@ def _load(services: Services, archive: Path, folder: Path, name: str | None, rep
     with archive.open("rb") as source:
         target, manifest = receive_bundle(services.pipeline, source, folder, name, replace)
     require_creatable(target)
-    return load_bundle(services.pipeline, folder, target, manifest)
+    settings = services.settings
+    return load_bundle(services.pipeline, folder, target, manifest, services.sources.store,
+                       settings.source_root_paths, settings.source_host_patterns)  # fmt: skip

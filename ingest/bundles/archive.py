@@ -4,7 +4,9 @@ sha256 checksums:
 - `documents.jsonl`: the registry's rows (one document a line);
 - `chunks.jsonl`: the keyword rows (chunk id, document id, text, metadata), grouped by document;
 - `vectors.f32`: the chunks' vectors in the same order, little-endian float32, `dimension` per chunk;
-- `originals/<sha256>`: the files as uploaded.
+- `originals/<sha256>`: the files as uploaded;
+- `sources.jsonl` (since version 2): the collection's synced sources (kind, location, options, schedule), each
+  with its items' sync state (version marker, the document it became); no credential (see sources.py).
 
 The manifest names the embedder (its model's name and dimension): vectors are only worth loading into a
 service that embeds questions the same way. Members are staged in a folder and streamed into the archive, so
@@ -24,13 +26,17 @@ from typing import Any
 from rag.errors import InvalidInput
 
 FORMAT = "rag-bundle"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)  # a version-1 bundle (no sources.jsonl) still imports, without sources
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.f32"
 ORIGINALS = "originals/"
-_SAFE_MEMBER = re.compile(r"^(manifest\.json|documents\.jsonl|chunks\.jsonl|vectors\.f32|originals/[0-9a-f]{64})$")
+SOURCES = "sources.jsonl"
+_SAFE_MEMBER = re.compile(
+    r"^(manifest\.json|documents\.jsonl|chunks\.jsonl|vectors\.f32|sources\.jsonl|originals/[0-9a-f]{64})$"
+)
 READ_BLOCK = 1 << 20
 
 
@@ -70,8 +76,9 @@ def read_manifest(raw: bytes) -> dict[str, Any]:
         raise BundleRefused("the bundle's manifest.json is not JSON") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleRefused("not a rag bundle (its manifest.json does not say format: rag-bundle)")
-    if manifest.get("version") != VERSION:
-        raise BundleRefused(f"bundle format version {manifest.get('version')!r}; this service reads {VERSION}")
+    if manifest.get("version") not in READABLE:
+        readable = " and ".join(str(v) for v in READABLE)
+        raise BundleRefused(f"bundle format version {manifest.get('version')!r}; this service reads {readable}")
     return manifest
 
 

@@ -17,16 +17,19 @@ from ingest.bundles.archive import (
     FORMAT,
     MANIFEST,
     ORIGINALS,
+    SOURCES,
     VECTORS,
     VERSION,
     EmbedderIdentity,
     file_sha256,
 )
+from ingest.bundles.sources import write_sources
 from rag.errors import NotFound, Unprocessable
 from rag.storage.clock import now
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestPipeline
+    from rag.storage.sources import SourceStore
 
 VECTOR_BATCH = 1000  # chunk ids per vector read
 
@@ -37,9 +40,9 @@ class Staged:
     manifest: dict[str, Any]
 
 
-def stage_bundle(pipeline: IngestPipeline, collection: str, folder: Path) -> Staged:
-    """Write the collection's members into `folder` (document by document: memory stays bounded) and its
-    manifest; `write_bundle` then streams them into the archive."""
+def stage_bundle(pipeline: IngestPipeline, sources: SourceStore, collection: str, folder: Path) -> Staged:
+    """Write the collection's members into `folder` (document by document: memory stays bounded), its
+    sources (ingest/bundles/sources.py) and its manifest; `write_bundle` then streams them into the archive."""
     record = pipeline.registry.collection(collection)
     if record is None:
         raise NotFound(f"collection {collection!r} not found")
@@ -72,11 +75,13 @@ def stage_bundle(pipeline: IngestPipeline, collection: str, folder: Path) -> Sta
             if original is not None and document.sha256 not in originals:
                 shutil.copyfile(original, folder / ORIGINALS / document.sha256)
                 originals.add(document.sha256)
-    names = [DOCUMENTS, CHUNKS, VECTORS, *(f"{ORIGINALS}{sha}" for sha in sorted(originals))]
+    source_count = write_sources(sources, collection, {d.document_id for d in documents}, folder / SOURCES)
+    names = [DOCUMENTS, CHUNKS, VECTORS, SOURCES, *(f"{ORIGINALS}{sha}" for sha in sorted(originals))]
     manifest = {
         "format": FORMAT, "version": VERSION, "collection": collection, "description": record.description,
         "created_at": now(), "embedder": {"name": identity.name, "dimension": identity.dimension},
-        "counts": {"documents": len(documents), "chunks": chunk_count, "originals": len(originals)},
+        "counts": {"documents": len(documents), "chunks": chunk_count, "originals": len(originals),
+                   "sources": source_count},
         "members": {name: {"size": (folder / name).stat().st_size, "sha256": file_sha256(folder / name)}
                     for name in names},
     }  # fmt: skip

@@ -3,8 +3,9 @@
 Everything is checked before anything is written: the manifest first (format, embedder, the name), then
 each member as it streams by (its name, size and checksum) into a staging folder. Only a bundle found whole
 is loaded. Should loading still fail or be interrupted (an error, Ctrl-C, SIGTERM), the collection is
-removed again, so no half collection stays behind. (A `kill -9` mid-load cannot be caught: the documents
-it left half-written are repaired like any ingestion's, and `rag import --replace` loads it again.)
+removed again with any source it created, so no half collection stays behind. (A `kill -9` mid-load cannot
+be caught: the documents it left half-written are repaired like any ingestion's, and `rag import --replace`
+loads it again.)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -31,12 +32,14 @@ from ingest.bundles.archive import (
     check_member_name,
     read_manifest,
 )
+from ingest.bundles.sources import assign_ids, create_sources, forget_sources, read_sources, remap_source
 from rag.errors import Conflict
 from rag.types import Chunk
 from rag.validation import check_collection_name
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestPipeline
+    from rag.storage.sources import SourceStore
 
 UPSERT_CHUNKS = 512  # chunks per vector upsert (each Chroma call costs ~20 ms whatever its size)
 MAX_MANIFEST_BYTES = 10 << 20
@@ -48,6 +51,7 @@ class Imported:
     documents: int
     chunks: int
     originals: int
+    sources: int = 0
 
 
 def receive_bundle(
@@ -101,32 +105,51 @@ def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     return handle.read() if handle is not None else b""
 
 
-def load_bundle(pipeline: IngestPipeline, folder: Path, target: str, manifest: dict[str, Any]) -> Imported:
-    """Load a received bundle as `target` (replacing it if it exists); all of it, or none of it."""
+def load_bundle(
+    pipeline: IngestPipeline,
+    folder: Path,
+    target: str,
+    manifest: dict[str, Any],
+    sources: SourceStore,
+    allowed_roots: list[Path] | None = None,
+    allowed_hosts: list[str] | None = None,
+) -> Imported:
+    """Load a received bundle as `target` (replacing it and its sources if it exists); all of it, or none of it.
+    Its sources are checked first, as `add_source` checks them for this caller (`allowed_roots` and
+    `allowed_hosts`: over HTTP): one it may not add refuses the import before anything is written."""
+    documents = [json.loads(line) for line in (folder / DOCUMENTS).open(encoding="utf-8")]
+    bundled = read_sources(folder, {str(d["document_id"]) for d in documents}, allowed_roots, allowed_hosts)
     if pipeline.registry.exists(target):
         pipeline.delete_collection(target)
-    _clear_leftovers(pipeline, target)
+    _clear_leftovers(pipeline, sources, target)
     try:
-        return _load(pipeline, folder, target, manifest)
+        ids = assign_ids(sources, bundled)  # after the replaced collection's sources went: their ids are free
+        done = _load(pipeline, folder, target, manifest, documents, ids)
+        return replace(done, sources=create_sources(sources, target, bundled, ids))  # last: they sync what is there
     except BaseException:
         if pipeline.registry.exists(target):
             pipeline.delete_collection(target)
-        _clear_leftovers(pipeline, target)
+        _clear_leftovers(pipeline, sources, target)
         raise
 
 
-def _clear_leftovers(pipeline: IngestPipeline, collection: str) -> None:
+def _clear_leftovers(pipeline: IngestPipeline, sources: SourceStore, collection: str) -> None:
     """What an earlier import killed mid-way may have left under the name, in stores the registry does not list."""
     pipeline.keyword.delete_collection(collection)
     pipeline.store.delete_collection(collection)
     pipeline.originals.discard_collection(collection)
+    forget_sources(sources, pipeline.settings, collection)
 
 
-def _load(pipeline: IngestPipeline, folder: Path, target: str, manifest: dict[str, Any]) -> Imported:
+def _load(
+    pipeline: IngestPipeline, folder: Path, target: str, manifest: dict[str, Any], documents: list[dict[str, Any]],
+    source_ids: dict[str, str],
+) -> Imported:  # fmt: skip
     registry, dimension = pipeline.registry, int(manifest["embedder"]["dimension"])
     registry.ensure_collection(target, str(manifest.get("description") or ""))
     lease = registry.writer_lease()
-    documents = [json.loads(line) for line in (folder / DOCUMENTS).open(encoding="utf-8")]
+    for document in documents:  # a synced document names its source by the id it has here
+        document["metadata"] = remap_source(document.get("metadata") or {}, source_ids)
     rows = _chunk_rows(folder / CHUNKS, folder / VECTORS, dimension)
     group: list[tuple[dict[str, Any], list[Chunk], np.ndarray]] = []
     chunks_total = originals = 0
@@ -134,7 +157,7 @@ def _load(pipeline: IngestPipeline, folder: Path, target: str, manifest: dict[st
         chunks, vectors = [], []
         for _ in range(int(document["chunk_count"])):
             row, vector = next(rows)
-            metadata = {**row["metadata"], "collection": target}
+            metadata = {**remap_source(row["metadata"], source_ids), "collection": target}
             chunks.append(Chunk(row["chunk_id"], row["document_id"], target, row["text"], metadata))
             vectors.append(vector)
         group.append((document, chunks, np.stack(vectors) if vectors else np.zeros((0, dimension), np.float32)))

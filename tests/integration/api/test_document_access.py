@@ -283,8 +283,10 @@ def test_lists_counts_and_answers_hold_the_visible_documents(setup: Setup, filte
     with tarfile.open(fileobj=io.BytesIO(bundle.content)) as tar:
         documents = tar.extractfile("documents.jsonl").read().decode().splitlines()  # type: ignore[union-attr]
         manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        sources = tar.extractfile("sources.jsonl").read()  # type: ignore[union-attr]
     assert {json.loads(d)["document_id"] for d in documents} == {*VISIBLE, VISIBLE_PDF}
     assert manifest["counts"]["documents"] == 7
+    assert sources == b"" and manifest["counts"]["sources"] == 0  # the hidden documents' folder source stays
 
     insights = filtered.get(f"/v1/collections/{COLLECTION}/insights").json()
     assert insights["questions"] >= 2 and insights["ratings"]["down"] == 0  # the admin's hidden answer is gone

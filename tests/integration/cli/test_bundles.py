@@ -17,12 +17,14 @@ from typing import Any
 
 import pytest
 
-from ingest.bundles.load import load_bundle, receive_bundle
+from ingest.bundles.load import Imported, load_bundle, receive_bundle
 from ingest.pipeline import IngestPipeline, Source
 from ingest.service import build_pipeline
+from ingest.synced_sources import add_source
 from rag.config import Settings
 from rag.errors import Conflict, InvalidInput
 from rag.retrieval.components import build_components
+from rag.storage.sources import SourceStore, open_source_store
 from tests.conftest import KNOWLEDGE, ROOT, api_client, make_pdf
 
 QUESTIONS = ["annual leave days", "charging fault E09", "password length", "Which harbour has the deepest berth?"]
@@ -90,7 +92,7 @@ def exported(tmp_path: Path, settings: Settings) -> tuple[IngestPipeline, bytes]
     staging = tmp_path / "staging"
     staging.mkdir()
     out = io.BytesIO()
-    write_bundle(stage_bundle(pipeline, "kb", staging), out)
+    write_bundle(stage_bundle(pipeline, open_source_store(pipeline.settings), "kb", staging), out)
     return pipeline, out.getvalue()
 
 
@@ -124,11 +126,20 @@ def _manifest_edit(change: Callable[[dict[str, Any]], None]) -> Callable[[str, b
     return edit
 
 
-def _import(pipeline: IngestPipeline, bundle: bytes, tmp_path: Path, name: str = "copy", replace: bool = False) -> None:
+def _import(
+    pipeline: IngestPipeline,
+    bundle: bytes,
+    tmp_path: Path,
+    name: str = "copy",
+    replace: bool = False,
+    sources: SourceStore | None = None,
+    allowed_roots: list[Path] | None = None,
+) -> Imported:
     folder = tmp_path / f"receive-{len(list(tmp_path.iterdir()))}"
     folder.mkdir()
     target, manifest = receive_bundle(pipeline, io.BytesIO(bundle), folder, name, replace)
-    load_bundle(pipeline, folder, target, manifest)
+    store = sources or open_source_store(pipeline.settings)
+    return load_bundle(pipeline, folder, target, manifest, store, allowed_roots)
 
 
 def _refused(pipeline: IngestPipeline, bundle: bytes, tmp_path: Path, error: type[Exception] = InvalidInput) -> str:
@@ -210,16 +221,35 @@ def test_admins_export_and_import_over_http_from_sqlite_into_postgresql(  # type
     reader = {"Authorization": f"Bearer {store.create('reader', 'reader', None)}"}
     admin = {"Authorization": f"Bearer {store.create('admin', 'admin', None)}"}
     store.close()
+    share, sources = tmp_path / "share", open_source_store(source)
+    share.mkdir()
+    add_source(sources, "kb", "folder", str(share), {}, None)
+    remote = add_source(sources, "kb", "git", "https://bot:t0ken@git.example.com/org/handbook.git", {}, None)
     exporter = live_server(data_dir=tmp_path / "a")
-    importer = live_server(data_dir=tmp_path / "b", database_url=database_url, api_keys="importer-admin")
+    importer = live_server(data_dir=tmp_path / "b", database_url=database_url, api_keys="importer-admin",
+                           source_roots=str(share), source_hosts="docs.example.org")  # fmt: skip
     with httpx.Client(timeout=600) as client:
         assert client.get(f"{exporter}/v1/collections/kb/export", headers=reader).status_code == 403
         download = client.get(f"{exporter}/v1/collections/kb/export", headers=admin)
         assert download.status_code == 200 and download.headers["content-type"] == "application/x-tar"
         into = {"Authorization": "Bearer importer-admin", "Content-Type": "application/octet-stream"}
+        # Its git source is on a host the importer's API may not reach: as adding it there would be, refused.
+        refused = client.post(f"{importer}/v1/imports", content=download.content, headers=into)
+        assert refused.status_code == 403 and "traceId" in refused.json()["error"]
+        assert "git.example.com" in refused.json()["error"]["message"] and "RAG_SOURCE_HOSTS" in refused.text
+        assert "t0ken" not in refused.text  # nor did its credentials travel
+        headers = {"Authorization": "Bearer importer-admin"}
+        assert client.get(f"{importer}/v1/collections/kb", headers=headers).status_code == 404  # nothing loaded
+        removed = client.delete(f"{exporter}/v1/collections/kb/sources/{remote.id}?keep_documents=true",
+                                headers=admin)  # fmt: skip
+        assert removed.status_code == 204
+        download = client.get(f"{exporter}/v1/collections/kb/export", headers=admin)
         loaded = client.post(f"{importer}/v1/imports", content=download.content, headers=into)
         assert loaded.status_code == 201, loaded.text
         assert loaded.json()["collection"] == "kb" and loaded.json()["documents"] == 4
+        assert loaded.json()["sources"] == 1  # the folder, under the importer's RAG_SOURCE_ROOTS
+        listed = client.get(f"{importer}/v1/collections/kb/sources", headers=headers).json()["sources"]
+        assert [(s["kind"], s["location"]) for s in listed] == [("folder", str(share))]
         again = client.post(f"{importer}/v1/imports", content=download.content, headers=into)
         assert again.status_code == 409 and "exists already" in again.json()["error"]["message"]
         damaged = client.post(f"{importer}/v1/imports?as=other", content=download.content[:5000],
