@@ -24,6 +24,7 @@ from cli.common import (
     print_listing,
     read_registry,
 )
+from rag.config import get_settings
 from rag.errors import RagError
 
 if TYPE_CHECKING:
@@ -180,7 +181,20 @@ def collections_delete(
         if not typer.confirm(question, default=False, err=True):
             raise fail("not deleted", 1)
     try:
-        (claim_data_dir("rag collections delete") or local_pipeline()).delete_collection(name)
+        server = claim_data_dir("rag collections delete")
+        if server is not None:  # the server deletes what hangs on the collection too
+            server.delete_collection(name)
+        else:
+            delete_local_collection(name)
     except RagError as exc:
         raise fail(exc.message) from exc
     console.print(f"deleted collection {name}")
+
+
+def delete_local_collection(name: str) -> None:
+    from ingest.collections import delete_collection
+    from rag.storage.answers import open_answer_log
+    from rag.storage.sources import open_source_store
+
+    settings = get_settings()
+    delete_collection(name, local_pipeline(), open_source_store(settings), open_answer_log(settings))

@@ -25,7 +25,6 @@ from ingest.connectors import connector_kinds
 from ingest.jobs.sync_jobs import new_sync_job_id, source_workdir
 from ingest.pipeline import IngestPipeline
 from ingest.syncing import SOURCE_KEY
-from rag.config import Settings
 from rag.errors import Forbidden, InvalidInput, NotFound
 from rag.storage.clock import now
 from rag.storage.jobs import Job, JobStore
@@ -81,12 +80,6 @@ class SyncedSources:
 
     def remove(self, collection: str, source_id: str, pipeline: IngestPipeline, keep_documents: bool = False) -> int:
         return remove_source(self.store, self.get(collection, source_id), pipeline, keep_documents)
-
-    def forget_collection(self, collection: str, settings: Settings) -> None:
-        """A deleted collection's sources go with it (its documents are gone already)."""
-        for record in self.store.sources(collection):
-            self.store.delete(record.id)
-            shutil.rmtree(source_workdir(settings, record.id), ignore_errors=True)
 
     def start_due(self, at: float | None = None) -> list[Job]:
         """Start every sync whose time has come (one scheduler wins each run); their jobs."""

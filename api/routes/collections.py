@@ -12,6 +12,7 @@ from api.openapi import links
 from api.permissions import collection_not_found, current_caller, require_creatable
 from api.schemas.common import ERROR_RESPONSES, error_responses
 from api.schemas.library import CollectionCreate, CollectionList, CollectionOut
+from ingest import collections
 from rag.errors import Conflict
 from rag.validation import check_collection_name
 
@@ -58,6 +59,6 @@ async def get_collection(name: str, services: ServicesDep) -> CollectionOut:
 @router.delete("/v1/collections/{name}", status_code=204, responses=ERROR_RESPONSES)
 async def delete_collection(name: str, services: ServicesDep) -> Response:
     services.require_collection(name)
-    await asyncio.to_thread(services.pipeline.delete_collection, name)
-    services.sources.forget_collection(name, services.settings)
+    sources, answers = services.sources.store, services.keeper
+    await asyncio.to_thread(collections.delete_collection, name, services.pipeline, sources, answers)
     return Response(status_code=204)

@@ -100,6 +100,11 @@ class AnswerKeeper:
         """Wait until every answer queued so far is in the log."""
         self._queue.join()
 
+    def forget_collection(self, collection: str) -> int:
+        """A deleted collection's answers and feedback, those still queued included."""
+        self.flush()
+        return self.log.forget_collection(collection)
+
     def close(self) -> None:
         """Write what is queued, stop the writer, close the log."""
         if self._writer is not None:

@@ -66,6 +66,12 @@ class SqlAnswerLog:
             rated.append(RatedAnswer(FeedbackRecord(**row), self.get(row["answer_id"])))
         return rated
 
+    def forget_collection(self, collection: str) -> int:
+        with self.sql.transaction() as tx:
+            return tx.change("DELETE FROM answers WHERE collection = %s", (collection,)) + tx.change(
+                "DELETE FROM feedback WHERE collection = %s", (collection,)
+            )
+
     def purge(self, before: str) -> int:
         with self.sql.transaction() as tx:
             return tx.change("DELETE FROM answers WHERE created_at < %s", (before,)) + tx.change(

@@ -72,6 +72,11 @@ class AnswerLog(Protocol):
         """The feedback given since `since` on the collection's answers, with each answer when still kept."""
         ...
 
+    def forget_collection(self, collection: str) -> int:
+        """Forget a deleted collection's answers and feedback, so a new collection of its name starts with none;
+        the number of rows removed."""
+        ...
+
     def purge(self, before: str) -> int:
         """Forget the answers and feedback older than `before` (an ISO time); the number of rows removed."""
         ...

@@ -132,3 +132,31 @@ def test_answers_older_than_the_retention_period_are_purged(live_server, tmp_pat
     # The log's writer thread purges after keeping the new answer.
     wait_until(lambda: log.get("ans-old") is None and log.get(new_id) is not None, "the old answer purged")
     log.close()
+
+
+def test_a_deleted_collection_takes_its_answers_feedback_and_sources_with_it(  # type: ignore[no-untyped-def]
+    live_server, tmp_path, engine
+) -> None:
+    settings = _settings(tmp_path, answer_mode="extract", **engine)
+    ingest_knowledge(settings, "hr")
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "wifi.md").write_text("The office wifi password changes every Monday.")
+    url = live_server(answer_mode="extract", source_roots=str(tmp_path), source_watch=False, **engine)
+    with httpx.Client(base_url=url, timeout=300) as client:
+        answer_id = client.post("/v1/query", json={"question": QUESTION, "collection": "hr"}).json()["id"]
+        assert client.post(f"/v1/answers/{answer_id}/feedback", json={"rating": "down"}).status_code == 201
+        source = {"kind": "folder", "location": str(share), "every_s": 3600}
+        added = client.post("/v1/collections/hr/sources", json=source)
+        assert added.status_code == 201
+        first_sync = f"/v1/jobs/{added.json()['job_id']}"
+        wait_until(lambda: client.get(first_sync).json()["status"] in ("done", "failed"), "the first sync ended")
+
+        assert client.delete("/v1/collections/hr").status_code == 204
+        assert client.post("/v1/collections", json={"name": "hr"}).status_code == 201
+        assert client.get("/v1/collections/hr/sources").json()["sources"] == []  # no sync brings the old back
+        insights = client.get("/v1/collections/hr/insights").json()
+        assert insights["questions"] == 0 and insights["down_voted"] == []
+
+    log = open_answer_log(settings)
+    assert log.get(answer_id) is None and log.feedback(answer_id) is None

@@ -53,6 +53,28 @@ def test_add_sync_list_and_remove_a_folder_source(tmp_path: Path) -> None:
     assert rag(["sources", "show", "kb", source_id], data).returncode == 1
 
 
+def test_deleting_a_collection_removes_its_sources_and_answers(tmp_path: Path) -> None:
+    from rag.config import Settings
+    from rag.storage.answers import AnswerRecord, open_answer_log
+    from rag.storage.sources import open_source_store
+
+    folder, data = tmp_path / "share", tmp_path / "data"
+    folder.mkdir()
+    (folder / "leave.md").write_text(TEXT.format(name="leave"))
+    source_id = rag(["sources", "add", "kb", "folder", str(folder), "--every", "15m"], data).stdout.strip()
+    assert rag(["sources", "sync", "kb", source_id], data).returncode == 0
+    settings = Settings(_env_file=None, data_dir=data)  # type: ignore[call-arg]
+    log = open_answer_log(settings)
+    log.record(AnswerRecord("ans-1", "kb", "How do I file leave?", "In PeopleHub.", [], False, None, "extract"))
+    log.record(AnswerRecord("ans-2", "other", "Wifi?", "No idea.", [], True, "no_relevant_sources", "extract"))
+
+    deleted = rag(["collections", "delete", "kb", "--yes"], data)
+    assert deleted.returncode == 0, deleted.stderr
+    assert open_source_store(settings).sources("kb") == []  # no scheduled sync brings the collection back
+    assert json.loads(rag(["collections", "list", "--json"], data).stdout) == []
+    assert log.get("ans-1") is None and log.get("ans-2") is not None  # another collection's answers stay
+
+
 def test_a_git_source_and_a_source_that_cannot_be_read(tmp_path: Path) -> None:
     data = tmp_path / "data"
     repo = new_repo(tmp_path / "repo")

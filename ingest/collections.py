@@ -1,0 +1,27 @@
+"""Deleting a collection with everything that hangs on it, the same from the API and the CLI."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Protocol
+
+from ingest.jobs.sync_jobs import source_workdir
+from ingest.pipeline import IngestPipeline
+from rag.storage.sources import SourceStore
+
+
+class AnswerHistory(Protocol):
+    """The answer log (rag.storage.answers) or the server's keeper of it (rag.answering.feedback)."""
+
+    def forget_collection(self, collection: str) -> int: ...
+
+
+def delete_collection(name: str, pipeline: IngestPipeline, sources: SourceStore, answers: AnswerHistory) -> None:
+    """Its sources first (a scheduled sync must not bring the collection back), then its documents, chunks,
+    vectors and originals, then its answers and their feedback (a new collection of the same name starts with
+    no history of the old one's)."""
+    for record in sources.sources(name):
+        sources.delete(record.id)
+        shutil.rmtree(source_workdir(pipeline.settings, record.id), ignore_errors=True)
+    pipeline.delete_collection(name)
+    answers.forget_collection(name)
