@@ -225,6 +225,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="rag-load-"))
+    data_dir.mkdir(parents=True, exist_ok=True)  # the ingest and the server run in it
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {
         "RAG_DATA_DIR": str(data_dir), "RAG_ANSWER_MODE": "generate", "PYTHONPATH": str(ROOT),
     }  # fmt: skip
