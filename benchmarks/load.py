@@ -217,7 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=60, help="seconds per phase")
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--job-documents", type=int, default=1000)
+    parser.add_argument("--job-documents", type=int, default=1000, help="over RAG_SYNC_UPLOAD_FILES (10): a job")
     parser.add_argument("--cancellations", type=int, default=3, help="abandoned plain queries and streams")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--port", type=int, default=8766)

@@ -52,9 +52,10 @@ def test_web_page_benchmark_prints_page_weight_and_time_to_interactive(tmp_path:
 
 
 def test_load_benchmark_prints_a_table_per_phase(tmp_path: Path) -> None:
-    args = ["--duration", "2", "--clients", "2", "--job-documents", "3", "--cancellations", "1"]
+    # 11 documents: one more than an upload ingests before answering (RAG_SYNC_UPLOAD_FILES), so a job.
+    args = ["--duration", "2", "--clients", "2", "--job-documents", "11", "--cancellations", "1"]
     out = run_benchmark("load.py", *args, "--data-dir", str(tmp_path / "data"), "--port", str(free_port()))
-    assert "1. " in out and "2. " in out and "3. without queries, beside a 3-document job" in out and "p95" in out
+    assert "1. " in out and "2. " in out and "3. without queries, beside a 11-document job" in out and "p95" in out
 
 
 def test_scale_out_benchmark_prints_replica_worker_and_visibility_figures() -> None:
