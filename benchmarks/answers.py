@@ -63,6 +63,8 @@ def main() -> None:
                        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"]  # fmt: skip
             url = stack.enter_context(server_process(command, "/v1/models", port))
             backend_env = {"RAG_CHAT_BASE_URL": f"{url}/v1", "RAG_CHAT_MODEL": "smollm2"}
+        if args.details_dir:
+            args.details_dir.mkdir(parents=True, exist_ok=True)
         rows = []
         for mode in args.modes.split(","):
             details = args.details_dir / f"{mode}.jsonl" if args.details_dir else None

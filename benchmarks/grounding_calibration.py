@@ -83,10 +83,10 @@ def overlap(evidence: str, text: str) -> float:
     return len(wanted & set(content_words(text))) / max(1, len(wanted))
 
 
-def build_examples(settings: Settings, collection: str) -> list[Example]:
+def build_examples(settings: Settings, collection: str, questions_path: Path = QUESTIONS) -> list[Example]:
     components = build_components(settings)
     retriever = Retriever(components, build_reranker(None))
-    questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    questions = [json.loads(line) for line in questions_path.read_text().splitlines() if line.strip()]
     rng, examples, evidence_chunks = random.Random(0), [], {}
     for q in questions:
         q["hits"] = retriever.search(collection, q["question"], top_k=5).hits
@@ -148,10 +148,11 @@ def main() -> None:
     parser.add_argument("--collection", default="kb-dev")
     parser.add_argument("--errors", action="store_true", help="print every misjudged sentence")
     parser.add_argument("--sweep", action="store_true", help="also score other thresholds and cosine weights")
+    parser.add_argument("--questions", type=Path, default=QUESTIONS, help="a QA set's questions.jsonl (smoke runs)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     settings = Settings(_env_file=None, data_dir=Path(os.environ.get("RAG_DATA_DIR", "data")))  # type: ignore[call-arg]
-    examples = build_examples(settings, args.collection)
+    examples = build_examples(settings, args.collection, args.questions)
     checker = grounding.GroundingChecker(build_components(settings).embedder)
     results = {"paraphrases": score(checker, examples, False), "with_copies": score(checker, examples, True)}
     kinds = sorted({kind for _, kind, *_ in examples})

@@ -217,7 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=60, help="seconds per phase")
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--job-documents", type=int, default=1000)
+    parser.add_argument("--job-documents", type=int, default=1000, help="over RAG_SYNC_UPLOAD_FILES (10): a job")
     parser.add_argument("--cancellations", type=int, default=3, help="abandoned plain queries and streams")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--port", type=int, default=8766)
@@ -225,6 +225,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="rag-load-"))
+    data_dir.mkdir(parents=True, exist_ok=True)  # the ingest and the server run in it
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {
         "RAG_DATA_DIR": str(data_dir), "RAG_ANSWER_MODE": "generate", "PYTHONPATH": str(ROOT),
     }  # fmt: skip

@@ -73,13 +73,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running server; default: start `rag serve` on sample_docs/")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--docs", type=Path, default=ROOT / "sample_docs", help="the folder ingested first")
     args = parser.parse_args()
     if args.url:
         report(measure(args.url.rstrip("/"), args.runs))
         return
     with tempfile.TemporaryDirectory() as folder:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"RAG_DATA_DIR": f"{folder}/data"}
-        subprocess.run([str(BIN / "rag"), "ingest", str(ROOT / "sample_docs"), "--collection", "sample"],
+        subprocess.run([str(BIN / "rag"), "ingest", str(args.docs), "--collection", "sample"],
                        env=env, check=True, capture_output=True)  # fmt: skip
         port = free_port()
         command = [str(BIN / "rag"), "serve", "--port", str(port)]

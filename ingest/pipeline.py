@@ -26,6 +26,7 @@ from rag.config import Settings
 from rag.errors import Forbidden
 from rag.retrieval.embeddings import Embedder, EncodingStopped
 from rag.retrieval.keyword import KeywordIndex
+from rag.retrieval.query_encoder import return_freed_memory
 from rag.storage.originals import OriginalStore
 from rag.storage.registry.types import Registry
 from rag.storage.vectors import VectorStore
@@ -38,6 +39,8 @@ __all__ = ["FileResult", "IngestPipeline", "IngestStopped", "ProgressCallback", 
 
 # Chunks gathered across documents before one encode call: big batches keep the encoder busy.
 ENCODE_GROUP_CHUNKS = 256
+# An ingestion or deletion of at least this many chunks (~100 KB of text) returns freed heap to the system.
+TRIM_AFTER_CHUNKS = 100
 
 
 class IngestStopped(Exception):
@@ -119,13 +122,20 @@ class IngestPipeline:
                     pass
             written.put(None)
             writer.join()
+        if sum(r.chunks for r in results.values()) >= TRIM_AFTER_CHUNKS:
+            # Parsing and chunking a large file (a 3 MB one-line Markdown file: ~0.5 GB at its peak) leaves
+            # freed blocks glibc keeps for reuse; a server would hold its peak for good (issue 27).
+            return_freed_memory()
         if stop is not None and stop.is_set() and len(results) < len(sources):  # OCR stopped mid-file
             raise IngestStopped("ingestion stopped before its end")
         return [results[i] for i in sorted(results)]
 
     def delete_document(self, collection: str, document_id: str) -> None:
         _refuse_under_scope()
+        large = self.keyword.count(collection, document_id) >= TRIM_AFTER_CHUNKS
         self._writer.delete_document(collection, document_id)
+        if large:  # what it held in the keyword index and Chroma's caches goes back to the system
+            return_freed_memory()
 
     def delete_collection(self, collection: str) -> None:
         _refuse_under_scope()

@@ -34,6 +34,8 @@ class _Postings:
     tfs: list[np.ndarray]
 
     def merged(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.slots:  # a term only removed documents held (a query may still name it)
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
         if len(self.slots) > 1:
             self.slots, self.tfs = [np.concatenate(self.slots)], [np.concatenate(self.tfs)]
         return self.slots[0], self.tfs[0]
@@ -199,16 +201,23 @@ class Bm25Index:
         order = [slot for _, slots in documents for slot in slots]
         counts = [self._slot_counts(slot) for slot in order]
         rows = [(self._rowids[s], self._chunk_ids[s]) for s in order]
-        vocabulary, word_terms = self.vocabulary, self._word_terms
+        terms = np.concatenate([t for t, _ in counts]) if counts else np.zeros(0, dtype=np.int64)
+        # Only the terms live chunks still hold are kept, renumbered: the words of deleted documents (a large
+        # upload's, a fuzzing run's) would otherwise stay in memory for the index's life.
+        kept = np.unique(terms)
+        renumber = np.full(len(self._postings), -1, dtype=np.int64)
+        renumber[kept] = np.arange(len(kept))
+        vocabulary = {stem: int(renumber[t]) for stem, t in self.vocabulary.items() if renumber[t] >= 0}
+        word_terms = {word: int(renumber[t]) for word, t in self._word_terms.items() if renumber[t] >= 0}
         self._reset()
         self.vocabulary, self._word_terms = vocabulary, word_terms
-        self._postings = [_Postings([], []) for _ in range(len(vocabulary))]
+        self._postings = [_Postings([], []) for _ in range(len(kept))]
         sizes = [len(t) for t, _ in counts]
         self._append(
             [(d, len(slots)) for d, slots in documents],
             rows,
             np.repeat(np.arange(len(order)), sizes),
-            np.concatenate([t for t, _ in counts]) if counts else np.zeros(0, dtype=np.int64),
+            renumber[terms],
             np.concatenate([f for _, f in counts]) if counts else np.zeros(0, dtype=np.float32),
         )
 
@@ -251,6 +260,8 @@ class Bm25Index:
         with self.lock:
             scores = np.zeros(len(self._chunk_ids), dtype=np.float32)
             for term_id, weight in weights.items() if self._live else []:
+                if term_id >= len(self._postings):  # ids read before a compaction renumbered the terms
+                    continue
                 slots, contribution = self._contribution(term_id)
                 scores[slots] += contribution if weight == 1.0 else contribution * np.float32(weight)
             if rowids is not None:

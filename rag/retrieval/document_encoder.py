@@ -52,6 +52,7 @@ class OnnxDocumentEncoder:
         rust.enable_padding(pad_id=int(tokenizer.pad_token_id or 0), pad_token=str(tokenizer.pad_token or "[PAD]"))
         self._rust = rust
         self._tokenizing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="document-tokenizer")
+        self._run_options = shrinking_run_options()
 
     def features(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         encodings = self._rust.encode_batch(list(texts))
@@ -63,7 +64,7 @@ class OnnxDocumentEncoder:
         return {name: arrays[name] for name in self.input_names}
 
     def run(self, features: dict[str, np.ndarray]) -> np.ndarray:
-        vectors = np.asarray(self.session.run(None, features)[0], dtype=np.float32)
+        vectors = np.asarray(self.session.run(None, features, self._run_options)[0], dtype=np.float32)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def encode(
@@ -85,6 +86,17 @@ class OnnxDocumentEncoder:
             with turn():
                 vectors[rows] = self.run(features)
         return vectors
+
+
+def shrinking_run_options() -> Any:
+    """Run options that hand the arena's growth back after each batch: ONNX Runtime's CPU arena otherwise
+    keeps the buffers of the longest batch it ever ran (batches of 256-token chunks) for the server's life.
+    Queries keep the arena (they are short and latency counts); a document batch is ~100x a malloc's cost."""
+    import onnxruntime
+
+    options = onnxruntime.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
 
 
 def sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:

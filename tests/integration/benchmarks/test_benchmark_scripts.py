@@ -1,9 +1,10 @@
 """Benchmarks that cannot rot unseen: each script runs at a tiny size and must print its figures.
 
 The figures themselves are not checked (no timing assertions: machines swing 5x); only that the script
-still runs against today's code and prints the lines its readers look for. Scripts not listed here need
-a QA set, a browser, PostgreSQL and a Chroma server, or minutes of a model's answers (answers, injection,
-replay, fit_answerability, grounding_calibration, scale_out, load, web_page, scifact, pathological).
+still runs against today's code and prints the lines its readers look for. The scripts that need a QA set
+or a BEIR folder are in test_quality_benchmark_scripts.py (on the smallest sets, made in tmp_path), those
+that start servers, a browser, PostgreSQL or Tesseract in test_service_benchmark_scripts.py; pathological
+runs in its own test.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ needs_scifact = pytest.mark.skipif(
 )
 
 
-def run_benchmark(script: str, *args: str, timeout: float = 1800) -> str:
+def run_benchmark(script: str, *args: str, timeout: float = 1800, env: dict[str, str] | None = None) -> str:
     """Run benchmarks/<script> as a user would, from the repo root with this checkout's code; its stdout."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
     done = subprocess.run([sys.executable, f"benchmarks/{script}", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout, check=False)  # fmt: skip
     assert done.returncode == 0, f"{script} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"

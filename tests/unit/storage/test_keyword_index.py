@@ -167,3 +167,14 @@ def test_compaction_after_many_removals_keeps_results() -> None:
     assert len(index) == 1500
     hits = index.search("word3", 5000)
     assert {cid for cid, _ in hits} == {f"c{i}" for i in range(1, 3000, 2) if i % 7 == 3}
+
+
+def test_a_deleted_large_documents_words_leave_the_index_and_searching_them_finds_nothing() -> None:
+    index = Bm25Index()
+    index.add("kept", [(0, "k0", "pump impeller maintenance")])
+    index.add("large", [(i + 1, f"l{i}", f"zorblax{i} quux{i % 50} pump") for i in range(2000)])
+    words_with_large = len(index.vocabulary)
+    index.remove("large")  # 2,000 dead slots: compacted
+    assert len(index.vocabulary) < words_with_large / 10  # its 2,050 made-up words are gone
+    assert index.search("zorblax7 quux3", 10) == []  # a removed word in a query: no hits (it raised IndexError)
+    assert [cid for cid, _ in index.search("pump zorblax7", 10)] == ["k0"]
