@@ -236,7 +236,8 @@ class Bm25Index:
 
     def score(self, query: str, rowids: np.ndarray | None = None) -> Scores:
         """Every chunk's score for `query`; `rowids` restricts to those rows (the others score 0)."""
-        return self.score_weighted(dict.fromkeys(self.query_term_ids(query), 1.0), rowids)
+        with self.lock:  # a compaction between reading the term ids and scoring would renumber them
+            return self.score_weighted(dict.fromkeys(self.query_term_ids(query), 1.0), rowids)
 
     def query_term_ids(self, query: str) -> list[int]:
         return [t for t in (self.vocabulary.get(w) for w in self.analyzer.query_terms(query)) if t is not None]

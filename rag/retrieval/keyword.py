@@ -220,11 +220,12 @@ class KeywordIndex:
     ) -> Scores:
         """BM25 scores of the query expanded by RM3 with the terms of the `feedback` chunks (id, score)."""
         index = self._bm25(collection)
-        counts = index.chunk_terms([chunk_id for chunk_id, _ in feedback])
-        weights = rm3_weights(
-            index.query_term_ids(query), list(zip(counts, [s for _, s in feedback], strict=True)), index.stop_term_ids()
-        )
-        return index.score_weighted(weights, self._rows(collection, filters))
+        rows = self._rows(collection, filters)
+        with index.lock:  # term ids read and scored under one hold: a compaction renumbers them
+            counts = index.chunk_terms([chunk_id for chunk_id, _ in feedback])
+            feedback_counts = list(zip(counts, [s for _, s in feedback], strict=True))
+            weights = rm3_weights(index.query_term_ids(query), feedback_counts, index.stop_term_ids())
+            return index.score_weighted(weights, rows)
 
     def term_counts(self, collection: str, query: str) -> tuple[dict[str, int], int]:
         """Chunk frequency of each query term in the collection, and its live chunk count."""
