@@ -50,12 +50,13 @@ class PendingRequest:
         self.left_at: float | None = None
 
     def hang_up(self) -> float:
-        """Close the connection now (once); returns when, in `time.monotonic()`."""
+        """Close the connection now (once); returns when, in `time.monotonic()`: the moment just before, since
+        the server may notice, and act on it, before this thread runs again on a loaded machine."""
         if self.left_at is None:
+            self.left_at = time.monotonic()
             with contextlib.suppress(OSError):
                 self._socket.shutdown(socket.SHUT_RDWR)
             self._socket.close()
-            self.left_at = time.monotonic()
         return self.left_at
 
     def __enter__(self) -> PendingRequest:
