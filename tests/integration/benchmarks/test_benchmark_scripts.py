@@ -3,8 +3,8 @@
 The figures themselves are not checked (no timing assertions: machines swing 5x); only that the script
 still runs against today's code and prints the lines its readers look for. The scripts that need a QA set
 or a BEIR folder are in test_quality_benchmark_scripts.py (on the smallest sets, made in tmp_path), those
-that start servers, a browser, PostgreSQL or Tesseract in test_service_benchmark_scripts.py; pathological
-runs in its own test.
+that start servers, a browser, PostgreSQL or Tesseract in test_service_benchmark_scripts.py. pathological.py
+runs its .docx group only (its other inputs are 10-200 MB by design).
 """
 
 from __future__ import annotations
@@ -93,6 +93,11 @@ def test_clean_text_benchmark_prints_a_line_per_folder_and_pdf() -> None:
 def test_cli_startup_benchmark_prints_each_commands_time() -> None:
     out = run_benchmark("cli_startup.py", "1")
     assert "rag --help" in out and "wall" in out
+
+
+def test_pathological_benchmark_prints_how_each_docx_bomb_was_refused() -> None:
+    out = run_benchmark("pathological.py", "--only", "docx")
+    assert "210,000 paragraphs" in out and "120 MB of XML" in out and "peak RSS" in out
 
 
 def test_server_rss_benchmark_prints_where_the_memory_goes() -> None:
