@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import Protocol
 
-from ingest.jobs.sync_jobs import source_workdir
 from ingest.pipeline import IngestPipeline
+from ingest.synced_sources import forget_sources
 from rag.storage.sources import SourceStore
 
 
@@ -20,8 +19,6 @@ def delete_collection(name: str, pipeline: IngestPipeline, sources: SourceStore,
     """Its sources first (a scheduled sync must not bring the collection back), then its documents, chunks,
     vectors and originals, then its answers and their feedback (a new collection of the same name starts with
     no history of the old one's)."""
-    for record in sources.sources(name):
-        sources.delete(record.id)
-        shutil.rmtree(source_workdir(pipeline.settings, record.id), ignore_errors=True)
+    forget_sources(sources, pipeline.settings, name)
     pipeline.delete_collection(name)
     answers.forget_collection(name)

@@ -25,6 +25,7 @@ from ingest.connectors import connector_kinds
 from ingest.jobs.sync_jobs import new_sync_job_id, source_workdir
 from ingest.pipeline import IngestPipeline
 from ingest.syncing import SOURCE_KEY
+from rag.config import Settings
 from rag.errors import Forbidden, InvalidInput, NotFound
 from rag.storage.clock import now
 from rag.storage.jobs import Job, JobStore
@@ -167,6 +168,14 @@ def remove_source(store: SourceStore, record: SourceRecord, pipeline: IngestPipe
                     pass
     shutil.rmtree(source_workdir(pipeline.settings, record.id), ignore_errors=True)
     return removed
+
+
+def forget_sources(store: SourceStore, settings: Settings, collection: str) -> None:
+    """The collection's sources, their item state and work folders (a deleted or replaced collection's, or
+    what an interrupted import created); their documents are the caller's business."""
+    for record in store.sources(collection):
+        store.delete(record.id)
+        shutil.rmtree(source_workdir(settings, record.id), ignore_errors=True)
 
 
 class SourceScheduler:

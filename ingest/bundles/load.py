@@ -32,7 +32,8 @@ from ingest.bundles.archive import (
     check_member_name,
     read_manifest,
 )
-from ingest.bundles.sources import assign_ids, create_sources, forget_sources, read_sources, remap_source
+from ingest.bundles.sources import assign_ids, create_sources, read_sources, remap_source
+from ingest.synced_sources import forget_sources
 from rag.errors import Conflict
 from rag.types import Chunk
 from rag.validation import check_collection_name

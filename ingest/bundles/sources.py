@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ingest.bundles.archive import SOURCES, BundleRefused
-from ingest.jobs.sync_jobs import source_workdir
 from ingest.synced_sources import check_source, new_source_id
 from ingest.syncing import SOURCE_KEY
 from rag.access import current_scope
-from rag.config import Settings
 from rag.errors import RagError
 from rag.storage.clock import now
 from rag.storage.sources import ItemState, SourceRecord, SourceStore
@@ -159,11 +156,3 @@ def create_sources(store: SourceStore, collection: str, bundled: list[BundledSou
         for item in source.items:
             store.put_item(source_id, item.key, item.marker, item.document_id)
     return len(bundled)
-
-
-def forget_sources(store: SourceStore, settings: Settings, collection: str) -> None:
-    """The collection's sources, their item state and work folders (a replaced collection's, or what an
-    interrupted import created)."""
-    for record in store.sources(collection):
-        store.delete(record.id)
-        shutil.rmtree(source_workdir(settings, record.id), ignore_errors=True)
