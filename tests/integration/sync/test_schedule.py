@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing import Queue
 from pathlib import Path
 
@@ -43,21 +44,28 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("database_url") if request.param == "postgres" else str(tmp_path / "registry.sqlite")
 
 
+def _in_four_processes(target: Callable[..., None], where: str, at: float) -> list[str]:
+    """Run `target(where, start, at, out)` in four spawned processes that all act at `start`; the job ids
+    they put in `out`, together."""
+    spawn = multiprocessing.get_context("spawn")
+    out = spawn.Queue()
+    start = time.time() + 3  # every process ready before the first look
+    procs = [spawn.Process(target=target, args=(where, start, at, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    job_ids = [job_id for _ in procs for job_id in out.get(timeout=300)]
+    for p in procs:
+        p.join(timeout=60)
+    return job_ids
+
+
 def test_each_due_sync_is_started_by_exactly_one_of_four_racing_schedulers(where: str) -> None:
     sources, jobs = _stores(where)
     for i in range(SOURCES):
         sources.add(SourceRecord(f"src-{i:02d}", "kb", "folder", "/srv", {}, 60.0, 1000.0, created_at="2026-01-01"))
     sources.add(SourceRecord("src-later", "kb", "folder", "/srv", {}, 60.0, 9999.0, created_at="2026-01-01"))
     sources.add(SourceRecord("src-manual", "kb", "folder", "/srv", {}, None, None, created_at="2026-01-01"))
-    spawn = multiprocessing.get_context("spawn")
-    out = spawn.Queue()
-    start = time.time() + 3  # every process ready before the first look
-    procs = [spawn.Process(target=_schedule, args=(where, start, 1030.0, out)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    started = [job_id for _ in procs for job_id in out.get(timeout=300)]
-    for p in procs:
-        p.join(timeout=60)
+    started = _in_four_processes(_schedule, where, 1030.0)
     assert len(started) == len(set(started)) == SOURCES  # one job per due source, whoever started it
     assert {job_id.split("-")[1] + "-" + job_id.split("-")[2] for job_id in started} == {
         f"src-{i:02d}" for i in range(SOURCES)
@@ -91,15 +99,7 @@ def _sync_now(where: str, start: float, at: float, out: Queue) -> None:  # type:
 def test_syncs_asked_for_at_once_on_four_replicas_share_one_job_until_it_ends(where: str) -> None:
     sources, jobs = _stores(where)
     sources.add(SourceRecord("src-x", "kb", "folder", "/srv", {}, 60.0, 1000.0, created_at="2026-01-01"))
-    spawn = multiprocessing.get_context("spawn")
-    out = spawn.Queue()
-    start = time.time() + 3  # every process ready before the first ask
-    procs = [spawn.Process(target=_sync_now, args=(where, start, 1030.0, out)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    got = [job_id for _ in procs for job_id in out.get(timeout=300)]
-    for p in procs:
-        p.join(timeout=60)
+    got = _in_four_processes(_sync_now, where, 1030.0)
     assert len(got) == 4 * 2 + 1  # eight requests and the one scheduler that took the due run
     assert len(set(got)) == 1  # ... all given the same job
     job_id = got[0]
