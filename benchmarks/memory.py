@@ -30,18 +30,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from server_rss import rss_mb  # noqa: E402
+
 from tests.conftest import BIN, free_port, server_process  # noqa: E402
 
 SYLLABLES = "ka lo mi ne ru ta vo xe zi pa qu bre sti dro fla gun".split()
 QUESTIONS = ["How many days of annual leave do employees get?", "What does error E09 mean on the RX-200?",
              "When is customer support open?", "How long is the warranty?"]  # fmt: skip
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 def words(rng: random.Random, count: int) -> list[str]:
