@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -89,4 +90,7 @@ def shot(browser: WebDriver, screenshots: Path, request: pytest.FixtureRequest) 
 
 
 def wait_for(browser: WebDriver, condition: Callable[[WebDriver], object], timeout: float = WAIT_S) -> object:
-    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(condition)
+    """Poll until `condition` holds; an element the page re-rendered between finding and reading it is a retry,
+    not a failure (the documents table redraws after every change)."""
+    waiting = WebDriverWait(browser, timeout, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,))
+    return waiting.until(condition)

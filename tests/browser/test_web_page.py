@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -48,8 +49,14 @@ def save_key(browser: WebDriver, key: str) -> None:
 
 
 def row_text(browser: WebDriver, table: str, document_id: str) -> str:
-    rows = browser.find_elements(By.CSS_SELECTOR, f'{table} tr[data-document-id="{document_id}"]')
-    return rows[0].text if rows else ""
+    """The row's text, or "" when there is none; a row the table redrew while it was read is found again."""
+    for _ in range(5):
+        rows = browser.find_elements(By.CSS_SELECTOR, f'{table} tr[data-document-id="{document_id}"]')
+        try:
+            return rows[0].text if rows else ""
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"the {table} row of {document_id} kept being redrawn")
 
 
 def form_error(browser: WebDriver, form: str) -> str:
