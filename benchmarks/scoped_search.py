@@ -30,6 +30,7 @@ from rag.retrieval.components import build_components  # noqa: E402
 from rag.retrieval.hybrid import Retriever  # noqa: E402
 from rag.retrieval.rerank import build_reranker  # noqa: E402
 from rag.storage.registry import open_registry  # noqa: E402
+from rag.text.instructions import FLAG_KEY  # noqa: E402
 from rag.types import Chunk  # noqa: E402
 
 COLLECTION = "bench-scoped"
@@ -53,7 +54,7 @@ def build_corpus(settings: Settings, n_chunks: int, dim: int) -> list[str]:
         vectors = rng.standard_normal((CHUNKS_PER_DOC, dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         meta = {"document_id": doc_id, "collection": COLLECTION, "filename": doc_id, "version": "v1",
-                "department": department}  # fmt: skip
+                "department": department, FLAG_KEY: False}  # as ingestion stores them  # fmt: skip
         chunks = [Chunk(f"{doc_id}#v1#{i}", doc_id, COLLECTION, t, {**meta, "chunk_index": i})
                   for i, t in enumerate(texts)]  # fmt: skip
         registry.begin(COLLECTION, doc_id, doc_id, 0, "x", "v1", {"department": department})
