@@ -54,7 +54,8 @@ class Retriever:
         limit = self.components.settings.candidates
         keyword = self.components.keyword
         # Keyword scoring needs no embedding: it runs here while the query encoder's thread embeds, and so does
-        # reading the keyword candidates' stored vectors (at 100k chunks this took 4 ms off a 28 ms search).
+        # reading the keyword candidates' stored vectors (at 100k chunks this took 4 ms off a 28 ms search). All of
+        # them are read, also those the dense search will return with a score: which those are is not known yet.
         vector_future = self.components.embedder.submit_query(query)
         bm25 = keyword.scores(collection, query, filters)
         top_keyword = bm25.top(limit)
