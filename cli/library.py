@@ -194,7 +194,9 @@ def collections_delete(
 def delete_local_collection(name: str) -> None:
     from ingest.collections import delete_collection
     from rag.storage.answers import open_answer_log
+    from rag.storage.jobs import open_job_store
     from rag.storage.sources import open_source_store
 
     settings = get_settings()
-    delete_collection(name, local_pipeline(), open_source_store(settings), open_answer_log(settings))
+    jobs = open_job_store(settings)
+    delete_collection(name, local_pipeline(), open_source_store(settings), open_answer_log(settings), jobs)

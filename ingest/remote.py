@@ -105,8 +105,8 @@ class RemoteWriter:
             reported = max(reported, len(job["results"]))
             if job["status"] == "done":
                 return [_result(r) for r in job["results"]]
-            if job["status"] == "failed":
-                raise ServerError(f"job {job_id} failed on the server: {job['error']}")
+            if job["status"] in ("failed", "cancelled"):
+                raise ServerError(f"job {job_id} {job['status']} on the server: {job['error']}")
             time.sleep(JOB_POLL_S)
 
     def sync_source(

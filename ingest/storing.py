@@ -26,6 +26,7 @@ from rag.storage.vectors import VectorStore
 
 log = logging.getLogger(__name__)
 
+COLLECTION_GONE = "not stored: the collection was deleted while this file was being ingested"
 Encoded = tuple[int, PreparedDocument, np.ndarray]  # (the source's place in its batch, document, its vectors)
 
 
@@ -38,6 +39,7 @@ class DocumentWriter:
         self.registry = registry
         self.originals = originals
         self._doc_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._collection_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
     def write_group(self, items: list[Encoded]) -> list[tuple[int, FileResult]]:
@@ -48,7 +50,18 @@ class DocumentWriter:
         version of it had are deleted just before it goes live: the message going live is the last step, so
         a crash before it leaves the older version live and the same file ingested again redoes the rest."""
         parts = [part for entry in items for part in _with_attachments(entry)]
+        collection = next((item.chunks[0].collection for _, item, _, _ in parts if item.chunks), None)
         with contextlib.ExitStack() as held:
+            if collection is not None:
+                held.enter_context(self._collection_lock(collection))
+                # The ingest created it: gone now means deleted meanwhile, and writing would bring it back
+                # with half of this ingest in it. (In this process the lock orders this check and the delete;
+                # a `rag worker` beside a Chroma server checks at each group, and its job is cancelled.)
+                if self.registry.collection(collection) is None:
+                    return [
+                        (index, failed_result(item.source.filename, item.document_id, COLLECTION_GONE, 409))
+                        for index, item, _, attached in parts if not attached
+                    ]  # fmt: skip
             # Sorted, so two ingests that share documents cannot deadlock.
             keys = {(item.chunks[0].collection, item.document_id) for _, item, _, _ in parts if item.chunks}
             for key in sorted(keys):
@@ -171,15 +184,23 @@ class DocumentWriter:
                     self._delete_one(collection, record.document_id)
 
     def delete_collection(self, collection: str) -> None:
-        if self.registry.collection(collection) is None:
-            raise NotFound(f"collection {collection!r} not found")
-        self.keyword.delete_collection(collection)
-        self.store.delete_collection(collection)
-        self.registry.delete_collection(collection)
-        self.originals.discard_collection(collection)
+        """After any group being written into it has finished (a group writing meanwhile would recreate it)."""
+        with self._collection_lock(collection):
+            if self.registry.collection(collection) is None:
+                raise NotFound(f"collection {collection!r} not found")
+            self.keyword.delete_collection(collection)
+            self.store.delete_collection(collection)
+            self.registry.delete_collection(collection)
+            self.originals.discard_collection(collection)
 
     def _shas_in_use(self, collection: str) -> set[str]:
         return {r.sha256 for r in self.registry.documents(collection, status=None)}
+
+    def _collection_lock(self, collection: str) -> threading.Lock:
+        """Held while a group is written into the collection and while it is deleted, never inside a
+        document's lock (write_group takes it first), so the two kinds cannot deadlock."""
+        with self._locks_guard:
+            return self._collection_locks.setdefault(collection, threading.Lock())
 
     def lock_for(self, collection: str, document_id: str) -> threading.Lock:
         """The lock one document is written and deleted under, within this process."""

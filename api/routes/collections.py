@@ -60,5 +60,7 @@ async def get_collection(name: str, services: ServicesDep) -> CollectionOut:
 async def delete_collection(name: str, services: ServicesDep) -> Response:
     services.require_collection(name)
     sources, answers = services.sources.store, services.keeper
-    await asyncio.to_thread(collections.delete_collection, name, services.pipeline, sources, answers)
+    await asyncio.to_thread(
+        collections.delete_collection, name, services.pipeline, sources, answers, services.jobs.store
+    )
     return Response(status_code=204)

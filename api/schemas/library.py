@@ -64,7 +64,7 @@ class JobAccepted(BaseModel):
 class JobOut(BaseModel):
     id: str
     collection: str
-    status: str = Field(description="queued | running | done | failed")
+    status: str = Field(description="queued | running | done | failed | cancelled (its collection was deleted)")
     files_total: int
     files_done: int
     chunks_done: int

@@ -76,7 +76,7 @@ class SourceOut(BaseModel):
     counts: SourceCounts = Field(description="Of the last sync")
     synced_at: str | None = Field(None, description="What the last sync read: a git commit")
     job_id: str | None = Field(None, description="The latest sync job (follow it at /v1/jobs/{id})")
-    job_status: str | None = Field(None, description="queued | running | done | failed")
+    job_status: str | None = Field(None, description="queued | running | done | failed | cancelled")
     created_at: str
 
 

@@ -106,7 +106,7 @@ async function followJob(jobId, rows, summary) {
     for (const result of job.results) setOutcome(rows.get(result.document_id), result);
     const ocr = job.ocr_pages_total ? ` OCR: ${job.ocr_pages_done} of ${job.ocr_pages_total} scanned pages.` : "";
     summary.textContent = `Job ${job.id} ${job.status}: ${job.files_done} of ${job.files_total} files, ${job.chunks_done} chunks.${ocr}`;
-    if (job.status === "done" || job.status === "failed") {
+    if (job.status === "done" || job.status === "failed" || job.status === "cancelled") {
       if (job.error) summary.append(` ${job.error}`);
       showResults(job.results, rows, summary, summary.textContent);
       return;

@@ -152,14 +152,19 @@ class JobRunner:
                 pages=page_read,
             ),
         )  # fmt: skip
-        if final is None:
-            return
-        if self.store.record(job.id, self.worker, status="done", **_progress(final)):
+        if final is not None and self.store.record(job.id, self.worker, status="done", **_progress(final)):
             shutil.rmtree(directory, ignore_errors=True)
             failed = sum(r.status == "failed" for r in final)
             log.info("job %s done: %d file(s), %d failed", job.id, len(final), failed)
-        else:  # another runner holds it now and still needs the staged files
+        elif self._cancelled(job.id):  # no runner will need its files
+            shutil.rmtree(directory, ignore_errors=True)
+            log.info("job %s stopped: cancelled, its collection was deleted", job.id)
+        elif final is not None:  # another runner holds it now and still needs the staged files
             log.warning("job %s finished here after another runner took it over; left to that one", job.id)
+
+    def _cancelled(self, job_id: str) -> bool:
+        job = self.store.get(job_id)
+        return job is not None and job.status == "cancelled"
 
     def _held(self, job: Job, work: Callable[[threading.Event], T]) -> T | None:
         """`work(abort)` while a heartbeat keeps the job ours; None when it stopped (shutdown, or the job was
@@ -172,7 +177,7 @@ class JobRunner:
         except IngestStopped:
             if self.store.release(job.id, self.worker):
                 log.info("job %s stopped: handed back to the queue", job.id)
-            else:
+            elif not self._cancelled(job.id):
                 log.warning("job %s was taken over by another runner; this one stopped", job.id)
             return None
         finally:

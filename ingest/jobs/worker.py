@@ -61,7 +61,7 @@ def run_worker(
     while not stop.is_set():
         job = runner.run_next()
         if job is not None:
-            ran += job.status in ("done", "failed")  # not one handed back
+            ran += job.status in ("done", "failed", "cancelled")  # not one handed back
         elif exit_when_idle:
             break
         else:

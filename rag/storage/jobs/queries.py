@@ -119,6 +119,13 @@ class SqlJobStore:
             (error, now(), job_id),
         )
 
+    def cancel_collection(self, collection: str, reason: str) -> int:
+        return self.sql.change(
+            "UPDATE jobs SET status = 'cancelled', error = %s, worker = NULL, heartbeat_at = NULL, updated_at = %s"
+            " WHERE collection = %s AND status IN (%s, %s)",
+            (reason, now(), collection, *ACTIVE),
+        )
+
     def _update_held(self, job_id: str, holder: str, beat: bool, /, **fields: Any) -> bool:
         """Update the job while `holder` holds it; `beat`: renew its heartbeat too."""
         assignments, args = [f"{name} = %s" for name in fields], list(fields.values())

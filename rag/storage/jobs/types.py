@@ -19,7 +19,7 @@ ACTIVE = ("queued", "running")
 class Job:
     id: str
     collection: str
-    status: str  # queued | running | done | failed
+    status: str  # queued | running | done | failed | cancelled (its collection was deleted)
     files_total: int
     files_done: int
     chunks_done: int
@@ -71,3 +71,7 @@ class JobStore(Protocol):
     def active_ids(self) -> list[str]: ...
     def pending(self) -> int: ...
     def fail(self, job_id: str, error: str) -> None: ...
+    def cancel_collection(self, collection: str, reason: str) -> int:
+        """Cancel the collection's queued and running jobs (it is being deleted); how many. A runner holding
+        one no longer does: its next heartbeat or progress write tells it to stop."""
+        ...
