@@ -270,12 +270,21 @@ class Bm25Index:
             # The slot lists are only appended to, or replaced whole by a compaction: a safe snapshot.
             return Scores(scores, self._chunk_ids, self._slot_of)
 
-    def term_counts(self, query: str) -> tuple[dict[str, int], int]:
-        """How many live chunks hold each of the query's terms (0: unknown here), and how many chunks are live."""
+    def term_counts(self, query: str, rowids: np.ndarray | None = None) -> tuple[dict[str, int], int]:
+        """How many live chunks hold each of the query's terms (0: unknown here), and how many chunks are live;
+        `rowids`: counted over those rows only (a document scope's: what it hides must not count as known)."""
         with self.lock:
             terms = self.analyzer.query_terms(query)
-            known = {t: int(self._df[self.vocabulary[t]]) for t in terms if t in self.vocabulary}
-            return {t: known.get(t, 0) for t in terms}, self._live
+            if rowids is None:
+                known = {t: int(self._df[self.vocabulary[t]]) for t in terms if t in self.vocabulary}
+                return {t: known.get(t, 0) for t in terms}, self._live
+            admitted = np.isin(np.asarray(self._rowids), rowids) & self._alive[: len(self._rowids)]
+            counts = dict.fromkeys(terms, 0)
+            for term in terms:
+                term_id = self.vocabulary.get(term)
+                if term_id is not None and term_id < len(self._postings):
+                    counts[term] = int(admitted[self._contribution(term_id)[0]].sum())
+            return counts, int(admitted.sum())
 
     def chunk_ids_of(self, rowids: np.ndarray) -> list[str]:
         """The live chunks among `rowids` (a document scope's rows), by chunk id."""

@@ -228,8 +228,9 @@ class KeywordIndex:
             return index.score_weighted(weights, rows)
 
     def term_counts(self, collection: str, query: str) -> tuple[dict[str, int], int]:
-        """Chunk frequency of each query term in the collection, and its live chunk count."""
-        return self._bm25(collection).term_counts(query)
+        """Chunk frequency of each query term in the collection, and its live chunk count (within the
+        request's document scope: a term only hidden documents hold is unknown to the key)."""
+        return self._bm25(collection).term_counts(query, self._rows(collection, None))
 
     def ranked(
         self, collection: str, query: str, depth: int, filters: dict[str, Any] | None = None

@@ -98,7 +98,10 @@ def test_a_document_scope_keeps_every_read_to_the_documents_it_admits(new_index:
         assert index.document_chunks("c1", "b") == [] and set(index.fetch("c1", ["a#v1#0", "b#v1#0"])) == {"a#v1#0"}
         index.replace_document("c1", "d", "v1", chunks("d", "v1", ["leave policy for people"], department="people"))
         assert {h.document_id for h in index.search("c1", "leave policy", 10)} == {"a", "d"}
+        # what the answer gate asks ("does the collection know this word?"): hidden documents do not count
+        assert index.term_counts("c1", "finance leave") == ({"financ": 0, "leav": 2}, 2)
     assert {h.document_id for h in index.search("c1", "leave policy", 10)} == {"a", "b", "c", "d"}
+    assert index.term_counts("c1", "finance leave") == ({"financ": 1, "leav": 4}, 5)
 
 
 def test_writes_of_another_process_are_visible_without_reopening(new_index: NewIndex) -> None:
