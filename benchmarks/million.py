@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/million.py --chunks 1000000 --data-dir DIR          # the whole service
     .venv/bin/python benchmarks/million.py --chunks 1000000 --data-dir DIR --keyword-only
+    RAG_DATABASE_URL=postgresql://... .venv/bin/python benchmarks/million.py --data-dir DIR --rows-only   # PostgreSQL
 
 Builds the synthetic collection of benchmarks/search.py (random unit vectors straight into Chroma, keyword rows
 straight into the store: no encoder, which would take days) or reuses the one in DIR, then starts `rag serve`
@@ -10,6 +11,8 @@ later ones open the saved files: each start prints seconds to /health, seconds t
 (the service is ready), the server's RSS after the searches, and p50/p95 of `--requests` searches at 1 client.
 `--keyword-only` writes no vectors and starts no server: it loads the keyword index in a fresh process per start
 and prints its load time and RSS (what a million chunks cost the keyword index alone, in minutes of building).
+With RAG_DATABASE_URL set the registry and keyword rows go to PostgreSQL (the keyword files are named by engine, so
+one DIR serves both): `--rows-only` then reuses the vectors a SQLite build left in DIR's Chroma.
 Targets (issue 27) at 1,000,000 chunks: ready <= 60 s, RSS <= 4 GB, p95 <= 60 ms.
 """
 
@@ -122,6 +125,11 @@ def main() -> None:
     )
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--keyword-only", action="store_true", help="no vectors, no server: the keyword index alone")
+    parser.add_argument(
+        "--rows-only", action="store_true",
+        help="the vectors are in DIR's Chroma already (built with the other database engine): write only the rows,"
+        " e.g. RAG_DATABASE_URL=postgresql://... after a SQLite build in the same DIR",
+    )  # fmt: skip
     parser.add_argument("--load-keyword-index", action="store_true", help=argparse.SUPPRESS)  # the child's part
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -132,7 +140,8 @@ def main() -> None:
 
     print(f"collection: {args.chunks:,} synthetic chunks in {data_dir}", flush=True)
     t0 = time.perf_counter()
-    words = build_corpus(data_dir, args.chunks, batch_docs=100, vectors_too=not args.keyword_only)
+    vectors_too = not (args.keyword_only or args.rows_only)
+    words = build_corpus(data_dir, args.chunks, batch_docs=100, vectors_too=vectors_too)
     build_s = time.perf_counter() - t0
     print(f"build (or reuse): {build_s:.0f} s", flush=True)
     runs = []
