@@ -26,6 +26,14 @@ def test_markdown_headings_nest_and_close() -> None:
     assert at["Remove"] == ("Guide", "Remove")  # a level-2 heading closes the level-3 one
 
 
+def test_a_heading_as_long_as_a_page_is_no_section() -> None:
+    """A one-line Markdown file that starts with `#` is one heading as long as the file: every chunk would carry
+    it in its metadata (a 3 MB file: 18 GB, and the server was killed for memory)."""
+    line = "# One line " + " ".join(f"word{i}" for i in range(20_000))
+    page = load_bytes("one-line.md", f"{line}\n\n## Short heading\n\nText.".encode(), LIMIT).pages[0]
+    assert [s.path for s in page.sections] == [(), ("Short heading",)]
+
+
 def test_html_h1_to_h6_become_paths_at_their_place_in_the_text() -> None:
     markup = b"<title>Manual</title><h1>Boot</h1><p>Stages.</p><h2>The <em>boot</em> loader</h2><p>GRUB.</p>"
     page = load_bytes("m.html", markup, LIMIT).pages[0]
