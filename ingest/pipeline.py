@@ -24,9 +24,9 @@ from ingest.storing import DocumentWriter, Encoded
 from rag.access import current_scope
 from rag.config import Settings
 from rag.errors import Forbidden
+from rag.memory import return_freed_memory
 from rag.retrieval.embeddings import Embedder, EncodingStopped
 from rag.retrieval.keyword import KeywordIndex
-from rag.retrieval.query_encoder import return_freed_memory
 from rag.storage.originals import OriginalStore
 from rag.storage.registry.types import Registry
 from rag.storage.vectors import VectorStore

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.access import DocumentScope, current_scope
+from rag.memory import return_freed_memory
 from rag.retrieval.bm25 import Bm25Index, Scores
 from rag.retrieval.bm25_file import load_index, save_index
 from rag.retrieval.feedback import rm3_weights
-from rag.retrieval.query_encoder import return_freed_memory
 from rag.storage.chunks import open_chunk_store
 from rag.storage.chunks.types import Changes, KeywordStore
 from rag.text.analyzer import Analyzer

@@ -13,8 +13,6 @@ result is checked against PyTorch before it is used; any failure keeps the PyTor
 from __future__ import annotations
 
 import copy
-import ctypes
-import gc
 import io
 import logging
 import queue
@@ -28,6 +26,8 @@ from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
+
+from rag.memory import return_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +132,6 @@ def _sessions_exported_in_child(model_path: str, options: list[Any]) -> list[Any
         if done.returncode != 0:
             raise RuntimeError(f"export process failed: {done.stderr.decode(errors='replace')[-500:]}")
         return [onnxruntime.InferenceSession(graph, o, providers=["CPUExecutionProvider"]) for o in options]
-
-
-def return_freed_memory() -> None:
-    """Give the heap a big job freed (an in-memory export, a keyword index build) back to the system
-    (glibc keeps freed small blocks for reuse; about 100 MB here). Elsewhere (musl, macOS) this does nothing."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def session_options(threads: int) -> Any:
