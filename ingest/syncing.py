@@ -125,7 +125,23 @@ def sync_source(
 def _source(record: SourceRecord, connector: Connector, item: Item, document_id: str) -> Source:
     metadata = {SOURCE_KEY: record.id, ORIGIN_KEY: item.origin[:MAX_STRING_VALUE]}
     name = PurePosixPath(item.key).name or item.key
-    return Source(name, lambda: connector.read(item), item.size, document_id, metadata, kind=item.kind)
+    return Source(name, _read_once(lambda: connector.read(item)), item.size, document_id, metadata, kind=item.kind)
+
+
+def _read_once(read: Callable[[], bytes]) -> Callable[[], bytes]:
+    """The item's bytes, fetched once: ingestion reads a source twice (to parse it, then to keep its original),
+    and a second fetch from a connector costs a request (a web page was fetched twice) and may return bytes
+    other than those indexed. Kept from the first read to the second, then let go."""
+    kept: list[bytes] = []
+
+    def read_kept() -> bytes:
+        if kept:
+            return kept.pop()
+        data = read()
+        kept.append(data)
+        return data
+
+    return read_kept
 
 
 def _remove_gone(

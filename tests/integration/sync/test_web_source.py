@@ -4,6 +4,7 @@ re-ingested, a page gone removed, a failing page failing alone, a sitemap, and t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -70,7 +71,9 @@ def test_a_crawl_stays_in_its_prefix_honours_robots_and_a_resync_gets_only_304s(
     assert origins == {f"src-web/{host}/docs/": f"{site.url}/docs/",
                        f"src-web/{host}/docs/leave.html": f"{site.url}/docs/leave.html",
                        f"src-web/{host}/docs/handbook.pdf": f"{site.url}/docs/handbook.pdf"}  # fmt: skip
-    fetched = {path for path, _, _ in site.requests()}
+    requests = site.requests()
+    fetched = {path for path, _, _ in requests}
+    assert all(n == 1 for n in Counter(path for path, _, _ in requests).values())  # each page fetched once
     assert "/docs/private/salaries.html" not in fetched and "/blog/news.html" not in fetched  # robots; the prefix
     leave = " ".join(c.text for c in pipeline.keyword.document_chunks("kb", f"src-web/{host}/docs/leave.html"))
     assert "parental leave requests" in leave and "All rights reserved" not in leave  # main text, no footer
