@@ -21,6 +21,8 @@ from rag.errors import TooLarge
 from rag.storage.jobs import Job
 
 TEXT_KINDS = (".txt", ".md", ".markdown")  # a text upload keeps its name's loader only for these
+# Files whose bytes are nearly all text to embed (not compressed, not layout): their size says how long they take.
+PLAIN_TEXT_TYPES = (*TEXT_KINDS, ".html", ".htm", ".csv", ".eml")
 
 
 @dataclass
@@ -48,19 +50,21 @@ class Uploads:
         self.jobs = jobs
         self.settings = settings
 
-    def as_job(self, request_bytes: int, files: int) -> bool:
-        """Over RAG_SYNC_UPLOAD_BYTES or RAG_SYNC_UPLOAD_FILES a request would wait too long: a job instead.
+    def as_job(self, request_bytes: int, files: int, text_bytes: int = 0) -> bool:
+        """Over RAG_SYNC_UPLOAD_BYTES, RAG_SYNC_UPLOAD_FILES or RAG_SYNC_UPLOAD_TEXT_BYTES (plain text: a 4 MB
+        Markdown file is ~4,000 chunks, minutes of encoding) a request would wait too long: a job instead.
         Serving only, workers ingest everything."""
         settings = self.settings
         big = request_bytes > settings.sync_upload_bytes or files > settings.sync_upload_files
-        return big or not settings.serve_ingest
+        return big or text_bytes > settings.sync_upload_text_bytes or not settings.serve_ingest
 
     async def upload_files(self, collection: str, files: list[UploadedFile], request_bytes: int) -> UploadOutcome:
         """Stage the files on disk, then ingest them now or submit them as a job."""
         self._refuse_oversized(files)
         job_id, directory = self.jobs.new_upload_dir()
         staged = await asyncio.to_thread(_stage_all, directory, files)
-        if self.as_job(request_bytes, len(staged)) or await asyncio.to_thread(self._needs_ocr, staged):
+        text_bytes = sum(Path(f.path).stat().st_size for f in staged if _plain_text(f))
+        if self.as_job(request_bytes, len(staged), text_bytes) or await asyncio.to_thread(self._needs_ocr, staged):
             return UploadOutcome(job=self.jobs.submit(job_id, collection, staged))
         try:
             results = await asyncio.to_thread(self.pipeline.ingest, [f.source() for f in staged], collection)
@@ -74,7 +78,8 @@ class Uploads:
         """A text as one document, read as plain text unless its name says Markdown."""
         filename = display_filename(filename)
         kind = filename if filename.lower().endswith(TEXT_KINDS) else "text.txt"
-        if not self.settings.serve_ingest:  # workers ingest: the text becomes a one-file job
+        settings = self.settings  # a long text, or workers ingest: a one-file job
+        if len(text.encode()) > settings.sync_upload_text_bytes or not settings.serve_ingest:
             job_id, directory = self.jobs.new_upload_dir()
             staged = await asyncio.to_thread(
                 stage, directory, 0, filename, io.BytesIO(text.encode()), document_id=document_id,
@@ -100,6 +105,10 @@ class Uploads:
             raise TooLarge(
                 f"nothing was ingested: over the per-file limit of {limit:,} bytes (RAG_MAX_FILE_BYTES): {names}{more}"
             )
+
+
+def _plain_text(staged: StagedFile) -> bool:
+    return Path(staged.kind or staged.filename).suffix.lower() in PLAIN_TEXT_TYPES
 
 
 def _stage_all(directory: Path, files: list[UploadedFile]) -> list[StagedFile]:

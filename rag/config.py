@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         description="Uploads up to this size ingest before the response; bigger: a job.",
     )
     sync_upload_files: int = Field(10, ge=0, description="Uploads with more files than this become jobs.")
+    sync_upload_text_bytes: int = Field(
+        256 * 1024,
+        ge=0,
+        description="Uploads whose plain-text files (.txt, .md, .html, .csv, .eml, JSON text) hold more bytes than"
+        " this become jobs: in these a byte is about a character to embed (~1 KB a chunk, ~15 s for 256 KB on two"
+        " cores), where a PDF's or Word file's bytes are mostly not text.",
+    )
     ocr: Literal["auto", "off", "force"] = Field(
         "auto",
         description="Tesseract OCR of PDF pages and images: auto = only pages with no usable text layer (and images),"

@@ -94,6 +94,23 @@ def test_a_big_upload_becomes_a_job_followed_to_completion(live_server) -> None:
         assert_contract(client.get("/v1/jobs/job-nope"), 404)
 
 
+def test_a_long_text_becomes_a_job_though_its_bytes_are_few(live_server) -> None:  # type: ignore[no-untyped-def]
+    """Plain text is all text to embed: a few MB of Markdown is minutes of encoding, too long for a response."""
+    long_text = "\n\n".join(f"Paragraph {i} tells of topic w{i}k at length." for i in range(120))  # ~5 KB
+    assert len(long_text) > 4000
+    with httpx.Client(base_url=live_server(sync_upload_text_bytes=4000)) as client:
+        create(client)
+        as_file = upload(client, [("long.md", long_text.encode())])
+        assert as_file.status_code == 202, as_file.text
+        as_json = client.post("/v1/collections/docs1/documents", json={"text": long_text, "filename": "long2.md"})
+        assert as_json.status_code == 202, as_json.text
+        for accepted in (as_file.json(), as_json.json()):
+            assert wait_for_job(client, accepted["job_id"])["status"] == "done"
+        short = upload(client, [("short.md", b"# Short\nA few words on topic s1q.")])
+        assert short.status_code == 201 and short.json()["results"][0]["status"] == "ingested", short.text
+        assert client.get("/v1/collections/docs1").json()["documents"] == 3
+
+
 def test_json_text_with_metadata_then_inspect_chunks_and_delete(live_server) -> None:  # type: ignore[no-untyped-def]
     text = " ".join(f"Sentence {i} describes the quarterly budget review." for i in range(150))
     with httpx.Client(base_url=live_server()) as client:

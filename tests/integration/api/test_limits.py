@@ -125,7 +125,8 @@ def test_a_line_without_breaks_is_cut_into_chunks_the_encoder_can_read(live_serv
     budget, and a search answers kilobytes, not megabytes."""
     no_space = "Z" * (2 * MB)
     one_line = " ".join(f"item{i % 97} value{i % 13}" for i in range(25_000))
-    with httpx.Client(base_url=live_server(), timeout=600) as client:
+    # Ingested before the response (by default texts this long become jobs), to read the chunks at once.
+    with httpx.Client(base_url=live_server(sync_upload_text_bytes=4 * MB), timeout=600) as client:
         create(client)
         for name, text in (("nospace.txt", no_space), ("oneline.txt", one_line)):
             response = client.post("/v1/collections/docs1/documents", json={"text": text, "filename": name})
