@@ -278,7 +278,7 @@ class Bm25Index:
             if rowids is None:
                 known = {t: int(self._df[self.vocabulary[t]]) for t in terms if t in self.vocabulary}
                 return {t: known.get(t, 0) for t in terms}, self._live
-            admitted = np.isin(np.asarray(self._rowids), rowids) & self._alive[: len(self._rowids)]
+            admitted = self._live_among(rowids)
             counts = dict.fromkeys(terms, 0)
             for term in terms:
                 term_id = self.vocabulary.get(term)
@@ -289,8 +289,11 @@ class Bm25Index:
     def chunk_ids_of(self, rowids: np.ndarray) -> list[str]:
         """The live chunks among `rowids` (a document scope's rows), by chunk id."""
         with self.lock:
-            slots = np.flatnonzero(np.isin(np.asarray(self._rowids), rowids) & self._alive[: len(self._rowids)])
-            return [self._chunk_ids[s] for s in slots]
+            return [self._chunk_ids[s] for s in np.flatnonzero(self._live_among(rowids))]
+
+    def _live_among(self, rowids: np.ndarray) -> np.ndarray:
+        """Per slot: live, and one of `rowids` (held under the lock)."""
+        return np.isin(np.asarray(self._rowids), rowids) & self._alive[: len(self._rowids)]
 
     def search(self, query: str, depth: int, rowids: np.ndarray | None = None) -> list[tuple[str, float]]:
         """The best `depth` (chunk_id, score) pairs, best first."""
