@@ -78,15 +78,15 @@ class Uploads:
         """A text as one document, read as plain text unless its name says Markdown."""
         filename = display_filename(filename)
         kind = filename if filename.lower().endswith(TEXT_KINDS) else "text.txt"
-        settings = self.settings  # a long text, or workers ingest: a one-file job
-        if len(text.encode()) > settings.sync_upload_text_bytes or not settings.serve_ingest:
+        data = text.encode()
+        if self.as_job(0, 0, len(data)):  # a long text, or workers ingest: a one-file job
             job_id, directory = self.jobs.new_upload_dir()
             staged = await asyncio.to_thread(
-                stage, directory, 0, filename, io.BytesIO(text.encode()), document_id=document_id,
+                stage, directory, 0, filename, io.BytesIO(data), document_id=document_id,
                 metadata=metadata, kind=kind,
             )  # fmt: skip
             return UploadOutcome(job=self.jobs.submit(job_id, collection, [staged]))
-        source = Source.from_bytes(filename, text.encode(), document_id=document_id, metadata=metadata)
+        source = Source.from_bytes(filename, data, document_id=document_id, metadata=metadata)
         source.kind = kind
         return UploadOutcome(results=await asyncio.to_thread(self.pipeline.ingest, [source], collection))
 
